@@ -1,0 +1,40 @@
+# The two commands of the README: `make demo` and `make test`. Both set everything up themselves.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Local defaults from .env.example, overridden by .env, overridden by the caller's environment.
+ENV := set -a; . ./.env.example; [ -f .env ] && . ./.env; set +a;
+
+.PHONY: venv demo test dev lint format services clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+services:
+	bash scripts/ensure_services.sh
+
+demo: venv services
+	$(ENV) $(BIN)/python -m scripts.demo
+
+test: venv services
+	$(BIN)/pytest
+
+dev: venv services
+	$(ENV) bash scripts/dev.sh
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) var dbt_project/target dbt_project/logs

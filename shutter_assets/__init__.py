@@ -1,0 +1,1 @@
+"""Shutter data platform: Dagster code location for the roller-shutter plant."""

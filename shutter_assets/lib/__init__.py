@@ -1,0 +1,1 @@
+"""Plain Python that does the real work (parsing, protocol clients, loaders); no Dagster imports."""
