@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # Local defaults from .env.example, overridden by .env, overridden by the caller's environment.
 ENV := set -a; . ./.env.example; [ -f .env ] && . ./.env; set +a;
 
-.PHONY: venv demo test dev lint format services clean
+.PHONY: venv prepare demo test dev lint format services clean
 
 venv: $(VENV)/.installed
 
@@ -16,16 +16,20 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
+# dbt's manifest is prepared once here (build/dev time), not at every run.
+prepare: venv
+	cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir . --project-dir .
+
 services:
 	bash scripts/ensure_services.sh
 
-demo: venv services
+demo: prepare services
 	$(ENV) $(BIN)/python -m scripts.demo
 
-test: venv services
+test: prepare services
 	$(BIN)/pytest
 
-dev: venv services
+dev: prepare services
 	$(ENV) bash scripts/dev.sh
 
 lint: venv

@@ -86,6 +86,12 @@ class LogDropResource(dg.ConfigurableResource):
             yield drop
 
 
+class PlantResource(dg.ConfigurableResource):
+    """Facts about the plant itself that the data needs: the machines' wall-clock time zone."""
+
+    timezone: str = "Europe/Paris"
+
+
 def _env(name: str, default: str) -> str | dg.EnvVar:
     """EnvVar when the variable is set, the documented local default otherwise.
 
@@ -115,6 +121,7 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
             password=_env("MYSQL_PASSWORD", ""),
             database=_env("MYSQL_DATABASE", "db_commandes"),
         ),
+        "plant": PlantResource(timezone=_env("PLANT_TIMEZONE", "Europe/Paris")),
         "log_drop": LogDropResource(
             protocol=_env("FTP_PROTOCOL", "local"),
             host=_env("FTP_HOST", ""),
