@@ -1,0 +1,31 @@
+#!/bin/bash
+# First start of the mysql container (docker-entrypoint-initdb.d, after 10-init.sql created the
+# db_commandes tables): the platform's account, $SHUTTER_RO_USER, may only read $MYSQL_DATABASE.
+# The ERP keeps its own accounts; the platform never writes to the legacy database.
+# The client reads its connection from the environment (MYSQL_HOST/MYSQL_TCP_PORT/MYSQL_PWD), so
+# tests/test_stack_compose.py runs this same script against the local MariaDB.
+set -euo pipefail
+: "${MYSQL_DATABASE:?MYSQL_DATABASE is not set: add it to .env}"
+: "${SHUTTER_RO_USER:?SHUTTER_RO_USER (compose: MYSQL_USER) is not set: add it to .env}"
+: "${SHUTTER_RO_PASSWORD:?SHUTTER_RO_PASSWORD (compose: MYSQL_PASSWORD) is not set: add it to .env}"
+
+if [ "$SHUTTER_RO_USER" = root ]; then
+  echo "MYSQL_USER=root in .env: the platform must use its own read-only account; set MYSQL_USER" \
+    "and MYSQL_PASSWORD to a dedicated user (e.g. shutter_ro) and recreate the mysql volume." >&2
+  exit 1
+fi
+
+sql_string() { local s=${1//\\/\\\\}; printf "'%s'" "${s//\'/\'\'}"; }
+sql_ident() { printf '`%s`' "${1//\`/\`\`}"; }
+
+user=$(sql_string "$SHUTTER_RO_USER")
+password=$(sql_string "$SHUTTER_RO_PASSWORD")
+database=$(sql_ident "$MYSQL_DATABASE")
+
+MYSQL_PWD="${MYSQL_PWD:-${MYSQL_ROOT_PASSWORD:-}}" mysql --user=root <<SQL
+create user if not exists ${user}@'%' identified by ${password};
+alter user ${user}@'%' identified by ${password};
+grant select, show view on ${database}.* to ${user}@'%';
+flush privileges;
+SQL
+echo "read-only user $SHUTTER_RO_USER granted select on $MYSQL_DATABASE"
