@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import PurePosixPath
 from typing import BinaryIO, Protocol
 
 ARCHIVE_DIR = "archive"
@@ -28,6 +29,7 @@ class DropSettings:
     known_hosts: str = ""  # empty = ~/.ssh/known_hosts
     insecure_accept_any_host_key: bool = False
     timeout_s: float = 30.0
+    tls_ca_file: str = ""  # ftps: PEM file of the CA/certificate to trust; empty = system store
 
 
 @dataclass(frozen=True, order=True)
@@ -55,3 +57,25 @@ class LogDrop(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def safe_relpath(path: str) -> str:
+    """``path`` as a clean relative POSIX path inside the drop, or DropError.
+
+    The platform only ever names files that the listing returned; anything absolute or climbing
+    out with ``..`` is refused so that a bad file name can never read or move files elsewhere.
+    """
+    text = str(path)
+    if not text or "\x00" in text or "\n" in text or "\r" in text:
+        raise DropError(f"refused drop path {path!r}: empty or holds a control character")
+    if text.startswith(("/", "\\")) or (len(text) > 1 and text[1] == ":"):
+        raise DropError(f"refused drop path {path!r}: it must be relative to the drop folder")
+    parts = [p for p in text.split("/") if p not in ("", ".")]
+    if not parts or ".." in parts:
+        raise DropError(f"refused drop path {path!r}: '..' would leave the drop folder")
+    return str(PurePosixPath(*parts))
+
+
+def archive_path(path: str) -> str:
+    """Where ``archive()`` moves a file: ``archive/<same relative path>``."""
+    return f"{ARCHIVE_DIR}/{safe_relpath(path)}"

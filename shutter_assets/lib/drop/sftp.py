@@ -1,0 +1,294 @@
+"""SFTP log drop (paramiko), with host keys checked against a known_hosts file.
+
+Host-key policy (DESIGN.md section 3): the server's key must be in ``settings.known_hosts``
+(``SFTP_KNOWN_HOSTS``; empty = ``~/.ssh/known_hosts``). An unknown key is refused, unless
+``known_hosts`` is empty *and* ``insecure_accept_any_host_key`` is set, in which case it is accepted
+with a warning naming its fingerprint. A key that differs from the one on file is always refused.
+
+``SFTPAttributes`` give sizes and whole-second UTC mtimes in the directory listing itself, so a
+listing costs one round trip per folder. Downloads are pipelined with paramiko's prefetch, with a
+bounded number of requests in flight so that memory stays small whatever the file size.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import stat
+from datetime import UTC, datetime
+from typing import BinaryIO, NoReturn
+
+import paramiko
+
+from shutter_assets.lib.drop.base import (
+    ARCHIVE_DIR,
+    DropError,
+    DropSettings,
+    RemoteFile,
+    archive_path,
+    safe_relpath,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 22
+PREFETCH_REQUESTS = 64  # x 32 KiB reads in flight: ~2 MiB buffered at most
+READ_BUFFER = 256 * 1024
+_ERRORS = (OSError, EOFError, paramiko.SSHException)
+
+
+def _fingerprint(key: paramiko.PKey) -> str:
+    return f"{key.get_name()} {key.fingerprint}"
+
+
+class _RefuseUnknownKey(paramiko.MissingHostKeyPolicy):
+    def __init__(self, where: str, known_hosts: str) -> None:
+        self.where, self.known_hosts = where, known_hosts
+
+    def missing_host_key(self, client, hostname, key) -> None:
+        client.close()
+        raise DropError(
+            f"SFTP server {self.where} offered host key {_fingerprint(key)}, which is not in "
+            f"{self.known_hosts}: refused. After checking the fingerprint with the server's "
+            f"administrator, add it (ssh-keyscan -p PORT HOST >> {self.known_hosts}) or point "
+            "SFTP_KNOWN_HOSTS at a file that lists it"
+        )
+
+
+class _AcceptWithWarning(paramiko.MissingHostKeyPolicy):
+    def __init__(self, where: str) -> None:
+        self.where = where
+
+    def missing_host_key(self, client, hostname, key) -> None:
+        log.warning(
+            "accepting the UNVERIFIED host key %s of SFTP server %s because "
+            "SFTP_INSECURE_ACCEPT_ANY_HOST_KEY is set and SFTP_KNOWN_HOSTS is not; anyone able to "
+            "intercept the connection can read the logs and the password",
+            _fingerprint(key),
+            self.where,
+        )
+
+
+class SftpDrop:
+    def __init__(self, settings: DropSettings) -> None:
+        self.settings = settings
+        self.port = settings.port or DEFAULT_PORT
+        self.where = f"sftp://{settings.user}@{settings.host}:{self.port}"
+        self._client: paramiko.SSHClient | None = None
+        self._sftp: paramiko.SFTPClient | None = None
+        self._base = ""
+        self._connect()
+
+    def _host_key_policy(self, client: paramiko.SSHClient) -> paramiko.MissingHostKeyPolicy:
+        s = self.settings
+        explicit = s.known_hosts.strip()
+        path = os.path.expanduser(explicit or "~/.ssh/known_hosts")
+        if explicit and not os.path.isfile(path):
+            raise DropError(
+                f"known_hosts file {path!r} (SFTP_KNOWN_HOSTS) for {self.where} does not exist: "
+                "create it with the server's verified host key"
+            )
+        if os.path.isfile(path):
+            try:
+                client.load_system_host_keys(path)
+            except (OSError, paramiko.SSHException) as exc:
+                raise DropError(f"cannot read known_hosts file {path!r}: {exc}") from exc
+        if s.insecure_accept_any_host_key and not explicit:
+            return _AcceptWithWarning(self.where)
+        if s.insecure_accept_any_host_key:
+            log.warning(
+                "SFTP_INSECURE_ACCEPT_ANY_HOST_KEY is ignored because SFTP_KNOWN_HOSTS is set "
+                "(%s): host keys of %s are checked against it",
+                path,
+                self.where,
+            )
+        return _RefuseUnknownKey(self.where, path)
+
+    def _connect(self) -> None:
+        s = self.settings
+        if not s.host:
+            raise DropError("FTP_HOST is empty: set it to the log drop's SFTP server")
+        client = paramiko.SSHClient()
+        client.set_missing_host_key_policy(self._host_key_policy(client))
+        try:
+            client.connect(
+                s.host,
+                self.port,
+                username=s.user,
+                password=s.password,
+                timeout=s.timeout_s,
+                banner_timeout=s.timeout_s,
+                auth_timeout=s.timeout_s,
+                channel_timeout=s.timeout_s,
+                look_for_keys=False,
+                allow_agent=False,
+            )
+        except paramiko.BadHostKeyException as exc:
+            client.close()
+            raise DropError(
+                f"the host key of SFTP server {self.where} ({_fingerprint(exc.key)}) differs from "
+                f"the one in known_hosts ({_fingerprint(exc.expected_key)}): refused. Either the "
+                "server was reinstalled (update known_hosts once its administrator confirms) or "
+                "someone intercepts the connection"
+            ) from exc
+        except paramiko.AuthenticationException as exc:
+            client.close()
+            raise DropError(
+                f"login to SFTP server {self.where} refused ({exc}); check FTP_USER and "
+                "FTP_PASSWORD, and that the account may use SFTP with a password"
+            ) from exc
+        except DropError:
+            client.close()
+            raise
+        except _ERRORS as exc:
+            client.close()
+            raise DropError(
+                f"cannot connect to SFTP server {self.where}: {exc!r}; check FTP_HOST and "
+                "FTP_PORT, that sshd is running and that no firewall blocks the port"
+            ) from exc
+        try:
+            sftp = client.open_sftp()
+            sftp.get_channel().settimeout(s.timeout_s)
+        except _ERRORS as exc:
+            client.close()
+            raise DropError(
+                f"SFTP server {self.where} refused the sftp subsystem ({exc!r}); check that sshd "
+                "has 'Subsystem sftp' configured"
+            ) from exc
+        try:
+            self._base = sftp.normalize(s.remote_dir.strip() or ".").rstrip("/")
+            if not stat.S_ISDIR(sftp.stat(self._base or "/").st_mode or 0):
+                raise OSError(f"{self._base} is not a folder")
+        except _ERRORS as exc:
+            client.close()
+            raise DropError(
+                f"folder {s.remote_dir!r} not found on SFTP server {self.where} ({exc}); check "
+                "FTP_REMOTE_DIR (relative to the user's home folder)"
+            ) from exc
+        self._client, self._sftp = client, sftp
+
+    def _session(self) -> paramiko.SFTPClient:
+        """The SFTP session, reconnected if the server dropped the previous one."""
+        if self._sftp is not None and self._client is not None:
+            transport = self._client.get_transport()
+            if transport is not None and transport.is_active():
+                return self._sftp
+            self.close()
+        self._connect()
+        assert self._sftp is not None
+        return self._sftp
+
+    def _abs(self, rel: str) -> str:
+        return f"{self._base}/{rel}"
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        self._client = self._sftp = None
+
+    def list_files(self) -> list[RemoteFile]:
+        sftp = self._session()
+        found: list[RemoteFile] = []
+        folder = self._base or "/"
+        try:
+            for entry in sftp.listdir_attr(folder):
+                mode = entry.st_mode or 0
+                if stat.S_ISREG(mode):
+                    found.append(_remote_file(entry, entry.filename))
+                elif stat.S_ISDIR(mode) and entry.filename != ARCHIVE_DIR:
+                    folder = self._abs(entry.filename)
+                    for sub in sftp.listdir_attr(folder):
+                        if stat.S_ISREG(sub.st_mode or 0):
+                            found.append(_remote_file(sub, f"{entry.filename}/{sub.filename}"))
+        except _ERRORS as exc:
+            raise DropError(
+                f"cannot list folder {folder!r} on SFTP server {self.where}: {exc!r}"
+            ) from exc
+        return sorted(found)
+
+    def open_read(self, path: str) -> BinaryIO:
+        rel = safe_relpath(path)
+        sftp = self._session()
+        try:
+            handle = sftp.open(self._abs(rel), "rb")
+            size = handle.stat().st_size or 0
+            handle.prefetch(size, max_concurrent_requests=PREFETCH_REQUESTS)
+        except _ERRORS as exc:
+            raise DropError(
+                f"cannot download {rel!r} from SFTP server {self.where} ({exc!r}); the file may "
+                "have been moved or removed since it was listed"
+            ) from exc
+        raw = _SftpDownload(handle, rel, size, self.where)
+        return io.BufferedReader(raw, buffer_size=READ_BUFFER)  # type: ignore[return-value]
+
+    def archive(self, path: str) -> str:
+        rel = safe_relpath(path)
+        new_path = archive_path(rel)
+        sftp = self._session()
+        try:
+            try:
+                sftp.posix_rename(self._abs(rel), self._abs(new_path))
+            except FileNotFoundError:
+                self._make_folders(sftp, new_path.rsplit("/", 1)[0])
+                sftp.posix_rename(self._abs(rel), self._abs(new_path))
+        except _ERRORS as exc:
+            raise DropError(
+                f"cannot move {rel!r} to {new_path!r} on SFTP server {self.where} ({exc!r}); "
+                "check that the file still exists and that FTP_USER may write to the drop folder"
+            ) from exc
+        return new_path
+
+    def _make_folders(self, sftp: paramiko.SFTPClient, folder: str) -> None:
+        current = ""
+        for part in folder.split("/"):
+            current = f"{current}/{part}" if current else part
+            try:
+                sftp.mkdir(self._abs(current))
+            except OSError:
+                if not stat.S_ISDIR(sftp.stat(self._abs(current)).st_mode or 0):
+                    raise
+
+
+def _remote_file(entry: paramiko.SFTPAttributes, path: str) -> RemoteFile:
+    return RemoteFile(path, entry.st_size or 0, datetime.fromtimestamp(entry.st_mtime or 0, UTC))
+
+
+class _SftpDownload(io.RawIOBase):
+    """A prefetching SFTP file as a raw stream that raises instead of ending short."""
+
+    def __init__(self, handle: paramiko.SFTPFile, path: str, size: int, where: str) -> None:
+        super().__init__()
+        self.handle, self.path, self.size, self.where = handle, path, size, where
+        self.received = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        try:
+            data = self.handle.read(len(buffer))
+        except _ERRORS as exc:
+            self._fail(f"the connection broke after {self.received} bytes: {exc!r}")
+        if not data:
+            if self.received < self.size:
+                self._fail(f"only {self.received} of {self.size} bytes arrived")
+            return 0
+        count = len(data)
+        buffer[:count] = data
+        self.received += count
+        return count
+
+    def _fail(self, what: str) -> NoReturn:
+        raise DropError(
+            f"download of {self.path!r} from SFTP server {self.where} failed: {what}; the file is "
+            "left in place and will be retried"
+        )
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                self.handle.close()
+            except _ERRORS:
+                log.debug("closing %s on %s failed", self.path, self.where, exc_info=True)
+        super().close()
