@@ -1,0 +1,1 @@
+"""Machine logs: drop -> raw PostgreSQL (asset, sensor, reject-rate check, reprocessing job)."""

@@ -1,0 +1,143 @@
+"""``raw/machine_events`` (with ``raw/machine_event_rejects`` and ``raw/ingested_files``).
+
+Materializing it loads every settled log file of the drop not yet ingested; the sensor passes an
+explicit file list through run config instead. The work is in ``shutter_assets.lib.log_ingest``.
+"""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from shutter_assets.defs.machine_logs.settings import MachineLogsSettings
+from shutter_assets.defs.resources import LogDropResource, PlantResource, WarehouseResource
+from shutter_assets.lib.log_ingest import (
+    IngestReport,
+    already_ingested,
+    candidates,
+    ingest_files,
+    settled_by_age,
+)
+
+EVENTS_KEY = dg.AssetKey(["raw", "machine_events"])
+REJECTS_KEY = dg.AssetKey(["raw", "machine_event_rejects"])
+FILES_KEY = dg.AssetKey(["raw", "ingested_files"])
+INGEST_OP = "ingest_machine_logs"
+PREVIEW_FILES = 20
+
+
+class MachineLogsConfig(dg.Config):
+    """Empty ``paths``: every settled file not yet ingested. Otherwise exactly these drop paths."""
+
+    paths: list[str] = []  # noqa: RUF012 - pydantic copies the default per instance
+
+
+def _preview(report: IngestReport) -> str:
+    lines = [
+        "| file | status | rows | rejects | encoding | note |",
+        "|---|---|---:|---:|---|---|",
+    ]
+    for f in report.files[:PREVIEW_FILES]:
+        note = f.error or (f"duplicate of file_id {f.duplicate_of}" if f.duplicate_of else "")
+        note = (note or f.archive_error or "").replace("|", "/").replace("\n", " ")[:160]
+        lines.append(
+            f"| `{f.path}` | {f.status} | {f.rows} | {f.rejects} | {f.encoding or ''} | {note} |"
+        )
+    if len(report.files) > PREVIEW_FILES:
+        lines.append(f"| … {len(report.files) - PREVIEW_FILES} more files | | | | | |")
+    return "\n".join(lines)
+
+
+@dg.multi_asset(
+    name=INGEST_OP,
+    group_name="raw",
+    can_subset=False,
+    specs=[
+        dg.AssetSpec(
+            EVENTS_KEY,
+            description="One row per accepted machine log line, keyed by (file_id, line_no); "
+            "wall-clock time and true instant.",
+            kinds={"postgres"},
+        ),
+        dg.AssetSpec(
+            REJECTS_KEY,
+            description="Log lines that broke the format contract: file, line, raw text, reason.",
+            kinds={"postgres"},
+        ),
+        dg.AssetSpec(
+            FILES_KEY,
+            description="Registry of ingested log files, one row per content (sha256): "
+            "loaded, duplicate or rejected whole.",
+            kinds={"postgres"},
+        ),
+    ],
+)
+def ingest_machine_logs(
+    context: dg.AssetExecutionContext,
+    config: MachineLogsConfig,
+    warehouse: WarehouseResource,
+    log_drop: LogDropResource,
+    plant: PlantResource,
+    machine_logs: MachineLogsSettings,
+):
+    """Load settled log files from the drop into raw.*, one transaction per file."""
+    with log_drop.open() as drop:
+        listing = drop.list_files()
+        if config.paths:
+            by_path = {f.path: f for f in listing}
+            missing = [p for p in config.paths if p not in by_path]
+            if missing:
+                context.log.warning(
+                    f"{len(missing)} requested file(s) are no longer in the drop (archived or "
+                    f"renamed meanwhile): {missing[:10]}"
+                )
+            files = candidates(by_path[p] for p in config.paths if p in by_path)[0]
+        else:
+            now = datetime.now(UTC)
+            files = settled_by_age(listing, now=now, min_age_s=machine_logs.min_age_s)
+            with warehouse.connect() as conn:
+                done = already_ingested(conn, files)
+            files = [f for f in files if f.path not in done]
+        _, refused = candidates(listing)
+        for path in refused:
+            context.log.error(f"refused remote name {path!r} in the drop: '..' or absolute path")
+        files.sort(key=lambda f: (f.mtime, f.path))
+        context.log.info(f"ingesting {len(files)} file(s) from the drop")
+        report = ingest_files(
+            warehouse.settings,
+            drop,
+            files,
+            plant_tz=plant.timezone,
+            run_id=context.run_id,
+            archive=machine_logs.archive_enabled,
+        )
+
+    for f in report.files:
+        if f.archive_error:
+            context.log.warning(f.archive_error)
+        if f.status == "rejected":
+            context.log.error(f"file rejected whole: {f.error}")
+    metadata = {
+        "files_loaded": dg.MetadataValue.int(report.loaded_files),
+        "rows": dg.MetadataValue.int(report.rows),
+        "rejects": dg.MetadataValue.int(report.rejects),
+        "duplicates": dg.MetadataValue.int(report.duplicates),
+        "files_rejected": dg.MetadataValue.int(report.rejected_files),
+        "files_skipped": dg.MetadataValue.int(report.skipped),
+        "files_failed": dg.MetadataValue.int(len(report.failed)),
+        "bytes": dg.MetadataValue.int(report.bytes),
+        "preview": dg.MetadataValue.md(_preview(report)),
+    }
+    yield dg.MaterializeResult(asset_key=EVENTS_KEY, metadata=metadata)
+    yield dg.MaterializeResult(
+        asset_key=REJECTS_KEY, metadata={"rejects": dg.MetadataValue.int(report.rejects)}
+    )
+    yield dg.MaterializeResult(
+        asset_key=FILES_KEY,
+        metadata={"files": dg.MetadataValue.int(len(report.files) - report.skipped)},
+    )
+    if report.failed:
+        raise dg.Failure(
+            description=f"{len(report.failed)} log file(s) could not be loaded and were left "
+            "untouched (the others are committed); the next run retries them:\n"
+            + "\n".join(f.error or f.path for f in report.failed[:20]),
+        )

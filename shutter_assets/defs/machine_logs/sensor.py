@@ -1,0 +1,65 @@
+"""``machine_logs_sensor``: request ingestion runs for settled, not yet ingested log files.
+
+Settling and cursor rules are in ``shutter_assets.lib.log_ingest.decide_tick``; a backlog of N
+files becomes ceil(N / LOGS_BATCH_SIZE) runs, each keyed by its exact batch so a repeated tick is
+harmless.
+"""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from shutter_assets.defs.machine_logs.assets import (
+    INGEST_OP,
+    MachineLogsConfig,
+    ingest_machine_logs,
+)
+from shutter_assets.defs.machine_logs.settings import MachineLogsSettings
+from shutter_assets.defs.resources import LogDropResource, WarehouseResource
+from shutter_assets.lib.log_ingest import already_ingested, batch_key, batches, decide_tick
+
+
+@dg.sensor(
+    name="machine_logs_sensor",
+    target=ingest_machine_logs,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Lists the log drop; requests runs of raw/machine_events for settled new files.",
+)
+def machine_logs_sensor(
+    context: dg.SensorEvaluationContext,
+    log_drop: LogDropResource,
+    warehouse: WarehouseResource,
+    machine_logs: MachineLogsSettings,
+) -> dg.SensorResult:
+    with log_drop.open() as drop:
+        listing = drop.list_files()
+    with warehouse.connect() as conn:
+        ingested = already_ingested(conn, listing)
+    decision = decide_tick(
+        context.cursor,
+        listing,
+        ingested,
+        now=datetime.now(UTC),
+        min_age_s=machine_logs.min_age_s,
+        retry_after_s=machine_logs.retry_after_s,
+    )
+    for path in decision.refused:
+        context.log.error(
+            f"refused remote name {path!r} in the log drop: absolute or containing '..'; "
+            "rename it on the server"
+        )
+    runs = [
+        dg.RunRequest(
+            run_key=batch_key(batch),
+            run_config=dg.RunConfig(
+                ops={INGEST_OP: MachineLogsConfig(paths=[f.path for f in batch])}
+            ),
+            tags={"machine_logs/files": str(len(batch))},
+        )
+        for batch in batches(decision.settled, machine_logs.batch_size)
+    ]
+    skip = None
+    if not runs:
+        skip = f"no settled new file ({decision.waiting} waiting to settle)"
+    return dg.SensorResult(run_requests=runs, cursor=decision.cursor, skip_reason=skip)

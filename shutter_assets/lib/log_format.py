@@ -1,0 +1,325 @@
+"""Streaming parser for the machines' log files (DESIGN.md section 4). No Dagster imports.
+
+Contract kept here:
+
+* The file is read line by line from a binary stream; memory does not grow with the file size
+  (a line longer than ``MAX_LINE_BYTES`` is rejected, not accumulated).
+* Encoding is decided per line: a UTF-8 BOM is dropped; each line is decoded as UTF-8 and, when
+  that fails, as Windows-1252 (bytes cp1252 leaves undefined fall back to Latin-1). A file written
+  by an old controller is therefore read correctly even when its first lines are pure ASCII, and a
+  file that switches encoding mid-way (concatenated sessions) loses no accent. ``encoding`` reports
+  what was seen: ``utf-8``, ``utf-8-sig``, ``windows-1252`` or ``mixed``.
+* The first line must be exactly the header; otherwise the whole file is refused with
+  ``LogHeaderError`` (the caller records it, it is never silently skipped).
+* Every other line yields either an ``Event`` or a ``Reject`` (line number, raw decoded text,
+  precise reason). Line numbers are physical: the header is line 1.
+* Timestamps are plant wall-clock times converted to true instants with the plant's IANA zone.
+  Inside the autumn repeated hour a time is the first occurrence until the wall time goes
+  backwards inside that hour; from then on it is the second occurrence (``fold=1``). Wall times
+  that do not exist (spring-forward gap) are rejects. Backward jumps elsewhere are valid lines.
+
+Events carry text ready for PostgreSQL: ``event_at`` is the wall time with its UTC offset
+(``2026-10-25 02:30:00.000+01:00``) and ``value_num`` uses a decimal point, so the loader never
+builds a Python ``datetime`` or ``Decimal`` per line.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import BinaryIO, NamedTuple
+from zoneinfo import ZoneInfo
+
+HEADER = ("timestamp", "machine_id", "event", "order_ref", "program", "value", "message")
+N_FIELDS = len(HEADER)
+MAX_LINE_BYTES = 64 * 1024
+STATES = frozenset({"RUNNING", "IDLE", "SETUP", "DOWN", "OFF"})
+EVENT_TYPES = frozenset(
+    {"STATE", "CYCLE_START", "CYCLE_END", "SCRAP", "ALARM", "ALARM_CLEAR", "OPERATOR"}
+)
+TRUNCATED = "truncated line (no newline at end of file)"
+
+_MACHINE_RE = re.compile(r"[A-Z]{2}-[0-9]{2}")
+_FILE_MACHINE_RE = re.compile(r"([A-Z]{2}-[0-9]{2})_")
+_ORDER_RE = re.compile(r"CMD-[0-9]{4}-[0-9]{6}")
+_TS_RE = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-5][0-9])(?:[,.]([0-9]{3}))?"
+)
+_NUMBER_RE = re.compile(r"-?[0-9]+(?:[.,][0-9]+)?")
+_UNSIGNED_RE = re.compile(r"[0-9]+(?:[.,][0-9]+)?")
+_BOM = b"\xef\xbb\xbf"
+
+# What a minute of wall time is in the plant's zone: normal, repeated (autumn), or nonexistent.
+_NORMAL, _AMBIGUOUS, _GAP, _INVALID = 0, 1, 2, 3
+
+
+class LogHeaderError(ValueError):
+    """The file does not start with the contract's header: the whole file is refused."""
+
+
+class Event(NamedTuple):
+    line_no: int
+    machine_id: str
+    event_type: str
+    local_ts: str  # 'YYYY-MM-DD HH:MM:SS.mmm', the plant wall clock as written
+    event_at: str  # the same with its UTC offset: the true instant
+    order_ref: str | None
+    program: str | None
+    value_text: str | None
+    value_num: str | None  # decimal point, ready for numeric
+    message: str | None
+
+    @property
+    def instant(self) -> datetime:
+        return datetime.fromisoformat(self.event_at)
+
+
+class Reject(NamedTuple):
+    line_no: int
+    raw_line: str
+    reason: str
+
+
+def machine_from_path(path: str) -> str | None:
+    """The machine id a file name starts with (``CU-01_20261120_060000.log`` -> ``CU-01``)."""
+    m = _FILE_MACHINE_RE.match(path.rsplit("/", 1)[-1])
+    return m.group(1) if m else None
+
+
+def _format_offset(offset: timedelta) -> str:
+    seconds = int(offset.total_seconds())
+    sign = "+" if seconds >= 0 else "-"
+    hours, rest = divmod(abs(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    text = f"{sign}{hours:02d}:{minutes:02d}"
+    return f"{text}:{secs:02d}" if secs else text
+
+
+class LogParser:
+    """Iterate a log file's lines as ``Event`` / ``Reject``; statistics are filled while iterating.
+
+    ``path`` is used for the file's machine (from its name) and in messages. Raises
+    ``LogHeaderError`` on the first ``next()`` when the header is wrong or the file is empty.
+    """
+
+    def __init__(
+        self, stream: BinaryIO, *, path: str, plant_tz: str, max_line_bytes: int = MAX_LINE_BYTES
+    ) -> None:
+        self.stream = stream
+        self.path = path
+        self.tz = ZoneInfo(plant_tz)
+        self.tz_name = plant_tz
+        self.max_line_bytes = max_line_bytes
+        self.file_machine = machine_from_path(path)
+        self.line_count = 0
+        self.event_count = 0
+        self.reject_count = 0
+        self._bom = False
+        self._saw_utf8 = False
+        self._saw_cp1252 = False
+        self._minutes: dict[str, tuple[int, str, str]] = {}
+        self._last_ambiguous: dict[str, str] = {}
+        self._second_occurrence: set[str] = set()
+        self._lines: Iterator[tuple[int, str, bool, str | None]] | None = None
+
+    @property
+    def encoding(self) -> str:
+        if self._saw_cp1252:
+            return "mixed" if (self._saw_utf8 or self._bom) else "windows-1252"
+        return "utf-8-sig" if self._bom else "utf-8"
+
+    # -- lines -----------------------------------------------------------------------------
+
+    def _decode(self, raw: bytes) -> str:
+        if raw.isascii():
+            return raw.decode("ascii")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            self._saw_cp1252 = True
+            try:
+                return raw.decode("cp1252")
+            except UnicodeDecodeError:
+                return raw.decode("latin-1")
+        self._saw_utf8 = True
+        return text
+
+    def _raw_lines(self) -> Iterator[tuple[int, str, bool, str | None]]:
+        """(line_no, decoded text without terminator, had newline, problem) for each line."""
+        readline = self.stream.readline
+        limit = self.max_line_bytes
+        line_no = 0
+        while True:
+            raw = readline(limit)
+            if not raw:
+                return
+            line_no += 1
+            problem = None
+            if line_no == 1 and raw.startswith(_BOM):
+                self._bom = True
+                raw = raw[3:]
+            if not raw.endswith(b"\n") and len(raw) >= limit:
+                problem = f"line longer than {limit} bytes"
+                while True:
+                    more = readline(limit)
+                    if not more or more.endswith(b"\n"):
+                        break
+            has_nl = raw.endswith(b"\n")
+            if has_nl:
+                raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
+            yield line_no, self._decode(raw), has_nl, problem
+
+    # -- timestamps ------------------------------------------------------------------------
+
+    def _minute(self, key: str, m: re.Match[str]) -> tuple[int, str, str]:
+        """Classify one wall-clock minute (cached: a file spans few distinct minutes per hour)."""
+        try:
+            naive = datetime(
+                int(m.group(1)), int(m.group(2)), int(m.group(3)), int(m.group(4)), int(m.group(5))
+            )
+        except ValueError:
+            info = (_INVALID, "", "")
+        else:
+            first = naive.replace(tzinfo=self.tz, fold=0).utcoffset()
+            second = naive.replace(tzinfo=self.tz, fold=1).utcoffset()
+            assert first is not None and second is not None
+            if first == second:
+                info = (_NORMAL, _format_offset(first), "")
+            elif first > second:
+                info = (_AMBIGUOUS, _format_offset(first), _format_offset(second))
+            else:
+                info = (_GAP, "", "")
+        self._minutes[key] = info
+        return info
+
+    # -- events ----------------------------------------------------------------------------
+
+    def _check_header(self, text: str) -> None:
+        fields = next(csv.reader([text], delimiter=";", quotechar='"'), [])
+        if tuple(f.strip() for f in fields) != HEADER:
+            raise LogHeaderError(
+                f"{self.path}: first line is not the log header {';'.join(HEADER)!r} "
+                f"(got {text[:120]!r}); the whole file was refused. Fix the machine's export "
+                f"and upload it again, or reprocess it once corrected."
+            )
+
+    def read_header(self) -> None:
+        """Read and check the first line; raises ``LogHeaderError``. Idempotent."""
+        if self._lines is not None:
+            return
+        self._lines = self._raw_lines()
+        first = next(self._lines, None)
+        if first is None:
+            raise LogHeaderError(
+                f"{self.path}: the file is empty (no header line); the whole file was refused."
+            )
+        self.line_count = 1
+        self._check_header(first[1])
+
+    def __iter__(self) -> Iterator[Event | Reject]:
+        self.read_header()
+        lines = self._lines
+        assert lines is not None
+        for line_no, text, has_nl, problem in lines:
+            self.line_count = line_no
+            reason = problem or self._validate(text)
+            if isinstance(reason, Event):
+                self.event_count += 1
+                yield reason
+                continue
+            if not has_nl:
+                reason = TRUNCATED
+            self.reject_count += 1
+            yield Reject(line_no, text, reason)
+
+    def _validate(self, text: str) -> Event | str:
+        """The line's Event, or the reason it breaks the contract. Called once per line."""
+        if not text:
+            return "empty line"
+        if "\x00" in text:
+            return "NUL byte in line"
+        if '"' in text:
+            try:
+                fields = next(csv.reader([text], delimiter=";", quotechar='"', strict=True))
+            except csv.Error as exc:
+                return f"malformed quoting ({exc})"
+        else:
+            fields = text.split(";")
+        if len(fields) != N_FIELDS:
+            return f"expected {N_FIELDS} fields, got {len(fields)}"
+        ts, machine, event, order_ref, program, value, message = fields
+
+        m = _TS_RE.fullmatch(ts)
+        if m is None:
+            return f"bad timestamp {ts!r}"
+        key = ts[:16]
+        info = self._minutes.get(key) or self._minute(key, m)
+        kind = info[0]
+        ms = m.group(7) or "000"
+        local_ts = f"{key}:{m.group(6)}.{ms}"
+        if kind == _NORMAL:
+            offset = info[1]
+        elif kind == _AMBIGUOUS:
+            day = key[:10]
+            if day in self._second_occurrence:
+                offset = info[2]
+            else:
+                last = self._last_ambiguous.get(day)
+                if last is not None and local_ts < last:
+                    self._second_occurrence.add(day)
+                    offset = info[2]
+                else:
+                    self._last_ambiguous[day] = local_ts
+                    offset = info[1]
+        elif kind == _GAP:
+            return (
+                f"nonexistent local time {ts!r} (skipped by the spring-forward change "
+                f"in {self.tz_name})"
+            )
+        else:
+            return f"bad timestamp {ts!r}"
+
+        if _MACHINE_RE.fullmatch(machine) is None:
+            return f"bad machine_id {machine!r} (expected like 'CU-01')"
+        if self.file_machine is not None and machine != self.file_machine:
+            return f"machine_id {machine!r} does not match file machine {self.file_machine!r}"
+        if event not in EVENT_TYPES:
+            return f"unknown event type {event!r}"
+        if order_ref and _ORDER_RE.fullmatch(order_ref) is None:
+            return f"bad order_ref {order_ref!r} (expected CMD-YYYY-NNNNNN or empty)"
+
+        value_num = None
+        if event == "STATE":
+            if value not in STATES:
+                return f"bad STATE value {value!r} (expected one of {', '.join(sorted(STATES))})"
+        elif event == "CYCLE_END" or event == "SCRAP":
+            if _UNSIGNED_RE.fullmatch(value) is None:
+                return f"bad {event} value {value!r} (expected a non-negative number)"
+            value_num = value.replace(",", ".")
+        elif event == "CYCLE_START":
+            if value and _NUMBER_RE.fullmatch(value):
+                value_num = value.replace(",", ".")
+        elif not value:
+            return f"missing {event} value ({'alarm code' if event != 'OPERATOR' else 'badge'})"
+        elif _NUMBER_RE.fullmatch(value):
+            value_num = value.replace(",", ".")
+
+        return Event(
+            self.line_count,
+            machine,
+            event,
+            local_ts,
+            local_ts + offset,
+            order_ref or None,
+            program or None,
+            value or None,
+            value_num,
+            message or None,
+        )
+
+
+def parse_log(stream: BinaryIO, *, path: str, plant_tz: str) -> LogParser:
+    """Shorthand for ``LogParser(...)``: iterate it for events and rejects."""
+    return LogParser(stream, path=path, plant_tz=plant_tz)
