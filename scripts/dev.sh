@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# `make dev`: the platform on this machine with the production instance configuration.
+#
+# The Makefile loads .env.example, then .env, then the caller's environment. This script
+#   1. creates the warehouse and Dagster's storage database ($DAGSTER_PG_DB) if missing,
+#   2. points DAGSTER_HOME at .dagster_home/ holding a link to the repo's dagster.yaml (runs,
+#      events and schedules on PostgreSQL, queued runs, retention; not a throw-away SQLite),
+#   3. starts the plant simulator in live mode, writing log files into $FTP_REMOTE_DIR,
+#   4. turns every sensor and schedule on and runs `dagster dev` (webserver + daemon), so the
+#      daemon ticks machine_logs_sensor and the legacy-orders schedule as in production.
+# Ctrl-C stops everything this script started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BIN=${VENV:-.venv}/bin
+
+abs() { case "$1" in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$ROOT/$1" ;; esac; }
+
+DAGSTER_HOME=$(abs "${DAGSTER_HOME:-.dagster_home}")
+DAGSTER_DATA_DIR=$(abs "${DAGSTER_DATA_DIR:-var/dagster/artifacts}")
+DAGSTER_COMPUTE_LOGS_DIR=$(abs "${DAGSTER_COMPUTE_LOGS_DIR:-var/dagster/compute_logs}")
+export DAGSTER_HOME DAGSTER_DATA_DIR DAGSTER_COMPUTE_LOGS_DIR
+export DAGSTER_PG_DB=${DAGSTER_PG_DB:-dagster}
+mkdir -p "$DAGSTER_HOME" "$DAGSTER_DATA_DIR" "$DAGSTER_COMPUTE_LOGS_DIR"
+ln -sfn "$ROOT/dagster.yaml" "$DAGSTER_HOME/dagster.yaml"
+
+"$BIN/python" - <<'PY'
+from shutter_assets.lib.connections import PostgresSettings, ensure_postgres_database
+
+for var in ("POSTGRES_DB", "DAGSTER_PG_DB"):
+    settings = PostgresSettings.from_env(db_var=var)
+    try:
+        created = ensure_postgres_database(settings)
+    except Exception as exc:
+        raise SystemExit(
+            f"make dev: cannot reach PostgreSQL at {settings.host}:{settings.port} to create "
+            f"database {settings.dbname!r} ({var}): {exc}. Start it (make services) or fix .env."
+        ) from exc
+    print(f"make dev: database {settings.dbname} ({var}) {'created' if created else 'present'}")
+PY
+
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+if [ "${FTP_PROTOCOL:-local}" = local ]; then
+  FTP_REMOTE_DIR=$(abs "${FTP_REMOTE_DIR:-var/drop}")
+  export FTP_REMOTE_DIR
+  mkdir -p "$FTP_REMOTE_DIR"
+fi
+
+if "$BIN/python" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('shutter_assets.simulator.__main__') is None)"; then
+  if [ "${FTP_PROTOCOL:-local}" != local ]; then
+    echo "make dev: FTP_PROTOCOL=$FTP_PROTOCOL: the simulator writes into the local directory" \
+      "$FTP_REMOTE_DIR, not to the FTP server" >&2
+  fi
+  "$BIN/python" -m shutter_assets.simulator live --out "$FTP_REMOTE_DIR" --interval 5 \
+    >"$DAGSTER_HOME/simulator.log" 2>&1 &
+  pids+=($!)
+  echo "make dev: simulator writing to $FTP_REMOTE_DIR (log: $DAGSTER_HOME/simulator.log)"
+else
+  echo "make dev: shutter_assets.simulator has no CLI yet; no live log files will appear" >&2
+fi
+
+# Sensors and schedules start stopped unless their code says otherwise; dev runs them all.
+"$BIN/dagster" sensor start --start-all -w workspace.yaml || true
+"$BIN/dagster" schedule start --start-all -w workspace.yaml || true
+
+"$BIN/dagster" dev -w workspace.yaml -h "${DAGSTER_DEV_HOST:-127.0.0.1}" \
+  -p "${DAGSTER_DEV_PORT:-3000}" &
+pids+=($!)
+wait "${pids[-1]}"
