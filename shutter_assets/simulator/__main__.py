@@ -1,0 +1,212 @@
+"""Command line of the plant simulator: ``python -m shutter_assets.simulator --help``.
+
+Output is a pure function of the seed and the arguments (never of the clock), so a demo or a
+failing test can be replayed exactly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from shutter_assets.lib.connections import MySQLSettings
+from shutter_assets.simulator.logs import (
+    DEFAULT_TZ,
+    GrowingFile,
+    Mess,
+    TempUpload,
+    live_file,
+    write_logs,
+)
+from shutter_assets.simulator.orders import (
+    DEFAULT_ORDERS,
+    DEFAULT_START,
+    OrdersConflictError,
+    build_order_book,
+    load_orders,
+)
+from shutter_assets.simulator.plant import MACHINES
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from exc
+
+
+def _machines(text: str) -> list[str]:
+    ids = [t.strip() for t in text.split(",") if t.strip()]
+    known = {m.machine_id for m in MACHINES}
+    unknown = [i for i in ids if i not in known]
+    if unknown or not ids:
+        raise argparse.ArgumentTypeError(
+            f"unknown machine(s) {', '.join(unknown) or '(none given)'}; "
+            f"known: {', '.join(sorted(known))}"
+        )
+    return ids
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument(
+        "--start",
+        type=_date,
+        default=DEFAULT_START,
+        help=f"first production day, plant time (default {DEFAULT_START})",
+    )
+    p.add_argument(
+        "--orders",
+        type=int,
+        default=DEFAULT_ORDERS,
+        help=f"orders in the order book; use the same value for logs and orders "
+        f"(default {DEFAULT_ORDERS})",
+    )
+
+
+def _logs_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, required=True, help="folder to write the .log files into")
+    p.add_argument("--days", type=int, default=2, help="days of two shifts each (default 2)")
+    p.add_argument(
+        "--machines",
+        type=_machines,
+        default=None,
+        help="comma-separated machine ids (default: all of "
+        + ",".join(m.machine_id for m in MACHINES)
+        + ")",
+    )
+    p.add_argument("--messy", action="store_true", help="add every messy reality of DESIGN.md §4")
+    p.add_argument("--subfolders", action="store_true", help="one sub-folder per machine")
+    p.add_argument("--tz", default=DEFAULT_TZ, help=f"plant time zone (default {DEFAULT_TZ})")
+    p.add_argument("--truth", type=Path, help="also write the truth as JSON to this file")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m shutter_assets.simulator",
+        description="Deterministic roller-shutter plant simulator: machine log files in the "
+        "DESIGN.md section 4 format and the legacy MySQL order book (db_commandes). "
+        "MySQL connection from MYSQL_HOST/PORT/USER/PASSWORD/DATABASE.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("logs", help="write machine log files for some days and machines")
+    _common(p)
+    _logs_args(p)
+
+    p = sub.add_parser(
+        "orders", help="create (if missing) and fill the MySQL database of MYSQL_DATABASE"
+    )
+    _common(p)
+
+    p = sub.add_parser("all", help="orders, then logs referencing the same orders")
+    _common(p)
+    _logs_args(p)
+
+    p = sub.add_parser(
+        "live", help="keep dropping new files (.part then renamed, or growing in place)"
+    )
+    _common(p)
+    p.add_argument("--out", type=Path, required=True, help="folder the sensor watches")
+    p.add_argument("--interval", type=float, default=5.0, help="seconds between files")
+    p.add_argument("--count", type=int, default=0, help="stop after N files (0: until Ctrl-C)")
+    p.add_argument("--machines", type=_machines, default=None, help="comma-separated ids")
+    p.add_argument("--messy", action="store_true", help="machines write their messy formats")
+    p.add_argument("--minutes", type=int, default=20, help="plant minutes covered per file")
+    p.add_argument("--tz", default=DEFAULT_TZ, help=f"plant time zone (default {DEFAULT_TZ})")
+    return parser
+
+
+def _run_logs(args: argparse.Namespace) -> None:
+    truth = write_logs(
+        args.out,
+        seed=args.seed,
+        start=args.start,
+        days=args.days,
+        machines=args.machines,
+        mess=Mess.all() if args.messy else Mess(),
+        subfolders=args.subfolders,
+        tz=args.tz,
+        n_orders=args.orders,
+    )
+    if args.truth:
+        args.truth.parent.mkdir(parents=True, exist_ok=True)
+        args.truth.write_text(truth.to_json(), encoding="utf-8")
+    print(
+        f"logs: {len(truth.files)} files ({len(truth.duplicates)} duplicate) in {args.out}, "
+        f"{len(truth.machines)} machines x {args.days} days from {args.start}, "
+        f"{truth.accepted_total} valid lines, {truth.rejected_total} invalid, "
+        f"messy={args.messy}, seed={args.seed}"
+    )
+
+
+def _run_orders(args: argparse.Namespace) -> None:
+    settings = MySQLSettings.from_env()
+    truth = load_orders(settings, seed=args.seed, n_orders=args.orders, start=args.start)
+    counts = ", ".join(f"{t} {n}" for t, n in truth.row_counts.items())
+    print(
+        f"orders: database {settings.database} on {settings.host}:{settings.port}: {counts}; "
+        f"{len(truth.zero_date_numeros)} zero delivery dates, seed={args.seed}"
+    )
+
+
+def _run_live(args: argparse.Namespace) -> None:
+    mess = Mess.all() if args.messy else Mess()
+    book = build_order_book(args.seed, args.orders, args.start)
+    args.out.mkdir(parents=True, exist_ok=True)
+    k = 0
+    try:
+        while not args.count or k < args.count:
+            name, data, truth = live_file(
+                args.seed,
+                k,
+                args.start,
+                args.machines,
+                mess,
+                args.tz,
+                args.orders,
+                args.minutes,
+                book,
+            )
+            target = args.out / name
+            if k % 3 == 2:
+                growing = GrowingFile(target, data)
+                growing.start()
+                time.sleep(args.interval / 2)
+                growing.finish()
+                how = "grown in place"
+            else:
+                upload = TempUpload(target, data, ".part" if k % 2 == 0 else ".tmp")
+                upload.write()
+                time.sleep(min(1.0, args.interval / 4))
+                upload.rename()
+                how = f"written as {upload.temp_path.name} then renamed"
+            print(f"live: {name} ({truth.accepted} lines, {how})", flush=True)
+            k += 1
+            if not args.count or k < args.count:
+                time.sleep(args.interval)
+    except KeyboardInterrupt:
+        pass
+    print(f"live: {k} files written to {args.out}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command in ("orders", "all"):
+            _run_orders(args)
+        if args.command in ("logs", "all"):
+            _run_logs(args)
+        if args.command == "live":
+            _run_live(args)
+    except OrdersConflictError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
