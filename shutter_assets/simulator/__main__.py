@@ -116,6 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--machines", type=_machines, default=None, help="comma-separated ids")
     p.add_argument("--messy", action="store_true", help="machines write their messy formats")
     p.add_argument("--minutes", type=int, default=20, help="plant minutes covered per file")
+    p.add_argument(
+        "--days",
+        type=int,
+        default=2,
+        help="the feed starts this many days after --start, continuing `logs --days N` "
+        "without name clashes (default 2)",
+    )
     p.add_argument("--tz", default=DEFAULT_TZ, help=f"plant time zone (default {DEFAULT_TZ})")
     return parser
 
@@ -170,6 +177,7 @@ def _run_live(args: argparse.Namespace) -> None:
                 args.orders,
                 args.minutes,
                 book,
+                after_days=args.days,
             )
             target = args.out / name
             if k % 3 == 2:
