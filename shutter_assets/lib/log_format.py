@@ -229,7 +229,7 @@ class LogParser:
                 self.event_count += 1
                 yield reason
                 continue
-            if not has_nl:
+            if not has_nl and problem is None:
                 reason = TRUNCATED
             self.reject_count += 1
             yield Reject(line_no, text, reason)
