@@ -179,6 +179,12 @@ class SftpDrop:
         assert self._sftp is not None
         return self._sftp
 
+    def _failed(self, exc: BaseException) -> None:
+        """After a failure other than a missing or forbidden file the session may be dead (its
+        transport notices only later): drop it, so the next call reconnects."""
+        if not isinstance(exc, (FileNotFoundError, PermissionError)):
+            self.close()
+
     def _abs(self, rel: str) -> str:
         return f"{self._base}/{rel}"
 
@@ -202,6 +208,7 @@ class SftpDrop:
                         if stat.S_ISREG(sub.st_mode or 0):
                             found.append(_remote_file(sub, f"{entry.filename}/{sub.filename}"))
         except _ERRORS as exc:
+            self._failed(exc)
             raise DropError(
                 f"cannot list folder {folder!r} on SFTP server {self.where}: {exc!r}"
             ) from exc
@@ -215,11 +222,12 @@ class SftpDrop:
             size = handle.stat().st_size or 0
             handle.prefetch(size, max_concurrent_requests=PREFETCH_REQUESTS)
         except _ERRORS as exc:
+            self._failed(exc)
             raise DropError(
                 f"cannot download {rel!r} from SFTP server {self.where} ({exc!r}); the file may "
                 "have been moved or removed since it was listed"
             ) from exc
-        raw = _SftpDownload(handle, rel, size, self.where)
+        raw = _SftpDownload(self, handle, rel, size)
         return io.BufferedReader(raw, buffer_size=READ_BUFFER)  # type: ignore[return-value]
 
     def archive(self, path: str) -> str:
@@ -233,6 +241,7 @@ class SftpDrop:
                 self._make_folders(sftp, new_path.rsplit("/", 1)[0])
                 sftp.posix_rename(self._abs(rel), self._abs(new_path))
         except _ERRORS as exc:
+            self._failed(exc)
             raise DropError(
                 f"cannot move {rel!r} to {new_path!r} on SFTP server {self.where} ({exc!r}); "
                 "check that the file still exists and that FTP_USER may write to the drop folder"
@@ -257,9 +266,10 @@ def _remote_file(entry: paramiko.SFTPAttributes, path: str) -> RemoteFile:
 class _SftpDownload(io.RawIOBase):
     """A prefetching SFTP file as a raw stream that raises instead of ending short."""
 
-    def __init__(self, handle: paramiko.SFTPFile, path: str, size: int, where: str) -> None:
+    def __init__(self, drop: SftpDrop, handle: paramiko.SFTPFile, path: str, size: int) -> None:
         super().__init__()
-        self.handle, self.path, self.size, self.where = handle, path, size, where
+        self.drop, self.handle, self.path, self.size = drop, handle, path, size
+        self.where = drop.where
         self.received = 0
 
     def readable(self) -> bool:
@@ -269,6 +279,7 @@ class _SftpDownload(io.RawIOBase):
         try:
             data = self.handle.read(len(buffer))
         except _ERRORS as exc:
+            self.drop._failed(exc)
             self._fail(f"the connection broke after {self.received} bytes: {exc!r}")
         if not data:
             if self.received < self.size:

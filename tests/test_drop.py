@@ -1,0 +1,353 @@
+"""The log-drop clients against real servers: vsftpd (ftp, ftps), OpenSSH sshd (sftp), a folder.
+
+Every test gets a fresh, empty drop folder per protocol (``drop_server`` / ``make_drop`` in
+``tests/fixtures/servers.py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import subprocess
+import tracemalloc
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from shutter_assets.lib.drop import DropError, RemoteFile, open_drop
+from tests.fixtures.servers import DropServer, free_port
+
+pytestmark = pytest.mark.integration
+
+REMOTE = ["ftp", "ftps", "sftp"]
+
+
+def _listed(drop_server: DropServer) -> dict[str, RemoteFile]:
+    with open_drop(drop_server.settings()) as drop:
+        return {f.path: f for f in drop.list_files()}
+
+
+def _stat_mtime(path: Path) -> datetime:
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+
+
+# --------------------------------------------------------------------------- listing
+
+
+def test_lists_root_and_machine_folders_with_exact_sizes_and_mtimes(drop_server: DropServer):
+    long_ago = datetime(2025, 3, 14, 9, 26, 53, tzinfo=UTC)  # LIST shows only the day for it
+    recent = datetime.now(UTC) - timedelta(minutes=3, seconds=17)
+    written = {
+        "CU-01_20261120_060000.log": (b"timestamp;machine_id\n", long_ago),
+        "CU-01/CU-01_20261120_070000.log": (b"x" * 12_345, recent),
+        "CU-01/CU-01_20261120_060000 (1).log": (b"dup", recent),
+        "SC-02/SC-02_20261120_080000.log.part": (b"", None),
+        "AS-03/AS-03_20261121_000000.log": (os.urandom(70_001), None),
+    }
+    for relpath, (data, mtime) in written.items():
+        drop_server.put(relpath, data, mtime)
+    drop_server.put("archive/CU-01/CU-01_20261119_060000.log", b"already ingested")
+    drop_server.put("archive/old.log", b"already ingested")
+    drop_server.put("CU-01/deeper/nested.log", b"two levels down is not a machine folder")
+    drop_server.mkdir("EMPTY-MACHINE")
+
+    with open_drop(drop_server.settings()) as drop:
+        files = drop.list_files()
+
+    assert [f.path for f in files] == sorted(written)
+    for remote in files:
+        local = drop_server.path(remote.path)
+        assert remote.size == local.stat().st_size == len(written[remote.path][0])
+        assert remote.mtime.tzinfo is not None and remote.mtime.utcoffset() == timedelta(0)
+        assert abs(remote.mtime - _stat_mtime(local)) < timedelta(seconds=1), remote.path
+    by_path = {f.path: f for f in files}
+    assert abs(by_path["CU-01_20261120_060000.log"].mtime - long_ago) < timedelta(seconds=1)
+
+
+def test_empty_drop_lists_nothing(drop_server: DropServer):
+    drop_server.mkdir("archive")
+    assert _listed(drop_server) == {}
+
+
+@pytest.mark.parametrize("drop_server", ["ftp", "sftp", "local", "ftps"], indirect=True)
+def test_lists_ten_thousand_files(drop_server: DropServer):
+    """The sensor lists the whole drop every tick; see bench/drop_listing.py for the timing."""
+    for machine in range(20):
+        folder = drop_server.mkdir(f"CU-{machine:02d}")
+        for n in range(500):
+            (folder / f"CU-{machine:02d}_20261120_{n:06d}.log").write_bytes(b"%d" % n)
+    if drop_server.uid >= 0:
+        subprocess.run(
+            ["chown", "-R", f"{drop_server.uid}:{drop_server.gid}", str(drop_server.root)],
+            check=True,
+        )
+
+    files = _listed(drop_server)
+
+    assert len(files) == 10_000
+    assert files["CU-07/CU-07_20261120_000123.log"].size == 3
+    assert files["CU-19/CU-19_20261120_000499.log"].size == 3
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def test_downloads_exact_bytes(drop_server: DropServer):
+    payload = "2026-11-20 06:02:00;CU-01;ALARM;;;E1042;Défaut broche\r\n".encode("cp1252")
+    drop_server.put("CU-01/CU-01_20261120_060000.log", payload)
+    drop_server.put("empty.log", b"")
+
+    with open_drop(drop_server.settings()) as drop:
+        with drop.open_read("CU-01/CU-01_20261120_060000.log") as stream:
+            assert stream.read() == payload
+        with drop.open_read("empty.log") as stream:
+            assert stream.read() == b""
+        # the connection is reusable after a complete download
+        assert len(drop.list_files()) == 2
+
+
+def test_streams_a_large_file_without_holding_it_in_memory(drop_server: DropServer):
+    size = 40 * 1024 * 1024 + 7
+    big = drop_server.put("SC-02/SC-02_20261120_000000.log", os.urandom(size))
+    expected = hashlib.sha256(big.read_bytes()).hexdigest()
+
+    digest, received, largest_read = hashlib.sha256(), 0, 0
+    with open_drop(drop_server.settings()) as drop:
+        tracemalloc.start()
+        try:
+            with drop.open_read("SC-02/SC-02_20261120_000000.log") as stream:
+                while chunk := stream.read(1024 * 1024):
+                    digest.update(chunk)
+                    received += len(chunk)
+                    largest_read = max(largest_read, len(chunk))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+
+    assert received == size
+    assert digest.hexdigest() == expected
+    assert largest_read <= 1024 * 1024
+    assert peak < 16 * 1024 * 1024, f"peak Python memory {peak} bytes for a {size}-byte file"
+
+
+def test_missing_file_is_a_drop_error(drop_server: DropServer):
+    with open_drop(drop_server.settings()) as drop, pytest.raises(DropError, match=r"gone\.log"):
+        drop.open_read("gone.log")
+
+
+@pytest.mark.parametrize("drop_server", REMOTE, indirect=True)
+def test_connection_killed_mid_download_raises_instead_of_a_short_file(drop_server: DropServer):
+    size = 48 * 1024 * 1024
+    drop_server.put("CU-01/CU-01_20261120_000000.log", os.urandom(size))
+
+    received = 0
+    with open_drop(drop_server.settings()) as drop:
+        with (
+            pytest.raises(DropError, match=r"CU-01_20261120_000000\.log.*failed"),
+            drop.open_read("CU-01/CU-01_20261120_000000.log") as stream,
+        ):
+            received += len(stream.read(1024 * 1024))
+            assert drop_server.kill_sessions() > 0
+            while chunk := stream.read(1024 * 1024):
+                received += len(chunk)
+        assert 0 < received < size
+        # the next call reconnects instead of reusing the dead connection
+        assert [f.path for f in drop.list_files()] == ["CU-01/CU-01_20261120_000000.log"]
+
+
+@pytest.mark.parametrize("drop_server", REMOTE, indirect=True)
+def test_abandoned_download_leaves_the_drop_usable(drop_server: DropServer):
+    drop_server.put("big.log", os.urandom(8 * 1024 * 1024))
+    drop_server.put("small.log", b"small")
+    with open_drop(drop_server.settings()) as drop:
+        with drop.open_read("big.log") as stream:
+            assert len(stream.read(1000)) == 1000
+        with drop.open_read("small.log") as stream:
+            assert stream.read() == b"small"
+        assert drop.archive("small.log") == "archive/small.log"
+
+
+# --------------------------------------------------------------------------- archiving
+
+
+def test_archive_moves_the_file_keeping_its_relative_path(drop_server: DropServer):
+    drop_server.put("CU-01/CU-01_20261120_060000.log", b"machine file")
+    drop_server.put("SC-02_20261120_060000.log", b"root file")
+    drop_server.put("CU-01/CU-01_20261120_070000.log", b"stays")
+
+    with open_drop(drop_server.settings()) as drop:
+        first = drop.archive("CU-01/CU-01_20261120_060000.log")
+        second = drop.archive("SC-02_20261120_060000.log")
+        remaining = [f.path for f in drop.list_files()]
+
+    assert first == "archive/CU-01/CU-01_20261120_060000.log"
+    assert second == "archive/SC-02_20261120_060000.log"
+    assert remaining == ["CU-01/CU-01_20261120_070000.log"]
+    assert drop_server.path(first).read_bytes() == b"machine file"
+    assert drop_server.path(second).read_bytes() == b"root file"
+    assert not drop_server.path("CU-01/CU-01_20261120_060000.log").exists()
+
+    drop_server.put("CU-01/CU-01_20261120_080000.log", b"archive folder already exists")
+    with open_drop(drop_server.settings()) as drop:
+        assert drop.archive("CU-01/CU-01_20261120_080000.log") == (
+            "archive/CU-01/CU-01_20261120_080000.log"
+        )
+    assert drop_server.path("archive/CU-01/CU-01_20261120_080000.log").exists()
+
+
+def test_archiving_a_missing_file_is_a_drop_error(drop_server: DropServer):
+    with open_drop(drop_server.settings()) as drop, pytest.raises(DropError, match=r"gone\.log"):
+        drop.archive("gone.log")
+
+
+@pytest.mark.parametrize(
+    "bad_path", ["../escape.log", "/etc/passwd", "CU-01/../../escape.log", "..", ""]
+)
+def test_paths_leaving_the_drop_are_refused(drop_server: DropServer, bad_path: str):
+    outside = drop_server.root.parent / "escape.log"
+    outside.write_bytes(b"outside the drop")
+    try:
+        with open_drop(drop_server.settings()) as drop:
+            with pytest.raises(DropError, match="refused"):
+                drop.open_read(bad_path)
+            with pytest.raises(DropError, match="refused"):
+                drop.archive(bad_path)
+        assert outside.read_bytes() == b"outside the drop"
+    finally:
+        outside.unlink()
+
+
+# --------------------------------------------------------------------------- failures
+
+
+@pytest.mark.parametrize("drop_server", REMOTE, indirect=True)
+def test_wrong_password_is_a_clear_drop_error(drop_server: DropServer):
+    settings = drop_server.settings(password="not-the-password")
+    with pytest.raises(DropError) as caught:
+        open_drop(settings).__enter__()
+    message = str(caught.value)
+    assert f"{settings.user}@{settings.host}:{settings.port}" in message
+    assert "refused" in message and "FTP_PASSWORD" in message
+
+
+def test_missing_remote_folder_is_a_clear_drop_error(drop_server: DropServer):
+    missing = f"{drop_server.remote_dir}/no-such-folder"
+    with pytest.raises(DropError, match=r"no-such-folder.*FTP_REMOTE_DIR"):
+        open_drop(drop_server.settings(remote_dir=missing)).__enter__()
+
+
+@pytest.mark.parametrize("drop_server", REMOTE, indirect=True)
+def test_unreachable_server_is_a_drop_error(drop_server: DropServer):
+    closed_port = free_port()
+    with pytest.raises(DropError, match=rf"127\.0\.0\.1:{closed_port}\b.*FTP_PORT"):
+        open_drop(drop_server.settings(port=closed_port, timeout_s=3)).__enter__()
+
+
+@pytest.mark.parametrize("protocol,default_port", [("ftp", 21), ("sftp", 22)])
+def test_port_zero_means_the_protocols_default_port(make_drop, protocol, default_port):
+    settings = make_drop(protocol).settings(host="127.0.0.2", port=0, timeout_s=3)
+    # Nothing of ours listens on 127.0.0.2: whatever answers (or not), the error names the port.
+    with pytest.raises(DropError, match=rf"127\.0\.0\.2:{default_port}\b"):
+        open_drop(settings).__enter__()
+
+
+@pytest.mark.parametrize("drop_server", ["ftps"], indirect=True)
+def test_ftps_refuses_an_untrusted_certificate(drop_server: DropServer):
+    with pytest.raises(DropError, match=r"TLS.*certificate"):
+        open_drop(drop_server.settings(tls_ca_file="")).__enter__()
+
+
+@pytest.mark.parametrize("drop_server", ["ftps"], indirect=True)
+def test_ftps_encrypts_the_data_connection(drop_server: DropServer):
+    drop_server.put("a.log", b"secret")
+    with open_drop(drop_server.settings()) as drop:
+        assert drop._ftp._prot_p  # PROT P negotiated: listings and files go over TLS
+        with drop.open_read("a.log") as stream:
+            assert stream.read() == b"secret"
+
+
+# --------------------------------------------------------------------------- SFTP host keys
+
+
+def _other_host_key_line(tmp_path: Path) -> str:
+    key = tmp_path / "other_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
+    return " ".join(key.with_suffix(".pub").read_text().split()[:2])
+
+
+@pytest.fixture
+def empty_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A HOME without ~/.ssh/known_hosts, so "known_hosts empty" really knows no key."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    return home
+
+
+@pytest.mark.parametrize("drop_server", ["sftp"], indirect=True)
+def test_sftp_known_host_key_is_accepted(drop_server: DropServer):
+    drop_server.put("a.log", b"a")
+    assert list(_listed(drop_server)) == ["a.log"]
+
+
+@pytest.mark.parametrize("drop_server", ["sftp"], indirect=True)
+def test_sftp_unknown_host_key_is_refused(drop_server: DropServer, tmp_path: Path):
+    other_host = tmp_path / "known_hosts"
+    other_host.write_text(f"[10.9.8.7]:22 {_other_host_key_line(tmp_path)}\n")
+    with pytest.raises(DropError, match=r"not in .*known_hosts.*refused"):
+        open_drop(drop_server.settings(known_hosts=str(other_host))).__enter__()
+
+
+@pytest.mark.parametrize("drop_server", ["sftp"], indirect=True)
+def test_sftp_changed_host_key_is_refused(drop_server: DropServer, tmp_path: Path):
+    settings = drop_server.settings()
+    changed = tmp_path / "known_hosts"
+    changed.write_text(f"[{settings.host}]:{settings.port} {_other_host_key_line(tmp_path)}\n")
+    with pytest.raises(DropError, match="differs"):
+        open_drop(
+            drop_server.settings(known_hosts=str(changed), insecure_accept_any_host_key=True)
+        ).__enter__()
+
+
+@pytest.mark.parametrize("drop_server", ["sftp"], indirect=True)
+def test_sftp_missing_known_hosts_file_is_a_drop_error(drop_server: DropServer, tmp_path: Path):
+    with pytest.raises(DropError, match="does not exist"):
+        open_drop(drop_server.settings(known_hosts=str(tmp_path / "nope"))).__enter__()
+
+
+@pytest.mark.parametrize("drop_server", ["sftp"], indirect=True)
+def test_sftp_without_known_hosts_refuses_unless_insecure_flag(
+    drop_server: DropServer, empty_home: Path, caplog: pytest.LogCaptureFixture
+):
+    drop_server.put("a.log", b"a")
+    with pytest.raises(DropError, match="refused"):
+        open_drop(drop_server.settings(known_hosts="")).__enter__()
+
+    insecure = drop_server.settings(known_hosts="", insecure_accept_any_host_key=True)
+    with (
+        caplog.at_level(logging.WARNING, logger="shutter_assets.lib.drop.sftp"),
+        open_drop(insecure) as drop,
+    ):
+        assert [f.path for f in drop.list_files()] == ["a.log"]
+    assert "UNVERIFIED host key ssh-ed25519" in caplog.text
+
+
+@pytest.mark.parametrize("drop_server", ["sftp"], indirect=True)
+def test_sftp_insecure_flag_is_ignored_when_known_hosts_is_set(
+    drop_server: DropServer, tmp_path: Path
+):
+    unrelated = tmp_path / "known_hosts"
+    unrelated.write_text(f"[10.9.8.7]:22 {_other_host_key_line(tmp_path)}\n")
+    with pytest.raises(DropError, match="refused"):
+        open_drop(
+            drop_server.settings(known_hosts=str(unrelated), insecure_accept_any_host_key=True)
+        ).__enter__()
+
+
+def test_unknown_protocol_is_a_drop_error():
+    from shutter_assets.lib.drop import DropSettings
+
+    with pytest.raises(DropError, match="FTP_PROTOCOL"):
+        open_drop(DropSettings(protocol="gopher")).__enter__()
