@@ -580,10 +580,17 @@ def decide_tick(
     return TickDecision(settled=settled, cursor=cursor_out, waiting=waiting, refused=refused)
 
 
+def ingest_order(f: RemoteFile) -> tuple:
+    """Oldest first; at equal mtime ``X.log`` before its re-upload ``X (1).log``, so the copy is
+    the one recorded as the duplicate."""
+    stem = f.path[:-4] if f.path.endswith(".log") else f.path
+    return (f.mtime.timestamp() if f.mtime is not None else 0.0, stem)
+
+
 def batches(files: Sequence[RemoteFile], batch_size: int) -> list[list[RemoteFile]]:
-    """ceil(N / batch_size) batches in path order."""
+    """ceil(N / batch_size) batches in ingestion order (see ``ingest_order``)."""
     size = max(1, batch_size)
-    ordered = sorted(files, key=lambda f: f.path)
+    ordered = sorted(files, key=ingest_order)
     return [ordered[i * size : (i + 1) * size] for i in range(math.ceil(len(ordered) / size))]
 
 

@@ -15,6 +15,7 @@ from shutter_assets.lib.log_ingest import (
     already_ingested,
     candidates,
     ingest_files,
+    ingest_order,
     settled_by_age,
 )
 
@@ -100,7 +101,7 @@ def ingest_machine_logs(
         _, refused = candidates(listing)
         for path in refused:
             context.log.error(f"refused remote name {path!r} in the drop: '..' or absolute path")
-        files.sort(key=lambda f: (f.mtime, f.path))
+        files.sort(key=ingest_order)
         context.log.info(f"ingesting {len(files)} file(s) from the drop")
         report = ingest_files(
             warehouse.settings,

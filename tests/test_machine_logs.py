@@ -1,0 +1,338 @@
+"""Loader of machine logs on real PostgreSQL and real drops: exactly once, atomic per file."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+
+from shutter_assets.defs.machine_logs.settings import MachineLogsSettings
+from shutter_assets.defs.resources import LogDropResource, PlantResource, WarehouseResource
+from shutter_assets.lib.connections import PostgresSettings
+from shutter_assets.lib.drop import DropSettings, RemoteFile, open_drop
+from shutter_assets.lib.log_format import HEADER, TRUNCATED
+from shutter_assets.lib.log_ingest import (
+    decide_tick,
+    ensure_raw_schema,
+    files_over_reject_rate,
+    ingest_files,
+    ingest_order,
+    is_safe_path,
+    reprocess_file,
+)
+
+TZ = "Europe/Paris"
+HEAD = ";".join(HEADER)
+
+
+def log_bytes(n_events: int, machine: str = "CU-01", hour: int = 6, extra: str = "") -> bytes:
+    """``n_events`` valid CYCLE_END lines (quantity 1..7) then ``extra`` lines."""
+    rows = [HEAD]
+    for i in range(n_events):
+        ts = f"2026-11-20 {hour + i // 3600 % 12:02d}:{i // 60 % 60:02d}:{i % 60:02d}"
+        rows.append(
+            f"{ts},{i % 1000:03d};{machine};CYCLE_END;CMD-2026-{i % 1000:06d};LAME-ALU-39;"
+            f"{i % 7 + 1};Pièce {i}"
+        )
+    return ("\n".join(rows) + "\n" + extra).encode()
+
+
+def expected_qty(n_events: int) -> int:
+    return sum(i % 7 + 1 for i in range(n_events))
+
+
+def counts(pg: PostgresSettings) -> tuple[int, int, int]:
+    with pg.connect() as conn:
+        return conn.execute(
+            "select (select count(*) from raw.ingested_files), "
+            "(select count(*) from raw.machine_events), "
+            "(select count(*) from raw.machine_event_rejects)"
+        ).fetchone()
+
+
+def ingest(pg: PostgresSettings, settings: DropSettings, run_id: str = "r", **kw):
+    with open_drop(settings) as drop:
+        files = sorted(drop.list_files(), key=lambda f: f.path)
+        return ingest_files(pg, drop, files, plant_tz=TZ, run_id=run_id, **kw)
+
+
+def dagster_resources(pg: PostgresSettings, s: DropSettings, **logs) -> dict:
+    """The feature's Dagster resources pointed at a test database and a test drop."""
+    return {
+        "warehouse": WarehouseResource(
+            host=pg.host, port=pg.port, user=pg.user, password=pg.password, database=pg.dbname
+        ),
+        "log_drop": LogDropResource(
+            protocol=s.protocol,
+            host=s.host,
+            port=s.port,
+            user=s.user,
+            password=s.password,
+            remote_dir=s.remote_dir,
+            known_hosts=s.known_hosts,
+            insecure_accept_any_host_key="1" if s.insecure_accept_any_host_key else "0",
+            timeout_s=s.timeout_s,
+        ),
+        "plant": PlantResource(timezone=TZ),
+        "machine_logs": MachineLogsSettings(**{"min_age_s": 0, **logs}),
+    }
+
+
+def test_clean_file_loads_once_and_a_rerun_is_harmless(pg_settings, make_drop):
+    drop = make_drop("local")
+    drop.put("CU-01_20261120_060000.log", log_bytes(50, extra="2026-11-20 07:00:00;CU-01;STA"))
+    report = ingest(pg_settings, drop.settings())
+    (res,) = report.files
+    assert (res.status, res.rows, res.rejects, res.lines) == ("loaded", 50, 1, 52)
+    assert (report.loaded_files, report.rows, report.rejects, report.bytes) == (
+        1,
+        50,
+        1,
+        drop.path("CU-01_20261120_060000.log").stat().st_size,
+    )
+    with pg_settings.connect() as conn:
+        qty = conn.execute("select sum(value_num) from raw.machine_events").fetchone()[0]
+        reject = conn.execute(
+            "select line_no, raw_line, reason from raw.machine_event_rejects"
+        ).fetchone()
+        reg = conn.execute(
+            "select status, size_bytes, line_count, event_count, reject_count, run_id, sha256 "
+            "from raw.ingested_files"
+        ).fetchone()
+        first = conn.execute(
+            "select event_local_ts::text, event_at at time zone 'UTC', message "
+            "from raw.machine_events where line_no = 2"
+        ).fetchone()
+    assert qty == expected_qty(50)
+    assert reject == (52, "2026-11-20 07:00:00;CU-01;STA", TRUNCATED)
+    assert reg[:6] == ("loaded", res.size_bytes, 52, 50, 1, "r")
+    assert len(reg[6]) == 64
+    assert first[0] == "2026-11-20 06:00:00"
+    assert first[1].isoformat() == "2026-11-20T05:00:00"
+    assert first[2] == "Pièce 0"
+
+    again = ingest(pg_settings, drop.settings(), run_id="r2")
+    assert [f.status for f in again.files] == ["skipped"]
+    assert counts(pg_settings) == (1, 50, 1)
+
+
+def test_duplicate_upload_under_new_name_loads_nothing(pg_settings, make_drop):
+    drop = make_drop("local")
+    data = log_bytes(20)
+    drop.put("CU-01_20261120_060000.log", data, mtime=1_763_600_000)
+    drop.put("CU-01_20261120_060000 (1).log", data, mtime=1_763_600_000)
+    with open_drop(drop.settings()) as d:
+        files = sorted(d.list_files(), key=ingest_order)
+        report = ingest_files(pg_settings, d, files, plant_tz=TZ, run_id="r")
+    assert [(f.path, f.status) for f in report.files] == [
+        ("CU-01_20261120_060000.log", "loaded"),
+        ("CU-01_20261120_060000 (1).log", "duplicate"),
+    ]
+    assert report.files[1].duplicate_of == report.files[0].file_id
+    assert (report.duplicates, report.rows) == (1, 20)
+    assert counts(pg_settings) == (2, 20, 0)
+
+
+def test_concurrent_runs_on_the_same_content_load_it_once(pg_settings, make_drop):
+    drop = make_drop("local")
+    data = log_bytes(6000)  # long enough for the two transactions to overlap
+    drop.put("CU-01_20261120_060000.log", data)
+    drop.put("CU-01_20261120_060000 (1).log", data)
+    results = []
+
+    def run(path: str) -> None:
+        with open_drop(drop.settings()) as d:
+            files = [f for f in d.list_files() if f.path == path]
+            results.extend(ingest_files(pg_settings, d, files, plant_tz=TZ, run_id=path).files)
+
+    threads = [
+        threading.Thread(target=run, args=(p,))
+        for p in ("CU-01_20261120_060000.log", "CU-01_20261120_060000 (1).log")
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r.status for r in results) == ["duplicate", "loaded"]
+    assert counts(pg_settings) == (2, 6000, 0)
+
+
+def test_wrong_header_is_recorded_as_a_rejected_file(pg_settings, make_drop):
+    drop = make_drop("local")
+    drop.put("CU-01_20261120_060000.log", b"ts,machine,event\n2026-11-20 06:00:00,CU-01,X\n")
+    drop.put("CU-01_20261120_140000.log", b"")
+    report = ingest(pg_settings, drop.settings())
+    assert [f.status for f in report.files] == ["rejected", "rejected"]
+    assert "first line is not the log header" in report.files[0].error
+    assert "the file is empty" in report.files[1].error
+    with pg_settings.connect() as conn:
+        rows = conn.execute(
+            "select path, status, error is not null from raw.ingested_files order by path"
+        ).fetchall()
+    assert rows == [
+        ("CU-01_20261120_060000.log", "rejected", True),
+        ("CU-01_20261120_140000.log", "rejected", True),
+    ]
+    assert counts(pg_settings) == (2, 0, 0)
+
+
+def test_reprocess_replaces_rows_atomically(pg_settings, make_drop):
+    drop = make_drop("local")
+    name = "CU-01_20261120_060000.log"
+    drop.put(name, log_bytes(30, extra="garbage\n"))
+    first = ingest(pg_settings, drop.settings()).files[0]
+    assert (first.rows, first.rejects) == (30, 1)
+    drop.put(name, log_bytes(40))  # the machine's corrected export
+    with open_drop(drop.settings()) as d:
+        res = reprocess_file(pg_settings, d, name, plant_tz=TZ, run_id="again")
+    assert (res.status, res.file_id, res.rows, res.rejects) == ("loaded", first.file_id, 40, 0)
+    assert counts(pg_settings) == (1, 40, 0)
+    with pg_settings.connect() as conn:
+        reg = conn.execute("select run_id, event_count, size_bytes from raw.ingested_files")
+        assert reg.fetchone() == ("again", 40, drop.path(name).stat().st_size)
+
+
+def test_reprocess_refuses_a_file_no_longer_in_the_drop(pg_settings, make_drop):
+    drop = make_drop("local")
+    with open_drop(drop.settings()) as d, pytest.raises(FileNotFoundError, match="archive"):
+        reprocess_file(pg_settings, d, "CU-01_20261120_060000.log", plant_tz=TZ, run_id="x")
+
+
+def test_backend_terminated_mid_copy_leaves_nothing_and_rerun_loads_once(pg_settings, make_drop):
+    drop = make_drop("local")
+    drop.put("CU-01_20261120_060000.log", log_bytes(20_000))
+    drop.put("CU-01_20261120_140000.log", log_bytes(10, hour=14))
+    killed = []
+
+    def kill_backend(path: str, rows: int, pid: int) -> None:
+        if not killed:
+            with psycopg.connect(pg_settings.conninfo(), autocommit=True) as admin:
+                killed.append(admin.execute("select pg_terminate_backend(%s)", (pid,)).fetchone())
+
+    report = ingest(pg_settings, drop.settings(), on_flush=kill_backend)
+    assert killed == [(True,)]
+    assert [f.status for f in report.files] == ["failed", "loaded"]
+    assert "CU-01_20261120_060000.log" in report.files[0].error
+    assert counts(pg_settings) == (1, 10, 0)  # nothing of the killed file, the next one loaded
+
+    rerun = ingest(pg_settings, drop.settings(), run_id="rerun")
+    assert [f.status for f in rerun.files] == ["loaded", "skipped"]
+    assert counts(pg_settings) == (2, 20_010, 0)
+    with pg_settings.connect() as conn:
+        assert conn.execute("select sum(value_num) from raw.machine_events").fetchone()[0] == (
+            expected_qty(20_000) + expected_qty(10)
+        )
+
+
+def test_ftp_connection_dropped_mid_download_leaves_nothing_and_rerun_loads_once(
+    pg_settings, make_drop
+):
+    drop = make_drop("ftp")
+    n = 300_000  # ~27 MB: the transfer is far from done when the first COPY batch is flushed
+    drop.put("CU-01_20261120_060000.log", log_bytes(n))
+    killed = []
+
+    def drop_connection(path: str, rows: int, pid: int) -> None:
+        if not killed:
+            killed.append(drop.kill_sessions())
+
+    report = ingest(pg_settings, drop.settings(), on_flush=drop_connection)
+    assert killed and killed[0] >= 1
+    assert [f.status for f in report.files] == ["failed"]
+    assert counts(pg_settings) == (0, 0, 0)
+
+    rerun = ingest(pg_settings, drop.settings(), run_id="rerun")
+    assert [(f.status, f.rows) for f in rerun.files] == [("loaded", n)]
+    assert counts(pg_settings) == (1, n, 0)
+
+
+def test_archive_moves_the_file_only_after_commit(pg_settings, make_drop):
+    drop = make_drop("local")
+    drop.put("CU-01/CU-01_20261120_060000.log", log_bytes(5))
+    report = ingest(pg_settings, drop.settings(), archive=True)
+    assert report.files[0].status == "loaded"
+    assert report.files[0].archived_to == "archive/CU-01/CU-01_20261120_060000.log"
+    assert drop.path("archive/CU-01/CU-01_20261120_060000.log").exists()
+    assert not drop.path("CU-01/CU-01_20261120_060000.log").exists()
+    assert counts(pg_settings) == (1, 5, 0)
+
+
+@pytest.mark.parametrize(
+    ("path", "safe"),
+    [
+        ("CU-01_20261120_060000.log", True),
+        ("CU-01/CU-01_20261120_060000.log", True),
+        ("../etc/passwd", False),
+        ("CU-01/../../x.log", False),
+        ("/etc/passwd", False),
+        ("C:\\logs\\x.log", False),
+        ("CU-01//x.log", False),
+    ],
+)
+def test_path_traversal_names_are_refused(path, safe):
+    assert is_safe_path(path) is safe
+
+
+def test_loader_refuses_a_traversal_name_without_touching_the_warehouse(pg_settings, make_drop):
+    drop = make_drop("local")
+    with open_drop(drop.settings()) as d:
+        report = ingest_files(
+            pg_settings,
+            d,
+            [RemoteFile("../outside.log", 10, datetime.now(UTC))],
+            plant_tz=TZ,
+            run_id="r",
+        )
+    assert report.files[0].status == "failed"
+    assert "refused remote name" in report.files[0].error
+    assert counts(pg_settings) == (0, 0, 0)
+
+
+def test_reject_rate_over_the_limit_is_reported(pg_settings, make_drop):
+    drop = make_drop("local")
+    drop.put("CU-01_20261120_060000.log", log_bytes(9, extra="bad line\n"))  # 10% rejects
+    drop.put("CU-02_20261120_060000.log", log_bytes(99, machine="CU-02", extra="bad\n"))  # 1%
+    ingest(pg_settings, drop.settings(), run_id="run-1")
+    with pg_settings.connect() as conn:
+        run, checked, offenders = files_over_reject_rate(conn, "run-1", 0.05)
+        _, _, none = files_over_reject_rate(conn, "run-1", 0.2)
+        latest, _, _ = files_over_reject_rate(conn, "some-other-run", 0.05)
+    assert (run, checked) == ("run-1", 2)
+    assert offenders == [("CU-01_20261120_060000.log", 1, 10, 0.1)]
+    assert none == []
+    assert latest == "run-1"
+
+
+def test_ensure_raw_schema_is_idempotent(pg_conn):
+    ensure_raw_schema(pg_conn)
+    ensure_raw_schema(pg_conn)
+    cols = pg_conn.execute(
+        "select column_name from information_schema.columns "
+        "where table_schema = 'raw' and table_name = 'machine_events' order by ordinal_position"
+    ).fetchall()
+    assert [c[0] for c in cols] == [
+        "file_id",
+        "line_no",
+        "machine_id",
+        "event_type",
+        "event_local_ts",
+        "event_at",
+        "order_ref",
+        "program",
+        "value_text",
+        "value_num",
+        "message",
+    ]
+
+
+def test_cursor_forgets_ingested_files():
+    now = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    listing = [RemoteFile(f"CU-01_{i:04d}.log", 100, now - timedelta(hours=1)) for i in range(50)]
+    d1 = decide_tick(None, listing, set(), now=now, min_age_s=0, retry_after_s=900)
+    d2 = decide_tick(d1.cursor, listing, set(), now=now, min_age_s=0, retry_after_s=900)
+    assert (len(d1.settled), len(d2.settled)) == (0, 50)
+    done = {f.path for f in listing}
+    d3 = decide_tick(d2.cursor, listing, done, now=now, min_age_s=0, retry_after_s=900)
+    assert d3.settled == [] and d3.cursor == '{"v":1,"seen":{},"req":{}}'
