@@ -275,7 +275,7 @@ def test_duplicate_upload_has_the_same_bytes_under_another_name(messy: LogsTruth
 
 
 def test_growing_file_and_temporary_name_complete_to_the_same_tree(tmp_path: Path) -> None:
-    done = write_logs(tmp_path / "done", seed=5, mess=Mess.all())
+    done = write_logs(tmp_path / "done", seed=5, messy=True)
     pending = write_logs(tmp_path / "pending", seed=5, mess=Mess.all(), leave_pending=True)
     assert pending.growing is not None and pending.pending is not None
     grow = pending.growing.path
@@ -508,3 +508,35 @@ def test_cli_live_drops_settled_files_only(tmp_path: Path) -> None:
     assert len(files) == 4 and all(f.endswith(".log") for f in files)
     assert files[0] == "CU-01_20261122_060000.log"  # continues after `logs --days 2`
     assert "grown in place" in result.stdout and ".part then renamed" in result.stdout
+    digest = tree_digest(tmp_path)
+    again = _cli("live", "--out", str(tmp_path), "--interval", "0", "--count", "5")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines()[-1].endswith(
+        "1 files written to " + str(tmp_path) + ", 4 already there"
+    )
+    after = tree_digest(tmp_path)
+    assert {p: after[p] for p in digest} == digest and len(after) == 5
+
+
+def test_cli_mess_flags_select_single_realities(tmp_path: Path) -> None:
+    result = _cli(
+        "logs",
+        "--out",
+        str(tmp_path),
+        "--days",
+        "1",
+        "--machines",
+        "SC-01",
+        "--mess",
+        "cp1252,duplicate_upload",
+        "--truth",
+        str(tmp_path.parent / "t.json"),
+    )
+    assert result.returncode == 0, result.stderr
+    files = json.loads((tmp_path.parent / "t.json").read_text("utf-8"))["files"]
+    assert [f["encoding"] for f in files] == ["cp1252"] * 3
+    assert all(f["newline"] == "\n" for f in files)  # crlf was not asked for
+    assert [f["duplicate_of"] for f in files].count("SC-01_20261120_060000.log") == 1
+    bad = _cli("logs", "--out", str(tmp_path), "--mess", "cp1252,nonsense")
+    assert bad.returncode == 2 and "nonsense" in bad.stderr
+    assert Mess.parse("all") == Mess.all() and Mess.parse("bom") == Mess(bom=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import fields
 from datetime import date
 from pathlib import Path
 
@@ -50,6 +51,16 @@ def _machines(text: str) -> list[str]:
     return ids
 
 
+MESS_FLAGS = [f.name for f in fields(Mess)]
+
+
+def _mess(text: str) -> Mess:
+    try:
+        return Mess.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     p.add_argument(
@@ -79,6 +90,12 @@ def _logs_args(p: argparse.ArgumentParser) -> None:
         + ")",
     )
     p.add_argument("--messy", action="store_true", help="add every messy reality of DESIGN.md §4")
+    p.add_argument(
+        "--mess",
+        type=_mess,
+        default=None,
+        help="only these messy realities, comma-separated: " + ", ".join(MESS_FLAGS),
+    )
     p.add_argument("--subfolders", action="store_true", help="one sub-folder per machine")
     p.add_argument("--tz", default=DEFAULT_TZ, help=f"plant time zone (default {DEFAULT_TZ})")
     p.add_argument("--truth", type=Path, help="also write the truth as JSON to this file")
@@ -134,7 +151,7 @@ def _run_logs(args: argparse.Namespace) -> None:
         start=args.start,
         days=args.days,
         machines=args.machines,
-        mess=Mess.all() if args.messy else Mess(),
+        mess=args.mess or (Mess.all() if args.messy else Mess()),
         subfolders=args.subfolders,
         tz=args.tz,
         n_orders=args.orders,
@@ -146,7 +163,7 @@ def _run_logs(args: argparse.Namespace) -> None:
         f"logs: {len(truth.files)} files ({len(truth.duplicates)} duplicate) in {args.out}, "
         f"{len(truth.machines)} machines x {args.days} days from {args.start}, "
         f"{truth.accepted_total} valid lines, {truth.rejected_total} invalid, "
-        f"messy={args.messy}, seed={args.seed}"
+        f"messy={'some' if args.mess else args.messy}, seed={args.seed}"
     )
 
 
@@ -164,7 +181,7 @@ def _run_live(args: argparse.Namespace) -> None:
     mess = Mess.all() if args.messy else Mess()
     book = build_order_book(args.seed, args.orders, args.start)
     args.out.mkdir(parents=True, exist_ok=True)
-    k = 0
+    k = skipped = 0
     try:
         while not args.count or k < args.count:
             name, data, truth = live_file(
@@ -180,6 +197,11 @@ def _run_live(args: argparse.Namespace) -> None:
                 after_days=args.days,
             )
             target = args.out / name
+            if target.is_file() and target.read_bytes() == data:
+                # A restarted feed resumes: files already delivered are not rewritten.
+                k += 1
+                skipped += 1
+                continue
             if k % 3 == 2:
                 growing = GrowingFile(target, data)
                 growing.start()
@@ -198,7 +220,7 @@ def _run_live(args: argparse.Namespace) -> None:
                 time.sleep(args.interval)
     except KeyboardInterrupt:
         pass
-    print(f"live: {k} files written to {args.out}")
+    print(f"live: {k - skipped} files written to {args.out}, {skipped} already there")
 
 
 def main(argv: list[str] | None = None) -> int:

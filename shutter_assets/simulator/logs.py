@@ -73,6 +73,20 @@ class Mess:
     def all(cls) -> Mess:
         return cls(**{f.name: True for f in fields(cls)})
 
+    @classmethod
+    def parse(cls, text: str) -> Mess:
+        """``"cp1252,bom"`` -> those flags only; ``"all"`` -> every flag. Unknown names raise."""
+        names = {n.strip() for n in text.split(",") if n.strip()}
+        if names == {"all"}:
+            return cls.all()
+        known = [f.name for f in fields(cls)]
+        unknown = sorted(names - set(known))
+        if unknown:
+            raise ValueError(
+                f"unknown mess flag(s) {', '.join(unknown)}; known: {', '.join(known)}"
+            )
+        return cls(**{n: True for n in names})
+
 
 @dataclass(frozen=True)
 class Style:
@@ -691,16 +705,18 @@ def write_logs(
     tz: str = DEFAULT_TZ,
     n_orders: int = DEFAULT_ORDERS,
     leave_pending: bool = False,
+    messy: bool = False,
 ) -> LogsTruth:
     """Write one file per machine and shift (06:00–14:00, 14:00–22:00 plant time) per day.
 
-    With ``mess`` the extra files and defects of ``Mess`` are added. ``leave_pending`` stops the
+    With ``mess`` (``messy=True`` is ``Mess.all()``) the extra files and defects of ``Mess`` are
+    added. ``leave_pending`` stops the
     growing file after its first part and leaves the temporary-name upload un-renamed; the truth
     always describes the finished tree, and ``truth.growing.finish()`` /
     ``truth.pending.rename()`` complete it. Existing files of the same names are overwritten.
     """
     out = Path(out_dir)
-    mess = mess or Mess()
+    mess = mess or (Mess.all() if messy else Mess())
     zone = ZoneInfo(tz)
     ids = [m.machine_id for m in MACHINES] if machines is None else list(machines)
     chosen = [machine(i) for i in ids]
