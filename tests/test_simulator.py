@@ -33,7 +33,13 @@ from shutter_assets.simulator.orders import (
     build_order_book,
     load_orders,
 )
-from shutter_assets.simulator.plant import MACHINES, PRODUCTS, PROGRAMS, order_numbers
+from shutter_assets.simulator.plant import (
+    MACHINE_TYPES,
+    MACHINES,
+    PRODUCTS,
+    PROGRAMS,
+    order_numbers,
+)
 
 PARIS = ZoneInfo("Europe/Paris")
 EVENTS = {"STATE", "CYCLE_START", "CYCLE_END", "SCRAP", "ALARM", "ALARM_CLEAR", "OPERATOR"}
@@ -86,6 +92,27 @@ def test_reference_tables_are_consistent() -> None:
     assert {p.reference for p in PRODUCTS if p.actif} == assembly
     assert {p.type_lame for p in PRODUCTS} == {"PVC", "ALU", "ALU_ISOLE"}
     assert {p.motorisation for p in PRODUCTS} == {"MANUEL", "FILAIRE", "RADIO", "SOLAIRE"}
+
+
+def _seed(name: str) -> list[dict[str, str]]:
+    with (ROOT / "dbt_project" / "seeds" / name).open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_dbt_seeds_match_the_plant_reference_data() -> None:
+    machines = [
+        (r["machine_id"], r["machine_type"], r["machine_label"]) for r in _seed("machines.csv")
+    ]
+    assert machines == [(m.machine_id, m.machine_type, m.label) for m in MACHINES]
+    types = [(r["machine_type"], r["machine_type_label"]) for r in _seed("machine_types.csv")]
+    assert types == [(t.code, t.label) for t in MACHINE_TYPES]
+    programs = [
+        (r["program"], r["machine_type"], float(r["ideal_s_per_part"]), int(r["parts_per_cycle"]))
+        for r in _seed("programs.csv")
+    ]
+    assert programs == [
+        (p.program, p.machine_type, p.ideal_s_per_part, p.parts_per_cycle) for p in PROGRAMS
+    ]
 
 
 def test_order_numbers_are_formatted_unique_and_seeded() -> None:
