@@ -76,7 +76,7 @@ from shutter_assets.lib.mysql_sync.typemap import (
 # Values arrive as raw bytes (no per-value Python conversion): the rows are already COPY text.
 _RAW_CONV = dict(pymysql.converters.encoders)
 _INT_TYPES = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint"}
-_MYSQL_ERRORS = (pymysql.err.OperationalError, pymysql.err.InterfaceError)
+_MYSQL_ERRORS = (pymysql.err.MySQLError,)
 
 
 class LegacySyncError(RuntimeError):
@@ -602,8 +602,11 @@ class _TableSync:
                 self.result.rows_read += n
         return copied
 
-    def _staged_upsert(self, batches: Iterator[tuple[bytes, int]], exact_deletes: bool) -> None:
-        stage = sql.Identifier(f"_stage_{self.spec.name}")
+    def _staged_upsert(
+        self, batches: Iterator[tuple[bytes, int]], exact_deletes: bool, stage_name: str = "stage"
+    ) -> None:
+        """COPY into a temp table, then upsert by PK counting inserts and real changes exactly."""
+        stage = sql.Identifier(f"_{stage_name}_{self.spec.name}")
         defs = sql.SQL(", ").join(
             sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(pg_type(c)))
             for c in self.columns
@@ -618,7 +621,7 @@ class _TableSync:
         join_on = sql.SQL(" and ").join(
             sql.SQL("m.{0} = s.{0}").format(sql.Identifier(k)) for k in self.pk
         )
-        self.result.undeleted = self.pgc.execute(
+        undeleted = self.pgc.execute(
             sql.SQL("select count(*) from {} m join {} s on {} where m.{} is not null").format(
                 self.target, stage, join_on, sql.Identifier(DELETED_AT)
             )
@@ -653,7 +656,8 @@ class _TableSync:
             )
         ).fetchone()
         self.result.inserted += inserted
-        self.result.updated += updated - self.result.undeleted
+        self.result.updated += updated - undeleted
+        self.result.undeleted += undeleted
         if exact_deletes:
             self.result.deleted += self.pgc.execute(
                 sql.SQL(
@@ -719,21 +723,39 @@ class _TableSync:
             ).format(self.target, deleted_at, deleted_at, scope, keys, join_on),
             scope_params,
         ).rowcount
-        self.result.undeleted += self.pgc.execute(
+        back = self.pgc.execute(
             sql.SQL(
-                "update {} m set {} = null, {} = now() where m.{} is not null and {}"
+                "select {} from {} m where m.{} is not null and {}"
                 " and exists (select 1 from {} k where {})"
             ).format(
+                sql.SQL(", ").join(sql.SQL("m.{}").format(sql.Identifier(k)) for k in self.pk),
                 self.target,
-                deleted_at,
-                sql.Identifier(SYNCED_AT),
                 deleted_at,
                 scope,
                 keys,
                 join_on,
             ),
             scope_params,
-        ).rowcount
+        ).fetchall()
+        if back:
+            self._refetch(back)
+
+    def _refetch(self, keys: list[tuple]) -> None:
+        """Re-read rows that reappeared at the source (their values may have changed) and upsert.
+
+        The upsert clears ``_deleted_at`` and counts them as un-deleted.
+        """
+        cols = ", ".join(quote_mysql(k) for k in self.pk)
+        tuple_sql = "(" + ", ".join(["%s"] * len(self.pk)) + ")"
+
+        def batches() -> Iterator[tuple[bytes, int]]:
+            for start in range(0, len(keys), 1000):
+                chunk = keys[start : start + 1000]
+                statement = self._select(f"({cols}) IN ({', '.join([tuple_sql] * len(chunk))})")
+                params = tuple(v for key in chunk for v in key)
+                yield from _stream(self.my, statement, params, self.opts.fetch_rows)
+
+        self._staged_upsert(batches(), exact_deletes=False, stage_name="reappeared")
 
     def _mismatched_buckets(self) -> list[int]:
         """Buckets of ``reconcile_bucket`` keys whose (count, sum) differ between the two sides."""
@@ -788,17 +810,35 @@ def _stream(
     fetch_rows: int,
     stop: threading.Event | None = None,
 ) -> Iterator[tuple[bytes, int]]:
-    """Yield (COPY text, row count) batches from a server-side cursor; memory is one batch."""
+    """Yield (COPY text, row count) batches from a server-side cursor; memory is one batch.
+
+    If the stream ends early (an error, the consumer gave up, ``stop``), the half-read result is
+    abandoned instead of drained: the caller closes the connection, which ends the query.
+    """
     cur = conn.cursor(pymysql.cursors.SSCursor)
-    cur.execute(statement, params)
-    while True:
-        if stop is not None and stop.is_set():
-            return  # the caller closes the connection; draining the result would be wasted work
-        rows = cur.fetchmany(fetch_rows)
-        if not rows:
-            break
-        yield b"\n".join(r[0] for r in rows) + b"\n", len(rows)
-    cur.close()
+    finished = False
+    try:
+        cur.execute(statement, params)
+        while stop is None or not stop.is_set():
+            rows = cur.fetchmany(fetch_rows)
+            if not rows:
+                finished = True
+                break
+            yield b"\n".join(r[0] for r in rows) + b"\n", len(rows)
+    finally:
+        if finished:
+            cur.close()
+        else:
+            _abandon(cur)
+
+
+def _abandon(cur: pymysql.cursors.SSCursor) -> None:
+    """Stop pymysql from reading the rest of an unbuffered result when the objects are freed."""
+    result = cur._result
+    if result is not None:
+        result.unbuffered_active = False
+    cur._result = None
+    cur.connection = None
 
 
 _DONE = object()

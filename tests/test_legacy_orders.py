@@ -1,0 +1,608 @@
+"""Legacy orders sync on real MariaDB and PostgreSQL: exact mirror, deletes, drift, faults.
+
+Every comparison reads the source independently (pymysql's own type conversion, a UTC session)
+and compares it row by row with the mirror, so a mapping or escaping mistake shows up as a diff.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pymysql
+import pytest
+from psycopg import sql
+
+from shutter_assets.lib.connections import MySQLSettings, PostgresSettings
+from shutter_assets.lib.mysql_sync import (
+    TABLE_SPECS,
+    LegacySyncError,
+    SyncOptions,
+    read_state,
+    sync_tables,
+)
+from tests.fixtures.databases import server_mysql
+
+pytestmark = pytest.mark.integration
+
+INIT_SQL = Path(__file__).resolve().parents[1] / "shutter_assets" / "simulator" / "init.sql"
+EVERY_RUN = SyncOptions(reconcile_interval_s=0, overlap_s=600)
+PKS = {"clients": "id_client", "produits": "id_produit", "commandes": "id_commande"}
+PKS["lignes_commande"] = "id_ligne"
+
+
+# ------------------------------------------------------------------------------------------------
+# helpers
+
+
+def apply_init_sql(settings: MySQLSettings) -> None:
+    """Create the db_commandes tables (init.sql, statements split at ';' line ends)."""
+    text = "\n".join(
+        line for line in INIT_SQL.read_text().splitlines() if not line.strip().startswith("--")
+    )
+    mysql_exec(settings, [s for s in text.split(";\n") if s.strip()])
+
+
+def mysql_exec(settings: MySQLSettings, statements: list[str], time_zone: str = "+00:00") -> None:
+    """Run statements as the ERP would: permissive sql_mode (zero dates allowed), autocommit."""
+    conn = settings.connect(autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SET SESSION sql_mode = ''")
+            cur.execute("SET SESSION time_zone = %s", (time_zone,))
+            for statement in statements:
+                cur.execute(statement)
+    finally:
+        conn.close()
+
+
+def mysql_rows(settings: MySQLSettings, statement: str) -> list[tuple]:
+    conn = settings.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement)
+            return list(cur.fetchall())
+    finally:
+        conn.close()
+
+
+def source_table(settings: MySQLSettings, table: str) -> tuple[list[str], list[tuple]]:
+    """All source rows, normalized the way the mirror must hold them."""
+    cols = mysql_rows(
+        settings,
+        "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE FROM information_schema.COLUMNS"
+        f" WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '{table}' ORDER BY ORDINAL_POSITION",
+    )
+    names = [c[0] for c in cols]
+    rows = mysql_rows(
+        settings,
+        f"SELECT {', '.join(f'`{n}`' for n in names)} FROM `{table}` ORDER BY `{PKS[table]}`",
+    )
+
+    def norm(value, data_type: str, column_type: str):
+        if value is None:
+            return None
+        if data_type in ("date", "datetime", "timestamp") and isinstance(value, str):
+            assert value.startswith("0000-00-00"), value
+            return None  # pymysql hands zero dates back as text
+        if data_type == "timestamp":
+            return value.replace(tzinfo=UTC)
+        if column_type.startswith("tinyint(1)"):
+            return bool(value)
+        return value
+
+    return names, [
+        tuple(norm(v, c[1], c[2]) for v, c in zip(row, cols, strict=True)) for row in rows
+    ]
+
+
+def mirror_table(
+    pg: PostgresSettings, table: str, names: list[str], live_only: bool = True
+) -> list[tuple]:
+    with pg.connect() as conn:
+        return conn.execute(
+            sql.SQL("select {} from {} {} order by {}").format(
+                sql.SQL(", ").join(map(sql.Identifier, names)),
+                sql.Identifier("raw_commandes", table),
+                sql.SQL("where _deleted_at is null" if live_only else ""),
+                sql.Identifier(PKS[table]),
+            )
+        ).fetchall()
+
+
+def assert_mirror_equals_source(mysql: MySQLSettings, pg: PostgresSettings, table: str) -> None:
+    names, expected = source_table(mysql, table)
+    actual = mirror_table(pg, table, names)
+    assert len(actual) == len(expected), (
+        f"{table}: {len(actual)} live rows, {len(expected)} at source"
+    )
+    for want, got in zip(expected, actual, strict=True):
+        assert got == want, f"{table} row differs:\n source {want}\n mirror {got}"
+
+
+def checksums(settings: MySQLSettings) -> dict[str, int]:
+    rows = mysql_rows(settings, "CHECKSUM TABLE clients, produits, commandes, lignes_commande")
+    return {name.split(".")[-1]: value for name, value in rows}
+
+
+def pg_value(pg: PostgresSettings, query: str, params: tuple = ()):
+    with pg.connect() as conn:
+        return conn.execute(query, params).fetchone()[0]
+
+
+def seed(settings: MySQLSettings, lines_per_order: int = 3, orders: int = 40) -> None:
+    """A small order book with every legacy reality: latin1 accents, zero dates, odd text."""
+    statements = [
+        "INSERT INTO produits VALUES"
+        " (1, 'LAME-PVC-39', 'Lame PVC 39 mm', 'PVC', 'MANUEL', 42.50, 1),"
+        " (2, 'LAME-ALU-39', 'Lame alu 39 mm à isolation', 'ALU', 'FILAIRE', 61.00, 1),"
+        " (3, 'LAME-ALU-ISO', 'Lame alu isolée — gamme été', 'ALU_ISOLE', 'RADIO', 79.90, 0),"
+        " (4, 'LAME-SOL', 'Volet solaire', 'ALU', 'SOLAIRE', NULL, 1)",
+        "INSERT INTO clients (id_client, raison_sociale, ville, code_postal, email, date_creation,"
+        " date_maj) VALUES"
+        " (1, 'Menuiserie Hélène Müller', 'Besançon', '25000', 'contact@muller.fr',"
+        "  '2019-03-31 02:30:00', '2026-01-10 08:00:00'),"
+        " (2, 'Fermetures Côte d''Opale', 'Boulogne-sur-Mer', '62200', NULL,"
+        "  '0000-00-00 00:00:00', '2026-01-10 08:00:00'),"
+        " (3, 'Stores Œil-de-Bœuf & Fils', 'Vénissieux', '69200', 'a@b.fr',"
+        "  '2024-10-27 02:30:00', '2026-01-11 09:00:00')",
+    ]
+    for o in range(1, orders + 1):
+        livraison = "'0000-00-00'" if o % 7 == 0 else f"'2026-02-{(o % 27) + 1:02d}'"
+        statements.append(
+            "INSERT INTO commandes (id_commande, numero, id_client, date_commande,"
+            " date_livraison_prevue, statut, montant_ht, commentaire, date_maj) VALUES"
+            f" ({o}, 'CMD-2026-{o:06d}', {o % 3 + 1}, '2026-01-{(o % 28) + 1:02d} 10:15:00',"
+            f" {livraison}, 'VALIDEE', {o * 101.25}, "
+            + ("'Livrer côté cour\\tporte 2\\nappeler M. Dupré \\\\ urgent'" if o == 5 else "NULL")
+            + f", '2026-01-{(o % 28) + 1:02d} 12:00:00')"
+        )
+        values = ", ".join(
+            f"({(o - 1) * lines_per_order + k}, {o}, {k % 4 + 1}, {600 + k * 10}, {1200 + o},"
+            f" 'BLANC', {k}, {30 + k}.50, '2026-01-{(o % 28) + 1:02d} 12:00:00')"
+            for k in range(1, lines_per_order + 1)
+        )
+        statements.append(
+            "INSERT INTO lignes_commande (id_ligne, id_commande, id_produit, largeur_mm,"
+            f" hauteur_mm, coloris, quantite, prix_unitaire, date_maj) VALUES {values}"
+        )
+    mysql_exec(settings, statements)
+
+
+@pytest.fixture
+def legacy(mysql_settings: MySQLSettings) -> MySQLSettings:
+    apply_init_sql(mysql_settings)
+    seed(mysql_settings)
+    return mysql_settings
+
+
+# ------------------------------------------------------------------------------------------------
+# the issue's scenario
+
+
+def test_second_sync_after_updates_inserts_at_hwm_deletes_drift_and_legacy_values_is_exact(
+    legacy: MySQLSettings, pg_settings: PostgresSettings
+):
+    first = sync_tables(legacy, pg_settings, options=EVERY_RUN)
+    assert {t: r.mode for t, r in first.items()} == {s.name: "initial" for s in TABLE_SPECS}
+    assert first["lignes_commande"].inserted == 120
+    for spec in TABLE_SPECS:
+        assert_mirror_equals_source(legacy, pg_settings, spec.name)
+    hwm = read_state(pg_settings, "lignes_commande")["high_water_mark"]
+    assert hwm == datetime(2026, 1, 28, 12, 0, tzinfo=UTC)
+    assert read_state(pg_settings, "produits")["high_water_mark"] is None
+
+    before = checksums(legacy)
+    mysql_exec(
+        legacy,
+        [
+            # updates: ON UPDATE CURRENT_TIMESTAMP moves date_maj past the high-water mark
+            "UPDATE lignes_commande SET quantite = quantite + 10, date_maj = '2026-03-01 00:00:00'"
+            " WHERE id_ligne IN (4, 5, 6)",
+            "UPDATE commandes SET statut = 'EN_PRODUCTION', date_maj = '2026-03-01 00:00:00'"
+            " WHERE id_commande = 2",
+            "UPDATE clients SET ville = 'Saint-Étienne', date_maj = '2026-03-01 00:00:00'"
+            " WHERE id_client = 1",
+            "UPDATE produits SET prix_m2 = 44.10 WHERE id_produit = 1",
+            "DELETE FROM produits WHERE id_produit = 4",
+            "INSERT INTO produits VALUES (5, 'LAME-PVC-55', 'Lame PVC 55 mm', 'PVC', 'RADIO',"
+            " 48.00, 1)",
+            # inserts whose date_maj equals the previous high-water mark (the boundary)
+            "INSERT INTO lignes_commande (id_ligne, id_commande, id_produit, largeur_mm,"
+            " hauteur_mm, coloris, quantite, prix_unitaire, date_maj) VALUES"
+            " (500, 1, 2, 800, 1300, 'GRIS', 2, 61.00, '2026-01-28 12:00:00'),"
+            " (501, 1, 3, 900, 1400, 'IVOIRE', 1, 79.90, '2026-01-28 12:00:00')",
+            "INSERT INTO commandes (id_commande, numero, id_client, date_commande,"
+            " date_livraison_prevue, statut, montant_ht, commentaire, date_maj) VALUES"
+            " (100, 'CMD-2026-000100', 2, '0000-00-00 00:00:00', '0000-00-00', 'BROUILLON',"
+            " 10.00, 'crème brûlée', '2026-01-28 12:00:00')",
+            # hard-deleted order lines (an edited order)
+            "DELETE FROM lignes_commande WHERE id_commande = 3",
+            "DELETE FROM lignes_commande WHERE id_ligne = 60",
+            # the ERP vendor adds a column; old rows get its default at the source
+            "ALTER TABLE commandes ADD COLUMN canal ENUM('WEB','TEL','SALON') NOT NULL"
+            " DEFAULT 'TEL'",
+            "ALTER TABLE commandes ADD COLUMN remise_pct DECIMAL(5,2) NULL",
+            "UPDATE commandes SET canal = 'WEB', remise_pct = 2.50, date_maj = date_maj"
+            " WHERE id_commande = 7",
+            # zero dates and latin1 accents
+            "INSERT INTO clients (id_client, raison_sociale, ville, code_postal, email,"
+            " date_creation, date_maj) VALUES (4, 'Façades Zoé Lefèvre', 'Orléans', '45000',"
+            " 'zoé@façades.fr', '0000-00-00 00:00:00', '2026-01-11 09:00:00')",
+        ],
+    )
+    # a TIMESTAMP written by a client in another time zone is the same instant in the mirror
+    mysql_exec(
+        legacy,
+        [
+            "INSERT INTO lignes_commande (id_ligne, id_commande, id_produit, quantite, date_maj)"
+            " VALUES (502, 2, 1, 1, '2026-06-01 12:00:00')"
+        ],
+        time_zone="+02:00",
+    )
+
+    second = sync_tables(legacy, pg_settings, options=EVERY_RUN)
+
+    assert checksums(legacy)["lignes_commande"] != before["lignes_commande"]  # source did change
+    for spec in TABLE_SPECS:
+        assert_mirror_equals_source(legacy, pg_settings, spec.name)
+
+    lines = second["lignes_commande"]
+    assert lines.mode == "incremental"
+    assert (lines.inserted, lines.updated, lines.deleted) == (3, 3, 4)
+    assert lines.high_water_mark == datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
+    assert read_state(pg_settings, "lignes_commande")["high_water_mark"] == lines.high_water_mark
+    assert pg_value(
+        pg_settings, "select date_maj from raw_commandes.lignes_commande where id_ligne = 502"
+    ) == datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
+    deleted = pg_value(
+        pg_settings,
+        "select array_agg(id_ligne order by id_ligne) from raw_commandes.lignes_commande"
+        " where _deleted_at is not null",
+    )
+    assert deleted == [7, 8, 9, 60]
+    # nothing doubled: every source row once, deleted rows kept once
+    assert pg_value(pg_settings, "select count(*) from raw_commandes.lignes_commande") == 120 + 3
+    assert (
+        pg_value(pg_settings, "select count(distinct id_ligne) from raw_commandes.lignes_commande")
+        == 123
+    )
+
+    orders = second["commandes"]
+    assert orders.new_columns == ["canal", "remise_pct"]
+    assert orders.mode == "full"
+    assert (orders.inserted, orders.updated) == (1, 40)  # the new column re-read every old row
+    assert (
+        pg_value(
+            pg_settings,
+            "select format_type(atttypid, atttypmod) from pg_attribute"
+            " where attrelid = 'raw_commandes.commandes'::regclass and attname = 'remise_pct'",
+        )
+        == "numeric(5,2)"
+    )
+    row = mirror_table(
+        pg_settings, "commandes", ["date_commande", "date_livraison_prevue", "commentaire"]
+    )[-1]
+    assert row == (None, None, "crème brûlée")
+    assert mirror_table(pg_settings, "commandes", ["commentaire"])[4] == (
+        "Livrer côté cour\tporte 2\nappeler M. Dupré \\ urgent",
+    )
+
+    clients = second["clients"]
+    assert (clients.inserted, clients.updated, clients.deleted) == (1, 1, 0)
+    assert mirror_table(pg_settings, "clients", ["raison_sociale", "ville", "date_creation"])[
+        -1
+    ] == ("Façades Zoé Lefèvre", "Orléans", None)
+
+    products = second["produits"]
+    assert (products.mode, products.inserted, products.updated, products.deleted) == (
+        "full",
+        1,
+        1,
+        1,
+    )
+    assert pg_value(
+        pg_settings,
+        "select _deleted_at is not null from raw_commandes.produits where id_produit = 4",
+    )
+
+    # the sync only read: the source is exactly what the test left there
+    after = checksums(legacy)
+    third = sync_tables(legacy, pg_settings, options=EVERY_RUN)
+    assert checksums(legacy) == after
+    assert all(r.inserted == r.updated == r.deleted == 0 for r in third.values())
+    for spec in TABLE_SPECS:
+        assert_mirror_equals_source(legacy, pg_settings, spec.name)
+
+
+def test_mirror_column_types_follow_the_contract(legacy, pg_settings):
+    sync_tables(legacy, pg_settings)
+    with pg_settings.connect() as conn:
+        types = dict(
+            conn.execute(
+                """
+                select c.relname || '.' || a.attname, format_type(a.atttypid, a.atttypmod)
+                from pg_attribute a join pg_class c on c.oid = a.attrelid
+                join pg_namespace n on n.oid = c.relnamespace
+                where n.nspname = 'raw_commandes' and a.attnum > 0 and not a.attisdropped
+                """
+            ).fetchall()
+        )
+    assert types["clients.id_client"] == "integer"
+    assert types["clients.code_postal"] == "text"
+    assert types["clients.date_creation"] == "timestamp without time zone"
+    assert types["clients.date_maj"] == "timestamp with time zone"
+    assert types["produits.type_lame"] == "text"
+    assert types["produits.prix_m2"] == "numeric(10,2)"
+    assert types["produits.actif"] == "boolean"
+    assert types["commandes.date_livraison_prevue"] == "date"
+    assert types["commandes.commentaire"] == "text"
+    assert types["commandes.montant_ht"] == "numeric(12,2)"
+    assert types["lignes_commande._synced_at"] == "timestamp with time zone"
+    assert types["lignes_commande._deleted_at"] == "timestamp with time zone"
+    pk = pg_value(
+        pg_settings,
+        "select pg_get_constraintdef(oid) from pg_constraint"
+        " where conrelid = 'raw_commandes.lignes_commande'::regclass and contype = 'p'",
+    )
+    assert pk == "PRIMARY KEY (id_ligne)"
+
+
+def test_other_mysql_types_map_and_round_trip(mysql_settings, pg_settings):
+    """SMALLINT, TINYINT, BIGINT, FLOAT/DOUBLE, YEAR, JSON and BLOB columns also mirror exactly."""
+    apply_init_sql(mysql_settings)
+    mysql_exec(
+        mysql_settings,
+        [
+            "ALTER TABLE produits ADD COLUMN poids SMALLINT, ADD COLUMN niveau TINYINT,"
+            " ADD COLUMN stock BIGINT, ADD COLUMN ratio FLOAT, ADD COLUMN coef DOUBLE,"
+            " ADD COLUMN millesime YEAR, ADD COLUMN notice BLOB",
+            "INSERT INTO produits VALUES (1, 'A', 'a\\\\b', 'PVC', 'MANUEL', 1.00, 2, -300, -5,"
+            " 9000000000, 0.5, 1e100, 2024, x'00FF10')",
+            "INSERT INTO produits (id_produit, reference) VALUES (2, 'B')",
+        ],
+    )
+    sync_tables(mysql_settings, pg_settings, ["produits"])
+    names = ["actif", "poids", "niveau", "stock", "ratio", "coef", "millesime", "notice"]
+    rows = mirror_table(pg_settings, "produits", ["libelle", *names])
+    assert rows[0] == ("a\\b", True, -300, -5, 9000000000, 0.5, 1e100, 2024, b"\x00\xff\x10")
+    assert rows[1] == (None, True, None, None, None, None, None, None, None)
+
+
+def test_row_deleted_then_reinserted_is_undeleted(legacy, pg_settings):
+    sync_tables(legacy, pg_settings, ["lignes_commande"], EVERY_RUN)
+    mysql_exec(legacy, ["DELETE FROM lignes_commande WHERE id_ligne = 10"])
+    result = sync_tables(legacy, pg_settings, ["lignes_commande"], EVERY_RUN)["lignes_commande"]
+    assert result.deleted == 1
+    mysql_exec(
+        legacy,
+        [
+            "INSERT INTO lignes_commande (id_ligne, id_commande, id_produit, quantite, date_maj)"
+            # an old date_maj: only the reconcile can see it came back
+            " VALUES (10, 4, 1, 7, '2026-01-02 00:00:00')"
+        ],
+    )
+    result = sync_tables(legacy, pg_settings, ["lignes_commande"], EVERY_RUN)["lignes_commande"]
+    assert result.undeleted == 1
+    assert_mirror_equals_source(legacy, pg_settings, "lignes_commande")
+    assert (
+        pg_value(
+            pg_settings,
+            "select count(*) from raw_commandes.lignes_commande where _deleted_at is not null",
+        )
+        == 0
+    )
+
+
+def test_reconcile_runs_on_its_cadence_only(legacy, pg_settings):
+    hourly = SyncOptions(reconcile_interval_s=3600)
+    sync_tables(legacy, pg_settings, ["lignes_commande"], hourly)
+    mysql_exec(legacy, ["DELETE FROM lignes_commande WHERE id_ligne IN (1, 2)"])
+    skipped = sync_tables(legacy, pg_settings, ["lignes_commande"], hourly)["lignes_commande"]
+    assert (skipped.reconciled, skipped.deleted) == (False, 0)
+    due = sync_tables(legacy, pg_settings, ["lignes_commande"], EVERY_RUN)["lignes_commande"]
+    assert (due.reconciled, due.deleted) == (True, 2)
+    state = read_state(pg_settings, "lignes_commande")
+    assert state["last_full_reconcile"] is not None
+
+
+def test_dropped_source_column_is_kept_and_reported(legacy, pg_settings):
+    sync_tables(legacy, pg_settings, ["clients"])
+    mysql_exec(legacy, ["ALTER TABLE clients DROP COLUMN email"])
+    result = sync_tables(legacy, pg_settings, ["clients"])["clients"]
+    assert result.dropped_columns == ["email"]
+    assert result.new_columns == []
+    emails = mirror_table(pg_settings, "clients", ["email"])
+    assert emails[0] == ("contact@muller.fr",)
+    assert_mirror_equals_source(legacy, pg_settings, "clients")
+
+
+def test_parallel_primary_key_ranges_load_every_row_once(legacy, pg_settings):
+    options = SyncOptions(workers=3, parallel_min_rows=1, fetch_rows=7)
+    result = sync_tables(legacy, pg_settings, ["lignes_commande"], options)["lignes_commande"]
+    assert result.workers == 3
+    assert result.inserted == 120
+    assert_mirror_equals_source(legacy, pg_settings, "lignes_commande")
+
+
+def test_sync_works_with_a_select_only_account(legacy, pg_settings):
+    user = f"ro_{uuid.uuid4().hex[:8]}"
+    admin = server_mysql()
+    conn = admin.connect(database=None, autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'test-only'")
+            cur.execute(f"CREATE USER '{user}'@'localhost' IDENTIFIED BY 'test-only'")
+            cur.execute(f"GRANT SELECT ON `{legacy.database}`.* TO '{user}'@'%'")
+            cur.execute(f"GRANT SELECT ON `{legacy.database}`.* TO '{user}'@'localhost'")
+        readonly = MySQLSettings(legacy.host, legacy.port, user, "test-only", legacy.database)
+        results = sync_tables(readonly, pg_settings, options=EVERY_RUN)
+        assert results["lignes_commande"].inserted == 120
+        with pytest.raises(pymysql.err.OperationalError):
+            bad = readonly.connect(autocommit=True)
+            try:
+                with bad.cursor() as cur:
+                    cur.execute("DELETE FROM lignes_commande")
+            finally:
+                bad.close()
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+            cur.execute(f"DROP USER IF EXISTS '{user}'@'localhost'")
+        conn.close()
+
+
+def test_unknown_table_is_refused_with_the_list_of_tables(legacy, pg_settings):
+    with pytest.raises(ValueError, match="lignes_commande"):
+        sync_tables(legacy, pg_settings, ["factures"])
+
+
+# ------------------------------------------------------------------------------------------------
+# fault: the MySQL connection is cut in the middle of the extract
+
+
+class CuttingProxy:
+    """A TCP proxy to MySQL that cuts every connection after ``cut_after`` bytes server→client."""
+
+    def __init__(self, upstream: tuple[str, int], cut_after: int | None) -> None:
+        self.upstream, self.cut_after = upstream, cut_after
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.cuts = 0
+        self._stop = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._stop:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.upstream)
+            threading.Thread(target=self._pump, args=(client, server, None), daemon=True).start()
+            threading.Thread(
+                target=self._pump, args=(server, client, self.cut_after), daemon=True
+            ).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, limit: int | None) -> None:
+        sent = 0
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if limit is not None and sent + len(data) > limit:
+                    dst.sendall(data[: limit - sent])
+                    self.cuts += 1
+                    break
+                dst.sendall(data)
+                sent += len(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+                s.close()
+
+    def close(self) -> None:
+        self._stop = True
+        self.listener.close()
+
+
+def mirror_fingerprint(pg: PostgresSettings) -> tuple:
+    return (
+        pg_value(
+            pg,
+            "select md5(string_agg(t::text, '|' order by id_ligne))"
+            " from raw_commandes.lignes_commande t",
+        ),
+        read_state(pg, "lignes_commande")["high_water_mark"],
+    )
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_connection_cut_mid_extract_changes_nothing_and_rerun_is_exact(
+    legacy, pg_settings, workers
+):
+    options = SyncOptions(reconcile_interval_s=0, workers=workers, parallel_min_rows=1)
+    sync_tables(legacy, pg_settings, ["lignes_commande"], options)
+    values = ", ".join(
+        f"({1000 + i}, {i % 40 + 1}, 1, {i}, 1000, 'ANTHRACITE-7016', 1, 12.50,"
+        f" '2026-02-{i % 20 + 1:02d} 08:00:00')"
+        for i in range(20_000)
+    )
+    mysql_exec(
+        legacy,
+        [
+            "INSERT INTO lignes_commande (id_ligne, id_commande, id_produit, largeur_mm,"
+            f" hauteur_mm, coloris, quantite, prix_unitaire, date_maj) VALUES {values}",
+            "UPDATE lignes_commande SET quantite = 99, date_maj = '2026-02-10 00:00:00'"
+            " WHERE id_ligne <= 30",
+            "DELETE FROM lignes_commande WHERE id_ligne BETWEEN 40 AND 45",
+            "ALTER TABLE lignes_commande ADD COLUMN remise DECIMAL(5,2) NOT NULL DEFAULT 0",
+        ],
+    )
+    before = mirror_fingerprint(pg_settings)
+    columns_before = pg_value(
+        pg_settings,
+        "select count(*) from information_schema.columns"
+        " where table_schema = 'raw_commandes' and table_name = 'lignes_commande'",
+    )
+
+    proxy = CuttingProxy((legacy.host, legacy.port), cut_after=300_000)
+    try:
+        through_proxy = MySQLSettings(
+            "127.0.0.1", proxy.port, legacy.user, legacy.password, legacy.database
+        )
+        with pytest.raises(LegacySyncError) as failure:
+            sync_tables(through_proxy, pg_settings, ["lignes_commande"], options)
+    finally:
+        proxy.close()
+    message = str(failure.value)
+    assert proxy.cuts >= 1
+    assert "lignes_commande" in message and "unchanged" in message and "rerun" in message
+    assert isinstance(failure.value.__cause__, pymysql.err.MySQLError)
+    assert mirror_fingerprint(pg_settings) == before
+    # the schema drift DDL rolled back with the rows
+    assert (
+        pg_value(
+            pg_settings,
+            "select count(*) from information_schema.columns"
+            " where table_schema = 'raw_commandes' and table_name = 'lignes_commande'",
+        )
+        == columns_before
+    )
+
+    rerun = sync_tables(legacy, pg_settings, ["lignes_commande"], options)["lignes_commande"]
+    assert rerun.new_columns == ["remise"]
+    assert rerun.deleted == 6
+    assert_mirror_equals_source(legacy, pg_settings, "lignes_commande")
+    assert rerun.high_water_mark == datetime(2026, 2, 20, 8, 0, tzinfo=UTC)
+    assert read_state(pg_settings, "lignes_commande")["high_water_mark"] == rerun.high_water_mark
+
+
+def test_seed_helpers_produce_the_expected_legacy_values(legacy):
+    """Guard for the tests themselves: the source really holds zero dates and latin1 text."""
+    rows = mysql_rows(legacy, "SELECT date_creation FROM clients WHERE id_client = 2")
+    assert rows[0][0] in ("0000-00-00 00:00:00", None) or isinstance(rows[0][0], str)
+    charset = mysql_rows(
+        legacy,
+        "SELECT CCSA.character_set_name FROM information_schema.TABLES T"
+        " JOIN information_schema.COLLATION_CHARACTER_SET_APPLICABILITY CCSA"
+        " ON CCSA.collation_name = T.table_collation"
+        " WHERE T.table_schema = DATABASE() AND T.table_name = 'clients'",
+    )
+    assert charset[0][0] == "latin1"
+    assert mysql_rows(legacy, "SELECT ville FROM clients WHERE id_client = 1")[0][0] == "Besançon"
+    assert isinstance(
+        mysql_rows(legacy, "SELECT prix_m2 FROM produits WHERE id_produit = 1")[0][0], Decimal
+    )
+    assert mysql_rows(legacy, "SELECT date_livraison_prevue FROM commandes WHERE id_commande = 1")[
+        0
+    ][0] == date(2026, 2, 2)
