@@ -530,8 +530,8 @@ class TickDecision:
     refused: list[str]
 
 
-def _mtime_key(f: RemoteFile) -> float:
-    return round(f.mtime.timestamp(), 3) if f.mtime is not None else 0.0
+def _mtime_key(f: RemoteFile) -> int:
+    return int(f.mtime.timestamp() * 1000) if f.mtime is not None else 0
 
 
 def decide_tick(
@@ -547,36 +547,33 @@ def decide_tick(
 
     A file is settled when this tick sees the same size and mtime as an earlier tick and that
     observation is at least ``min_age_s`` old (measured on our clock, immune to the server's).
-    The cursor only holds files present in the drop and not yet ingested — observations and
-    requests in flight — so it never grows with history. A requested file is offered again only
-    after ``retry_after_s`` if its run did not ingest it.
+    The cursor is ``{"v": 2, "f": {path: [size, mtime_ms, first_seen_s, requested_at_s]}}`` and
+    only holds files present in the drop and not yet ingested, so it never grows with history.
+    A requested file is offered again only after ``retry_after_s`` if its run did not ingest it.
     """
     state = json.loads(cursor) if cursor else {}
-    seen: dict[str, list] = state.get("seen", {})
-    requested: dict[str, list] = state.get("req", {})
-    ts = now.timestamp()
+    known: dict[str, list[int]] = state.get("f", {}) if state.get("v") == 2 else {}
+    ts = int(now.timestamp())
     files, refused = candidates(listing)
-    new_seen: dict[str, list] = {}
-    new_req: dict[str, list] = {}
+    new_known: dict[str, list[int]] = {}
     settled: list[RemoteFile] = []
     waiting = 0
     for f in files:
         if f.path in ingested:
             continue
-        sig = [f.size, _mtime_key(f)]
-        prev = seen.get(f.path)
-        first_seen = prev[2] if prev is not None and prev[:2] == sig else ts
-        new_seen[f.path] = [*sig, first_seen]
-        req = requested.get(f.path)
-        if req is not None and req[:2] == sig and ts - req[2] < retry_after_s:
-            new_req[f.path] = req
-            continue
-        if prev is not None and prev[:2] == sig and ts - first_seen >= min_age_s:
+        size, mtime = f.size, _mtime_key(f)
+        prev = known.get(f.path)
+        same = prev is not None and prev[0] == size and prev[1] == mtime
+        first_seen, requested_at = (prev[2], prev[3]) if same else (ts, 0)
+        if requested_at and ts - requested_at < retry_after_s:
+            pass  # its run is queued or running
+        elif same and ts - first_seen >= min_age_s:
             settled.append(f)
-            new_req[f.path] = [*sig, ts]
+            requested_at = ts
         else:
             waiting += 1
-    cursor_out = json.dumps({"v": 1, "seen": new_seen, "req": new_req}, separators=(",", ":"))
+        new_known[f.path] = [size, mtime, first_seen, requested_at]
+    cursor_out = json.dumps({"v": 2, "f": new_known}, separators=(",", ":"))
     return TickDecision(settled=settled, cursor=cursor_out, waiting=waiting, refused=refused)
 
 
@@ -584,7 +581,7 @@ def ingest_order(f: RemoteFile) -> tuple:
     """Oldest first; at equal mtime ``X.log`` before its re-upload ``X (1).log``, so the copy is
     the one recorded as the duplicate."""
     stem = f.path[:-4] if f.path.endswith(".log") else f.path
-    return (f.mtime.timestamp() if f.mtime is not None else 0.0, stem)
+    return (_mtime_key(f), stem)
 
 
 def batches(files: Sequence[RemoteFile], batch_size: int) -> list[list[RemoteFile]]:

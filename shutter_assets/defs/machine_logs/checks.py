@@ -21,7 +21,7 @@ def reject_rate(
 ) -> dg.AssetCheckResult:
     limit = machine_logs.reject_rate_limit
     with warehouse.connect() as conn:
-        run_id, checked, offenders = files_over_reject_rate(conn, context.run_id, limit)
+        run_id, checked, offenders = files_over_reject_rate(conn, context.run.run_id, limit)
     table = "\n".join(
         f"| `{path}` | {rejects} / {lines} | {rate:.1%} |"
         for path, rejects, lines, rate in offenders[:20]
