@@ -351,3 +351,27 @@ def test_unknown_protocol_is_a_drop_error():
 
     with pytest.raises(DropError, match="FTP_PROTOCOL"):
         open_drop(DropSettings(protocol="gopher")).__enter__()
+
+
+# --------------------------------------------------------------------------- FTP LIST parsing
+
+
+def test_list_lines_parse_files_folders_and_names_with_spaces():
+    from shutter_assets.lib.drop.ftp import _parse_list_line
+
+    now = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
+    parse = lambda line: _parse_list_line(line, now, "/drop")  # noqa: E731
+    assert parse("drwxr-xr-x    2 1001     1001         4096 Jan 09 08:15 CU-01") == (
+        "CU-01", "d", 4096, datetime(2026, 1, 9, 8, 15, tzinfo=UTC),
+    )  # fmt: skip
+    # a recent date in December is last year's; an old one carries its year
+    assert parse("-rw-r--r--    1 ftp      ftp            12 Dec 31 23:59 CU-01_x (1).log") == (
+        "CU-01_x (1).log", "-", 12, datetime(2025, 12, 31, 23, 59, tzinfo=UTC),
+    )  # fmt: skip
+    assert parse("-rw-r--r--    1 ftp      ftp      10737418240 Mar 14  2024 big.log") == (
+        "big.log", "-", 10737418240, datetime(2024, 3, 14, tzinfo=UTC),
+    )  # fmt: skip
+    assert parse("lrwxrwxrwx    1 ftp      ftp             5 Jan 09 08:15 link -> x") is None
+    assert parse("total 12") is None
+    with pytest.raises(DropError, match="Unix-style"):
+        parse("-rw-r--r--    1 ftp      ftp      many Jan 09 08:15 odd.log")

@@ -343,7 +343,12 @@ def _parse_mdtm(reply: str, path: str, where: str) -> datetime:
     """``213 YYYYMMDDHHMMSS[.fff]`` (UTC, RFC 3659) as an aware datetime."""
     try:
         stamp = reply.split()[1]
-        whole = datetime.strptime(stamp[:14], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+        if len(stamp) < 14 or not stamp[:14].isdigit():
+            raise ValueError(stamp)
+        whole = datetime(
+            int(stamp[0:4]), int(stamp[4:6]), int(stamp[6:8]),
+            int(stamp[8:10]), int(stamp[10:12]), int(stamp[12:14]), tzinfo=UTC,
+        )  # fmt: skip
         fraction = float(f"0{stamp[14:]}") if len(stamp) > 15 else 0.0
     except (IndexError, ValueError) as exc:
         raise DropError(f"unexpected MDTM reply {reply!r} for {path!r} from {where}") from exc
