@@ -24,7 +24,7 @@ services:
 	bash scripts/ensure_services.sh
 
 demo: prepare services
-	$(ENV) $(BIN)/python -m scripts.demo
+	$(ENV) bash scripts/demo.sh
 
 test: prepare services
 	$(BIN)/pytest
