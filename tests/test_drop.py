@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import socket
 import subprocess
 import tracemalloc
 from datetime import UTC, datetime, timedelta
@@ -243,6 +244,17 @@ def test_unreachable_server_is_a_drop_error(drop_server: DropServer):
     closed_port = free_port()
     with pytest.raises(DropError, match=rf"127\.0\.0\.1:{closed_port}\b.*FTP_PORT"):
         open_drop(drop_server.settings(port=closed_port, timeout_s=3)).__enter__()
+
+
+@pytest.mark.parametrize("drop_server", REMOTE, indirect=True)
+def test_server_that_never_answers_times_out_as_a_drop_error(drop_server: DropServer):
+    """A TCP port that accepts connections but never speaks (a hung server, a wrong service)."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        with pytest.raises(DropError, match=rf"127\.0\.0\.1:{port}\b"):
+            open_drop(drop_server.settings(port=port, timeout_s=1)).__enter__()
 
 
 @pytest.mark.parametrize("protocol,default_port", [("ftp", 21), ("sftp", 22)])
