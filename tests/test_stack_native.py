@@ -1,0 +1,400 @@
+"""The compose stack's Dagster commands, run natively against a PostgreSQL-backed instance.
+
+The code server, webserver and daemon commands are read from docker-compose.yaml and started here
+with only host, port and file paths rewritten, so what the containers run is what this module
+proves: the webserver serves the asset graph of the gRPC code location (checked through GraphQL
+against the Definitions loaded in-process), the daemon records a sensor tick in the PostgreSQL
+instance, the compose health probes pass, and headless Chromium renders the asset graph (the
+screenshot is kept in docs/screenshots/asset_graph.png).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from unittest.mock import patch
+
+import dagster as dg
+import psycopg
+import pytest
+import yaml
+from dagster._core.definitions.run_request import InstigatorType
+from dagster._core.scheduler.instigation import TickStatus
+
+from tests.fixtures.databases import (
+    create_mysql_database,
+    create_pg_database,
+    drop_mysql_database,
+    drop_pg_database,
+)
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+SCREENSHOT = ROOT / "docs" / "screenshots" / "asset_graph.png"
+PREFERRED_SENSOR = "machine_logs_sensor"
+REPOSITORY = "__repository__"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def compose_services() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "docker-compose.yaml").read_text())["services"]
+
+
+def rewrite(cmd: list[str], options: dict[str, str]) -> list[str]:
+    """The compose command with the values of the given options replaced, binaries from the venv."""
+    out = [str(c) for c in cmd]
+    for i, arg in enumerate(out[:-1]):
+        if arg in options:
+            out[i + 1] = options[arg]
+    if (BIN / out[0]).exists():
+        out[0] = str(BIN / out[0])
+    return out
+
+
+def wait_until(what: str, probe: Callable[[], Any], timeout_s: float, logs: Callable[[], str]):
+    deadline = time.monotonic() + timeout_s
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            result = probe()
+            if result:
+                return result
+        except Exception as exc:  # a server that is still starting refuses connections
+            last_error = exc
+        time.sleep(1)
+    pytest.fail(f"{what} not reached within {timeout_s:.0f}s ({last_error!r})\n{logs()}")
+
+
+@dataclass
+class Stack:
+    env: dict[str, str]
+    home: Path
+    workdir: Path
+    services: dict[str, Any]
+    grpc_port: int = 0
+    web_port: int = 0
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    def start(self, name: str, cmd: list[str]) -> subprocess.Popen:
+        log = open(self.workdir / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        self.procs[name] = proc
+        return proc
+
+    def logs(self) -> str:
+        parts = []
+        for name in self.procs:
+            text = (self.workdir / f"{name}.log").read_text(errors="replace")
+            parts.append(f"--- {name} (last lines) ---\n" + "\n".join(text.splitlines()[-25:]))
+        return "\n".join(parts)
+
+    def stop(self, name: str) -> None:
+        proc = self.procs.get(name)
+        if proc is None or proc.poll() is not None:
+            return
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+    def run(self, cmd: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            cmd, cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout
+        )
+
+    def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        body = json.dumps({"query": query, "variables": variables or {}}).encode()
+        request = urllib.request.Request(
+            f"{self.web_url}/graphql", data=body, headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - local
+                payload = json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            raise AssertionError(f"GraphQL HTTP {exc.code}: {exc.read()[:2000]!r}") from exc
+        assert "errors" not in payload, payload["errors"]
+        return payload["data"]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory) -> Iterator[Stack]:
+    """Code server + webserver as the compose file starts them, on a unique PostgreSQL instance.
+
+    Module-scoped: starting the code location costs tens of seconds on the shared 2-core machine.
+    """
+    workdir = tmp_path_factory.mktemp("stack")
+    home = workdir / "dagster_home"
+    home.mkdir()
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    drop = workdir / "drop"
+    drop.mkdir()
+    dagster_db = create_pg_database("shutter_test_dagster")
+    warehouse = create_pg_database("shutter_test_dw")
+    legacy = create_mysql_database("shutter_test_erp")
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "DAGSTER_DATA_DIR": str(workdir / "artifacts"),
+        "DAGSTER_COMPUTE_LOGS_DIR": str(workdir / "compute_logs"),
+        "POSTGRES_HOST": dagster_db.host,
+        "POSTGRES_PORT": str(dagster_db.port),
+        "POSTGRES_USER": dagster_db.user,
+        "POSTGRES_PASSWORD": dagster_db.password,
+        "POSTGRES_DB": warehouse.dbname,
+        "DAGSTER_PG_DB": dagster_db.dbname,
+        "MYSQL_HOST": legacy.host,
+        "MYSQL_PORT": str(legacy.port),
+        "MYSQL_USER": legacy.user,
+        "MYSQL_PASSWORD": legacy.password,
+        "MYSQL_DATABASE": legacy.database,
+        "FTP_PROTOCOL": "local",
+        "FTP_REMOTE_DIR": str(drop),
+        "PLANT_TIMEZONE": "Europe/Paris",
+        "DAGSTER_DISABLE_TELEMETRY": "1",
+    }
+    st = Stack(env=env, home=home, workdir=workdir, services=compose_services())
+    try:
+        st.grpc_port, st.web_port = free_port(), free_port()
+        code = st.services["dagster-code"]
+        st.start(
+            "code-server",
+            rewrite(code["command"], {"-h": "127.0.0.1", "-p": str(st.grpc_port)}),
+        )
+        health = rewrite(
+            code["healthcheck"]["test"][1:], {"-h": "127.0.0.1", "-p": str(st.grpc_port)}
+        )
+        wait_until(
+            "code server healthy (compose healthcheck)",
+            lambda: st.run(health, timeout=30).returncode == 0,
+            300,
+            st.logs,
+        )
+
+        workspace = yaml.safe_load((ROOT / "docker/dagster/workspace.yaml").read_text())
+        grpc = workspace["load_from"][0]["grpc_server"]
+        grpc.update(host="127.0.0.1", port=st.grpc_port)
+        (workdir / "workspace.yaml").write_text(yaml.safe_dump(workspace))
+        web = st.services["dagster-webserver"]
+        st.start(
+            "webserver",
+            rewrite(
+                web["command"],
+                {"-h": "127.0.0.1", "-p": str(st.web_port), "-w": str(workdir / "workspace.yaml")},
+            ),
+        )
+        probe = [str(a) for a in web["healthcheck"]["test"][1:]]
+        probe = [a.replace(":3000/", f":{st.web_port}/") for a in probe]
+        assert any(str(st.web_port) in a for a in probe), probe
+        wait_until(
+            "webserver healthy (compose healthcheck)",
+            lambda: st.run(probe, timeout=30).returncode == 0,
+            180,
+            st.logs,
+        )
+        yield st
+    finally:
+        for name in reversed(list(st.procs)):
+            st.stop(name)
+        drop_pg_database(dagster_db)
+        drop_pg_database(warehouse)
+        drop_mysql_database(legacy)
+
+
+@pytest.fixture(scope="module")
+def in_process_defs(stack: Stack) -> dg.Definitions:
+    """The Definitions as Python sees them, with the stack's environment (resources read it)."""
+    with patch.dict(os.environ, stack.env):
+        from shutter_assets.definitions import defs
+
+        return defs() if callable(defs) else defs
+
+
+def location_status(stack: Stack) -> dict[str, Any]:
+    data = stack.graphql(
+        """
+        { workspaceOrError { __typename ... on Workspace { locationEntries {
+            name loadStatus
+            locationOrLoadError { __typename ... on PythonError { message } }
+        } } } }
+        """
+    )
+    entries = data["workspaceOrError"]["locationEntries"]
+    assert [e["name"] for e in entries] == ["shutter_assets"], entries
+    return entries[0]
+
+
+def test_webserver_serves_the_asset_graph_of_the_grpc_code_location(stack, in_process_defs):
+    entry = wait_until(
+        "code location loaded in the webserver",
+        lambda: (e := location_status(stack))["loadStatus"] == "LOADED" and e,
+        120,
+        stack.logs,
+    )
+    assert entry["locationOrLoadError"]["__typename"] == "RepositoryLocation", entry
+    data = stack.graphql("{ assetNodes { assetKey { path } } }")
+    served = {tuple(n["assetKey"]["path"]) for n in data["assetNodes"]}
+    expected = {tuple(k.path) for k in in_process_defs.resolve_all_asset_keys()}
+    assert expected, "the Definitions hold no asset at all"
+    missing = expected - served
+    assert not missing, f"assets of the Definitions not served by the webserver: {missing}"
+    assert served == expected
+
+
+def sensor_states(stack: Stack) -> dict[str, str]:
+    data = stack.graphql(
+        """
+        query ($sel: RepositorySelector!) { sensorsOrError(repositorySelector: $sel) {
+            __typename ... on Sensors { results { name sensorState { status } } }
+            ... on PythonError { message } } }
+        """,
+        {"sel": {"repositoryLocationName": "shutter_assets", "repositoryName": REPOSITORY}},
+    )
+    result = data["sensorsOrError"]
+    assert result["__typename"] == "Sensors", result
+    return {s["name"]: s["sensorState"]["status"] for s in result["results"]}
+
+
+def test_daemon_records_a_sensor_tick_in_the_postgres_instance(stack):
+    states = sensor_states(stack)
+    assert states, "the code location defines no sensor: nothing for the daemon to tick"
+    sensor = PREFERRED_SENSOR if PREFERRED_SENSOR in states else sorted(states)[0]
+    if states[sensor] != "RUNNING":
+        started = stack.graphql(
+            """
+            mutation ($sel: SensorSelector!) { startSensor(sensorSelector: $sel) {
+                __typename ... on PythonError { message } } }
+            """,
+            {
+                "sel": {
+                    "repositoryLocationName": "shutter_assets",
+                    "repositoryName": REPOSITORY,
+                    "sensorName": sensor,
+                }
+            },
+        )
+        assert started["startSensor"]["__typename"] == "Sensor", started
+
+    daemon = stack.services["dagster-daemon"]
+    stack.start(
+        "daemon", rewrite(daemon["command"], {"-w": str(stack.workdir / "workspace.yaml")})
+    )
+    try:
+        with patch.dict(os.environ, stack.env):
+            instance = dg.DagsterInstance.from_config(str(stack.home))
+            try:
+                assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+                assert type(instance.schedule_storage).__name__ == "PostgresScheduleStorage"
+
+                def finished_tick():
+                    for state in instance.all_instigator_state(
+                        instigator_type=InstigatorType.SENSOR
+                    ):
+                        if state.name != sensor:
+                            continue
+                        ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id)
+                        done = [t for t in ticks if t.status != TickStatus.STARTED]
+                        if done:
+                            return done[-1]
+                    return None
+
+                tick = wait_until(f"a finished tick of {sensor}", finished_tick, 180, stack.logs)
+            finally:
+                instance.dispose()
+        assert tick.status in (TickStatus.SKIPPED, TickStatus.SUCCESS), (
+            f"{sensor} tick {tick.status}: {tick.error}"
+        )
+        # The tick lives in the unique PostgreSQL database named by DAGSTER_PG_DB.
+        with psycopg.connect(
+            host=stack.env["POSTGRES_HOST"],
+            port=stack.env["POSTGRES_PORT"],
+            user=stack.env["POSTGRES_USER"],
+            password=stack.env["POSTGRES_PASSWORD"] or None,
+            dbname=stack.env["DAGSTER_PG_DB"],
+        ) as conn:
+            count = conn.execute(
+                "select count(*) from job_ticks where selector_id is not null"
+            ).fetchone()[0]
+        assert count >= 1
+        # The compose healthcheck of the daemon passes against this instance.
+        liveness = stack.services["dagster-daemon"]["healthcheck"]["test"][1:]
+        wait_until(
+            "dagster-daemon liveness-check passing",
+            lambda: stack.run(rewrite(liveness, {}), timeout=60).returncode == 0,
+            120,
+            stack.logs,
+        )
+    finally:
+        stack.stop("daemon")
+
+
+def expected_labels(defs: dg.Definitions) -> dict[str, str]:
+    """One raw asset and one dbt asset of the Definitions, by the label the graph shows."""
+    labels: dict[str, str] = {}
+    for spec in sorted(defs.resolve_all_asset_specs(), key=lambda s: s.key.to_user_string()):
+        if "dbt" in (spec.kinds or set()):
+            labels.setdefault("dbt", spec.key.path[-1])
+        elif spec.key.path[0].startswith("raw"):
+            labels.setdefault("raw", spec.key.path[-1])
+    return labels
+
+
+def test_browser_renders_the_raw_and_dbt_assets(stack, in_process_defs):
+    from playwright.sync_api import sync_playwright
+
+    labels = expected_labels(in_process_defs)
+    assert "raw" in labels, "the Definitions hold no raw.* asset"
+    wait_until(
+        "code location loaded in the webserver",
+        lambda: location_status(stack)["loadStatus"] == "LOADED",
+        120,
+        stack.logs,
+    )
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.goto(f"{stack.web_url}/asset-groups", wait_until="domcontentloaded")
+            for label in labels.values():
+                page.get_by_text(label, exact=True).first.wait_for(state="visible", timeout=90_000)
+            page.wait_for_timeout(1500)  # let the layout settle before the picture
+            page.screenshot(path=str(SCREENSHOT), full_page=False)
+        finally:
+            browser.close()
+    assert SCREENSHOT.stat().st_size > 10_000
