@@ -1,0 +1,45 @@
+"""Every dbt model, seed and test as Dagster assets and asset checks, on one lineage graph.
+
+Keys are ``[<schema>, <model>]`` (``["marts", "machine_oee_daily"]``); the dbt sources carry
+``meta.dagster.asset_key`` so they resolve to the ingestion assets (``["raw", "machine_events"]``,
+``["raw_commandes", "commandes"]``...), hence one graph from each raw table to every mart. dbt
+tests become asset checks (dagster-dbt's default).
+
+Automation: declarative automation, ``AutomationCondition.eager()`` on every dbt asset: when a raw
+asset is materialized (sensor-driven log ingestion, scheduled MySQL sync), the automation sensor
+(the daemon's default ``default_automation_condition_sensor``) requests the downstream dbt assets
+in the same tick, so the marts rebuild after new raw data without a hand-written sensor.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+
+from shutter_assets.defs.dbt.project import dbt_project
+
+
+class ShutterDbtTranslator(DagsterDbtTranslator):
+    """Groups by warehouse schema (staging, intermediate, marts); eager automation for all."""
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return dbt_resource_props.get("config", {}).get("schema") or "dbt"
+
+    def get_automation_condition(
+        self, dbt_resource_props: Mapping[str, Any]
+    ) -> dg.AutomationCondition | None:
+        return dg.AutomationCondition.eager()
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=ShutterDbtTranslator(),
+    name="shutter_dbt",
+)
+def shutter_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    """``dbt build`` of the selected models: seeds, models and their tests, with row counts."""
+    yield from (
+        dbt.cli(["build"], context=context).stream().fetch_row_counts().fetch_column_metadata()
+    )

@@ -1,0 +1,40 @@
+"""The dbt project (``dbt_project/`` beside the package) as Dagster sees it.
+
+The manifest is prepared at build/dev time (``make prepare`` runs ``dbt parse``; under ``dagster
+dev`` it is re-parsed at load), never at each run. A checkout where nobody ran ``make prepare``
+yet gets it parsed once here, since ``dbt parse`` needs no database connection. The preparation
+uses the venv's dbt explicitly: dagster-dbt's default preparer looks for ``dbt`` on PATH, which
+the daemon, cron and CI do not have.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from dagster_dbt import DagsterDbtProjectPreparer, DbtCliResource, DbtProject
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
+DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
+
+
+class VenvDbtPreparer(DagsterDbtProjectPreparer):
+    """``dbt parse`` with the dbt installed next to this Python (no packages to install)."""
+
+    def _prepare_manifest(self, project: DbtProject) -> None:
+        (
+            DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE)
+            .cli(["parse", "--quiet"], target_path=project.target_path)
+            .wait()
+        )
+
+
+def _prepared(project: DbtProject) -> DbtProject:
+    preparer = VenvDbtPreparer()
+    if os.environ.get("DAGSTER_IS_DEV_CLI") or not project.manifest_path.exists():
+        preparer.prepare(project)
+    return project
+
+
+dbt_project = _prepared(DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR))
