@@ -170,6 +170,18 @@ def test_abandoned_download_leaves_the_drop_usable(drop_server: DropServer):
         assert drop.archive("small.log") == "archive/small.log"
 
 
+@pytest.mark.parametrize("drop_server", ["ftp", "ftps"], indirect=True)
+def test_ftp_refuses_a_second_command_while_a_download_is_open(drop_server: DropServer):
+    """FTP has one control connection: a listing in the middle of a RETR would corrupt both."""
+    drop_server.put("a.log", b"a" * 100_000)
+    with open_drop(drop_server.settings()) as drop:
+        with drop.open_read("a.log") as stream:
+            with pytest.raises(DropError, match=r"a\.log.*still open"):
+                drop.list_files()
+            assert stream.read() == b"a" * 100_000
+        assert [f.path for f in drop.list_files()] == ["a.log"]
+
+
 # --------------------------------------------------------------------------- archiving
 
 
