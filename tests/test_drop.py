@@ -92,6 +92,17 @@ def test_lists_ten_thousand_files(drop_server: DropServer):
     assert files["CU-19/CU-19_20261120_000499.log"].size == 3
 
 
+def test_a_file_name_that_is_not_utf8_is_a_clear_drop_error(drop_server: DropServer):
+    drop_server.put("CU-01/CU-01_20261120_060000.log", b"fine")
+    bad = os.path.join(os.fsencode(drop_server.mkdir("CU-01")), b"CU-01_caf\xe9.log")
+    with open(bad, "wb") as out:
+        out.write(b"name in Windows-1252")
+    if drop_server.uid >= 0:
+        os.chown(bad, drop_server.uid, drop_server.gid)
+    with pytest.raises(DropError, match=r"not UTF-8.*caf\\xe9.*rename"):
+        _listed(drop_server)
+
+
 # --------------------------------------------------------------------------- reading
 
 

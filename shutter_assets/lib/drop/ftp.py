@@ -192,7 +192,10 @@ class FtpDrop:
                 "FTP_REMOTE_DIR and the folder's permissions"
             ) from exc
         lines: list[str] = []
-        ftp.retrlines("LIST", lines.append)
+        try:
+            ftp.retrlines("LIST", lines.append)
+        except UnicodeDecodeError as exc:
+            raise DropError(_not_utf8(exc, folder, self.where)) from exc
         now = datetime.now(UTC)
         return [entry for line in lines if (entry := _parse_list_line(line, now, folder))]
 
@@ -337,6 +340,14 @@ class _FtpDownload(io.RawIOBase):
             self.drop._download = None
             self.drop._broken()
         super().close()
+
+
+def _not_utf8(exc: UnicodeDecodeError, folder: str, where: str) -> str:
+    raw = exc.object[max(0, exc.start - 40) : exc.end + 40]
+    return (
+        f"a file name in folder {folder!r} on the log drop {where} is not UTF-8 (near {raw!r}): "
+        "rename or remove that file; machine log names are ASCII (DESIGN.md section 4)"
+    )
 
 
 def _parse_mdtm(reply: str, path: str, where: str) -> datetime:

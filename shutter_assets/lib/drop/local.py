@@ -52,8 +52,14 @@ class LocalDrop:
                     found.append(self._remote_file(entry, prefix + entry.name))
         return found
 
-    @staticmethod
-    def _remote_file(entry: os.DirEntry, path: str) -> RemoteFile:
+    def _remote_file(self, entry: os.DirEntry, path: str) -> RemoteFile:
+        try:
+            path.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise DropError(
+                f"a file name in the local log drop {str(self.root)!r} is not UTF-8 "
+                f"({os.fsencode(path)!r}): rename or remove that file; machine log names are ASCII"
+            ) from exc
         st = entry.stat(follow_symlinks=False)
         return RemoteFile(path, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC))
 

@@ -207,6 +207,12 @@ class SftpDrop:
                     for sub in sftp.listdir_attr(folder):
                         if stat.S_ISREG(sub.st_mode or 0):
                             found.append(_remote_file(sub, f"{entry.filename}/{sub.filename}"))
+        except UnicodeDecodeError as exc:
+            raw = exc.object[max(0, exc.start - 40) : exc.end + 40]
+            raise DropError(
+                f"a file name in folder {folder!r} on SFTP server {self.where} is not UTF-8 (near "
+                f"{raw!r}): rename or remove that file; machine log names are ASCII"
+            ) from exc
         except _ERRORS as exc:
             self._failed(exc)
             raise DropError(
