@@ -53,6 +53,9 @@ def test_lists_root_and_machine_folders_with_exact_sizes_and_mtimes(drop_server:
     drop_server.put("archive/old.log", b"already ingested")
     drop_server.put("CU-01/deeper/nested.log", b"two levels down is not a machine folder")
     drop_server.mkdir("EMPTY-MACHINE")
+    drop_server.put(".CU-01_20261120_090000.log.a1b2c3", b"hidden upload temporary (rsync, lftp)")
+    drop_server.put("CU-01/.partial", b"hidden")
+    drop_server.put(".hidden-folder/CU-01_20261120_090000.log", b"hidden folder")
 
     with open_drop(drop_server.settings()) as drop:
         files = drop.list_files()

@@ -44,7 +44,7 @@ class RemoteFile:
 class LogDrop(Protocol):
     def list_files(self) -> list[RemoteFile]:
         """Every regular file in the root and in its first-level sub-folders (one per machine),
-        except the archive folder; sorted by path."""
+        except the archive folder and hidden (dot) names; sorted by path."""
         ...
 
     def open_read(self, path: str) -> BinaryIO:

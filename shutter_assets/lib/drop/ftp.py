@@ -376,8 +376,8 @@ def _parse_list_line(line: str, now: datetime, folder: str):
     if len(fields) < 9 or fields[0][:1] not in ("-", "d"):
         return None
     kind, size_text, month, day, clock, name = fields[0][0], fields[4], *fields[5:9]
-    if name in (".", ".."):
-        return None
+    if name.startswith("."):
+        return None  # ".", ".." and hidden upload temporaries (vsftpd hides them by default)
     try:
         size = int(size_text)
         month_no = _MONTHS[month[:3].lower()]

@@ -35,6 +35,8 @@ class LocalDrop:
         try:
             with os.scandir(self.root) as entries:
                 for entry in entries:
+                    if entry.name.startswith("."):
+                        continue
                     if entry.is_dir(follow_symlinks=False):
                         if entry.name != ARCHIVE_DIR:
                             found.extend(self._files_in(Path(entry.path), f"{entry.name}/"))
@@ -48,7 +50,7 @@ class LocalDrop:
         found = []
         with os.scandir(folder) as entries:
             for entry in entries:
-                if entry.is_file(follow_symlinks=False):
+                if entry.is_file(follow_symlinks=False) and not entry.name.startswith("."):
                     found.append(self._remote_file(entry, prefix + entry.name))
         return found
 

@@ -199,13 +199,15 @@ class SftpDrop:
         folder = self._base or "/"
         try:
             for entry in sftp.listdir_attr(folder):
+                if entry.filename.startswith("."):
+                    continue
                 mode = entry.st_mode or 0
                 if stat.S_ISREG(mode):
                     found.append(_remote_file(entry, entry.filename))
                 elif stat.S_ISDIR(mode) and entry.filename != ARCHIVE_DIR:
                     folder = self._abs(entry.filename)
                     for sub in sftp.listdir_attr(folder):
-                        if stat.S_ISREG(sub.st_mode or 0):
+                        if stat.S_ISREG(sub.st_mode or 0) and not sub.filename.startswith("."):
                             found.append(_remote_file(sub, f"{entry.filename}/{sub.filename}"))
         except UnicodeDecodeError as exc:
             raw = exc.object[max(0, exc.start - 40) : exc.end + 40]
