@@ -8,10 +8,17 @@ local PostgreSQL and MariaDB. The Dagster commands themselves run natively in te
 
 from __future__ import annotations
 
+import ftplib
+import io
 import os
 import re
 import shlex
+import shutil
+import signal
+import socket
 import subprocess
+import tempfile
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -21,6 +28,7 @@ import pytest
 import yaml
 from psycopg import sql
 
+from shutter_assets.lib.drop import DropSettings, open_drop
 from tests.fixtures.databases import server_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -390,3 +398,81 @@ def test_mysql_init_refuses_to_demote_root(mysql_settings):
     result = run_mysql_init(mysql_settings, "root", "whatever")
     assert result.returncode != 0
     assert "read-only account" in result.stderr
+
+
+@pytest.mark.integration
+def test_vsftpd_config_serves_uploads_to_the_platform_over_ftp(drop_user, tmp_path_factory):
+    """docker/vsftpd/vsftpd.conf run natively with the entrypoint's additions, as the container.
+
+    A machine uploads into /logs (the chroot itself is read-only), the compose healthcheck sees
+    the banner, and the platform's FTP client, pointed at FTP_REMOTE_DIR=/logs as compose sets
+    it, lists the file.
+    """
+
+    def free_port() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    work = Path(tempfile.mkdtemp(prefix="shutter-stack-vsftpd-"))
+    work.chmod(0o755)
+    chroot = work / "srv_ftp"
+    (chroot / "logs").mkdir(parents=True)
+    chroot.chmod(0o555)  # as the entrypoint: chown root, 0555
+    os.chown(chroot / "logs", drop_user.uid, drop_user.gid)
+    empty = work / "empty"
+    empty.mkdir(mode=0o755)
+    (work / "user_list").write_text(drop_user.name + "\n")
+    port, pasv = free_port(), free_port()
+    ftp_env = environment(services()["ftp"])
+    assert ftp_env["FTP_PASV_MIN_PORT"] and ftp_env["FTP_PASV_MAX_PORT"]
+    overrides = {
+        # what the entrypoint appends, and the paths it creates inside the image
+        "pasv_address": "127.0.0.1",
+        "pasv_min_port": str(pasv),
+        "pasv_max_port": str(pasv),
+        "local_root": str(chroot),
+        "userlist_file": str(work / "user_list"),
+        "secure_chroot_dir": str(empty),
+        "vsftpd_log_file": str(work / "vsftpd.log"),
+        "listen_port": str(port),
+        "listen_address": "127.0.0.1",
+    }
+    cmd = ["/usr/sbin/vsftpd", str(ROOT / "docker/vsftpd/vsftpd.conf")]
+    cmd += [f"-o{key}={value}" for key, value in overrides.items()]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        health = services()["ftp"]["healthcheck"]["test"][1:]
+        health = [a.replace("/127.0.0.1/21", f"/127.0.0.1/{port}") for a in health]
+        deadline = time.monotonic() + 20
+        while subprocess.run(health, capture_output=True, timeout=10).returncode != 0:
+            assert proc.poll() is None, "vsftpd exited at start-up"
+            assert time.monotonic() < deadline, "compose ftp healthcheck never passed"
+            time.sleep(0.3)
+        with ftplib.FTP() as ftp:  # noqa: S321 - the plant's machines speak plain FTP
+            ftp.connect("127.0.0.1", port, timeout=10)
+            ftp.login(drop_user.name, drop_user.password)
+            assert ftp.pwd() == "/"  # chrooted
+            with pytest.raises(ftplib.error_perm):
+                ftp.storbinary("STOR stray.log", io.BytesIO(b"x"))
+            ftp.storbinary("STOR logs/CU-01_20261120_060000.log", io.BytesIO(b"header\n"))
+            with pytest.raises(ftplib.error_perm):
+                ftp.sendcmd("SITE CHMOD 777 logs/CU-01_20261120_060000.log")
+        settings = DropSettings(
+            protocol="ftp",
+            host="127.0.0.1",
+            port=port,
+            user=drop_user.name,
+            password=drop_user.password,
+            remote_dir=environment(services()["dagster-code"])["FTP_REMOTE_DIR"],
+        )
+        with open_drop(settings) as drop:
+            files = drop.list_files()
+        assert [(f.path, f.size) for f in files] == [("CU-01_20261120_060000.log", 7)]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=10)
+        shutil.rmtree(work, ignore_errors=True)
