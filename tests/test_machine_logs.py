@@ -336,3 +336,36 @@ def test_cursor_forgets_ingested_files():
     done = {f.path for f in listing}
     d3 = decide_tick(d2.cursor, listing, done, now=now, min_age_s=0, retry_after_s=900)
     assert d3.settled == [] and d3.cursor == '{"v":2,"f":{}}'
+
+
+def test_backslashes_tabs_and_quotes_survive_copy(pg_settings, make_drop):
+    drop = make_drop("local")
+    body = (
+        f"{HEAD}\n"
+        '2026-11-20 06:00:00;CU-01;ALARM;;PRG\\1;E1;"Fichier C:\\temp\\n.log; onglet\tici"\n'
+        "2026-11-20 06:00:01;CU-01;OPERATOR;;;B\\42;fin\\\n"
+        "2026-11-20 06:00:02;CU-01;FOO;;;x;rejet\\t\tavec tab\n"
+    )
+    drop.put("CU-01_20261120_060000.log", body.encode())
+    ingest(pg_settings, drop.settings())
+    with pg_settings.connect() as conn:
+        rows = conn.execute(
+            "select program, value_text, message from raw.machine_events order by line_no"
+        ).fetchall()
+        reject = conn.execute("select raw_line from raw.machine_event_rejects").fetchone()[0]
+    assert rows == [
+        ("PRG\\1", "E1", "Fichier C:\\temp\\n.log; onglet\tici"),
+        (None, "B\\42", "fin\\"),
+    ]
+    assert reject == "2026-11-20 06:00:02;CU-01;FOO;;;x;rejet\\t\tavec tab"
+
+
+def test_foreign_keys_still_guard_the_raw_tables(pg_settings, make_drop):
+    drop = make_drop("local")
+    drop.put("CU-01_20261120_060000.log", log_bytes(3))
+    ingest(pg_settings, drop.settings())
+    with pg_settings.connect() as conn, pytest.raises(psycopg.errors.ForeignKeyViolation):
+        conn.execute(
+            "insert into raw.machine_events (file_id, line_no, machine_id, event_type, "
+            "event_local_ts, event_at) values (999, 2, 'CU-01', 'STATE', now(), now())"
+        )

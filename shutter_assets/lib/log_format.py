@@ -29,6 +29,7 @@ import csv
 import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from functools import partial
 from typing import BinaryIO, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -49,7 +50,6 @@ _TS_RE = re.compile(
 )
 _NUMBER_RE = re.compile(r"-?[0-9]+(?:[.,][0-9]+)?")
 _UNSIGNED_RE = re.compile(r"[0-9]+(?:[.,][0-9]+)?")
-_BOM = b"\xef\xbb\xbf"
 
 # What a minute of wall time is in the plant's zone: normal, repeated (autumn), or nonexistent.
 _NORMAL, _AMBIGUOUS, _GAP, _INVALID = 0, 1, 2, 3
@@ -74,6 +74,9 @@ class Event(NamedTuple):
     @property
     def instant(self) -> datetime:
         return datetime.fromisoformat(self.event_at)
+
+
+_new_event = partial(tuple.__new__, Event)  # skips NamedTuple's Python-level __new__
 
 
 class Reject(NamedTuple):
@@ -122,7 +125,7 @@ class LogParser:
         self._minutes: dict[str, tuple[int, str, str]] = {}
         self._last_ambiguous: dict[str, str] = {}
         self._second_occurrence: set[str] = set()
-        self._lines: Iterator[tuple[int, str, bool, str | None]] | None = None
+        self._header_read = False
 
     @property
     def encoding(self) -> str:
@@ -146,30 +149,27 @@ class LogParser:
         self._saw_utf8 = True
         return text
 
-    def _raw_lines(self) -> Iterator[tuple[int, str, bool, str | None]]:
-        """(line_no, decoded text without terminator, had newline, problem) for each line."""
-        readline = self.stream.readline
-        limit = self.max_line_bytes
-        line_no = 0
+    def _read_line(self) -> tuple[str, bool, str | None] | None:
+        """The next line: (decoded text without terminator, had newline, problem) or None."""
+        raw = self.stream.readline(self.max_line_bytes)
+        if not raw:
+            return None
+        problem = None
+        if raw.endswith(b"\n"):
+            has_nl = True
+            raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
+        else:
+            has_nl = False
+            if len(raw) >= self.max_line_bytes:
+                problem = f"line longer than {self.max_line_bytes} bytes"
+                self._skip_rest_of_line()
+        return self._decode(raw), has_nl, problem
+
+    def _skip_rest_of_line(self) -> None:
         while True:
-            raw = readline(limit)
-            if not raw:
+            more = self.stream.readline(self.max_line_bytes)
+            if not more or more.endswith(b"\n"):
                 return
-            line_no += 1
-            problem = None
-            if line_no == 1 and raw.startswith(_BOM):
-                self._bom = True
-                raw = raw[3:]
-            if not raw.endswith(b"\n") and len(raw) >= limit:
-                problem = f"line longer than {limit} bytes"
-                while True:
-                    more = readline(limit)
-                    if not more or more.endswith(b"\n"):
-                        break
-            has_nl = raw.endswith(b"\n")
-            if has_nl:
-                raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
-            yield line_no, self._decode(raw), has_nl, problem
 
     # -- timestamps ------------------------------------------------------------------------
 
@@ -207,34 +207,53 @@ class LogParser:
 
     def read_header(self) -> None:
         """Read and check the first line; raises ``LogHeaderError``. Idempotent."""
-        if self._lines is not None:
+        if self._header_read:
             return
-        self._lines = self._raw_lines()
-        first = next(self._lines, None)
-        if first is None:
+        self._header_read = True
+        line = self._read_line()
+        if line is None:
             raise LogHeaderError(
                 f"{self.path}: the file is empty (no header line); the whole file was refused."
             )
         self.line_count = 1
-        self._check_header(first[1])
+        text = line[0]
+        if text.startswith("\ufeff"):
+            self._bom = True
+            text = text[1:]
+        self._check_header(text)
 
     def __iter__(self) -> Iterator[Event | Reject]:
+        """One flat loop per line: this is the hot path of the ingestion."""
         self.read_header()
-        lines = self._lines
-        assert lines is not None
-        for line_no, text, has_nl, problem in lines:
+        readline = self.stream.readline
+        limit = self.max_line_bytes
+        validate = self._validate
+        decode = self._decode
+        line_no = self.line_count
+        for raw in iter(partial(readline, limit), b""):
+            line_no += 1
             self.line_count = line_no
-            reason = problem or self._validate(text)
-            if isinstance(reason, Event):
+            problem = None
+            if raw.endswith(b"\n"):
+                has_nl = True
+                raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
+            else:
+                has_nl = False
+                if len(raw) >= limit:
+                    problem = f"line longer than {limit} bytes"
+                    self._skip_rest_of_line()
+            text = raw.decode("ascii") if raw.isascii() else decode(raw)
+            result = problem or validate(text, line_no)
+            if type(result) is Event:
                 self.event_count += 1
-                yield reason
+                yield result
                 continue
             if not has_nl and problem is None:
-                reason = TRUNCATED
+                result = TRUNCATED
             self.reject_count += 1
-            yield Reject(line_no, text, reason)
+            yield Reject(line_no, text, result)
 
-    def _validate(self, text: str) -> Event | str:
+    def _validate(self, text: str, line_no: int) -> Event | str:
         """The line's Event, or the reason it breaks the contract. Called once per line."""
         if not text:
             return "empty line"
@@ -257,8 +276,7 @@ class LogParser:
         key = ts[:16]
         info = self._minutes.get(key) or self._minute(key, m)
         kind = info[0]
-        ms = m.group(7) or "000"
-        local_ts = f"{key}:{m.group(6)}.{ms}"
+        local_ts = f"{ts[:19]}.{ts[20:23]}" if len(ts) == 23 else f"{ts}.000"
         if kind == _NORMAL:
             offset = info[1]
         elif kind == _AMBIGUOUS:
@@ -281,10 +299,11 @@ class LogParser:
         else:
             return f"bad timestamp {ts!r}"
 
-        if _MACHINE_RE.fullmatch(machine) is None:
-            return f"bad machine_id {machine!r} (expected like 'CU-01')"
-        if self.file_machine is not None and machine != self.file_machine:
-            return f"machine_id {machine!r} does not match file machine {self.file_machine!r}"
+        if machine != self.file_machine:
+            if _MACHINE_RE.fullmatch(machine) is None:
+                return f"bad machine_id {machine!r} (expected like 'CU-01')"
+            if self.file_machine is not None:
+                return f"machine_id {machine!r} does not match file machine {self.file_machine!r}"
         if event not in EVENT_TYPES:
             return f"unknown event type {event!r}"
         if order_ref and _ORDER_RE.fullmatch(order_ref) is None:
@@ -306,17 +325,19 @@ class LogParser:
         elif _NUMBER_RE.fullmatch(value):
             value_num = value.replace(",", ".")
 
-        return Event(
-            self.line_count,
-            machine,
-            event,
-            local_ts,
-            local_ts + offset,
-            order_ref or None,
-            program or None,
-            value or None,
-            value_num,
-            message or None,
+        return _new_event(
+            (
+                line_no,
+                machine,
+                event,
+                local_ts,
+                local_ts + offset,
+                order_ref or None,
+                program or None,
+                value or None,
+                value_num,
+                message or None,
+            )
         )
 
 
