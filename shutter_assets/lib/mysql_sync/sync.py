@@ -316,20 +316,21 @@ class _TableSync:
             prev = state["high_water_mark"]
             self._incremental(prev, hwm)
             new_hwm = max(h for h in (prev, hwm) if h is not None)
+            deletes_exact = False
         else:
             empty = not self.pgc.execute(
                 sql.SQL("select exists (select 1 from {})").format(self.target)
             ).fetchone()[0]
             result.mode = "initial" if empty else "full"
-            self._full(hwm, direct=empty)
+            deletes_exact = self._full(hwm, direct=empty)
             new_hwm = hwm
 
         reconciled_at = state["last_full_reconcile"] if state else None
-        if spec.cursor_column is not None and self._reconcile_due(reason, reconciled_at):
-            self._reconcile()
+        if deletes_exact:
             result.reconciled = True
             reconciled_at = self.pgc.execute("select now()").fetchone()[0]
-        elif spec.cursor_column is None:
+        elif self._reconcile_due(reason, reconciled_at):
+            self._reconcile()
             result.reconciled = True
             reconciled_at = self.pgc.execute("select now()").fetchone()[0]
         result.high_water_mark = new_hwm
@@ -351,7 +352,7 @@ class _TableSync:
     def _source_columns(self) -> tuple[list[SourceColumn], list[str]]:
         rows = self._query(
             "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, NUMERIC_PRECISION, NUMERIC_SCALE,"
-            " CHARACTER_SET_NAME FROM information_schema.COLUMNS"
+            " CHARACTER_SET_NAME, IS_NULLABLE FROM information_schema.COLUMNS"
             " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
             (self.spec.name,),
         )
@@ -362,7 +363,10 @@ class _TableSync:
                 "account has SELECT on it (docs/legacy_orders.md)"
             )
         columns = [
-            SourceColumn(_s(r[0]), _s(r[1]), _s(r[2]), _i(r[3]), _i(r[4]), _s(r[5])) for r in rows
+            SourceColumn(
+                _s(r[0]), _s(r[1]), _s(r[2]), _i(r[3]), _i(r[4]), _s(r[5]), _s(r[6]) != "NO"
+            )
+            for r in rows
         ]
         pk = [
             _s(r[0])
@@ -547,7 +551,13 @@ class _TableSync:
         by_name = {c.name: c for c in self.columns}
         return by_name[self.pk[0]].data_type.lower() in _INT_TYPES
 
-    def _full(self, hwm: datetime | None, direct: bool) -> None:
+    def _full(self, hwm: datetime | None, direct: bool) -> bool:
+        """Read the whole table (up to ``hwm``); True when deletes are thereby settled exactly.
+
+        One stream in the coordinator's snapshot sees every row there is, so a mirror row it did
+        not return is deleted at the source; a load into an empty mirror has nothing to delete.
+        Parallel ranges come from later snapshots, so the caller reconciles instead.
+        """
         where, params = self._cursor_bound(hwm)
         ranges = self._ranges()
         self.result.workers = len(ranges)
@@ -568,9 +578,34 @@ class _TableSync:
                 jobs.append((self._select(" AND ".join(parts)), tuple(part_params)))
             batches = _parallel_stream(self.mysql, jobs, self.opts)
         if direct:
-            self.result.inserted = self._copy(self.target, batches)
-        else:
-            self._staged_upsert(batches, exact_deletes=self.spec.cursor_column is None)
+            self.result.inserted = self._bulk_load(batches)
+            return True
+        exact = len(ranges) == 1 or self.spec.cursor_column is None
+        self._staged_upsert(batches, exact_deletes=exact)
+        return exact
+
+    def _bulk_load(self, batches: Iterator[tuple[bytes, int]]) -> int:
+        """COPY straight into the empty mirror, building its primary key once at the end.
+
+        Sorting the keys once is much cheaper than a B-tree insert per row; a duplicate key (the
+        source broke its own primary key) fails the ADD and rolls the whole load back.
+        """
+        name = self.pgc.execute(
+            "select conname from pg_constraint where conrelid = %s::regclass and contype = 'p'",
+            (f'"{TARGET_SCHEMA}"."{self.spec.name}"',),
+        ).fetchone()[0]
+        self.pgc.execute(
+            sql.SQL("alter table {} drop constraint {}").format(self.target, sql.Identifier(name))
+        )
+        copied = self._copy(self.target, batches)
+        self.pgc.execute(
+            sql.SQL("alter table {} add constraint {} primary key ({})").format(
+                self.target,
+                sql.Identifier(name),
+                sql.SQL(", ").join(map(sql.Identifier, self.pk)),
+            )
+        )
+        return copied
 
     def _incremental(self, prev: datetime, hwm: datetime | None) -> None:
         if hwm is None:

@@ -39,6 +39,7 @@ class SourceColumn:
     numeric_precision: int | None = None
     numeric_scale: int | None = None
     charset: str | None = None
+    nullable: bool = True
 
     @property
     def unsigned(self) -> bool:
@@ -124,15 +125,20 @@ def copy_expression(col: SourceColumn) -> str:
         return _escape_text(f"CONVERT({q} USING utf8mb4)")
     if mapped == "bytea":
         return f"CONCAT('\\\\\\\\x', HEX({q}))"
-    if mapped == "interval":
-        return f"CAST({q} AS CHAR)"
-    return f"CAST({q} AS CHAR)"
+    return f"CAST({q} AS CHAR)"  # numbers, TIME (PostgreSQL reads 838:59:59 as an interval)
 
 
 def copy_line_expression(columns: list[SourceColumn]) -> str:
     r"""One expression per row: the COPY text line (without its newline).
 
-    CONCAT_WS skips NULL arguments, so each field is wrapped in IFNULL(..., '\N') first.
+    CONCAT_WS skips NULL arguments, so each field that can be NULL (a nullable column, or a date
+    that may be a zero date) is wrapped in IFNULL(..., '\N'); the others are left bare, which
+    saves the server work on the large tables.
     """
-    fields = [f"IFNULL({copy_expression(c)}, '\\\\N')" for c in columns]
+    fields = [
+        f"IFNULL({copy_expression(c)}, '\\\\N')"
+        if c.nullable or c.data_type.lower() in ("date", "datetime", "timestamp")
+        else copy_expression(c)
+        for c in columns
+    ]
     return "CONCAT_WS('\\t', " + ", ".join(fields) + ")"

@@ -1,0 +1,12 @@
+-- The platform's account on the legacy database db_commandes: it may only read (issue 4).
+-- Run once as a MySQL administrator. The sync needs nothing else: it opens a READ ONLY
+-- transaction WITH CONSISTENT SNAPSHOT and only sets session variables (time_zone, sql_mode).
+--
+-- 1. Create the account with the password kept in your secret store (the value you put in
+--    MYSQL_PASSWORD for the platform; never commit it):
+--      CREATE USER IF NOT EXISTS 'shutter_ro'@'%' IDENTIFIED BY '<password from your secret store>';
+-- 2. Grant read access to the legacy tables, nothing more:
+GRANT SELECT ON db_commandes.* TO 'shutter_ro'@'%';
+-- 3. Point the platform at it: MYSQL_USER=shutter_ro, MYSQL_PASSWORD=<that password>.
+--
+-- The compose stack does the same from .env with docker/mysql/20-readonly-user.sh.
