@@ -476,3 +476,32 @@ def test_vsftpd_config_serves_uploads_to_the_platform_over_ftp(drop_user, tmp_pa
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=10)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def test_helm_values_run_the_same_code_location_with_the_same_queue():
+    values = yaml.safe_load((ROOT / "deploy/helm/values.yaml").read_text())
+    code = command(services()["dagster-code"])
+    (deployment,) = values["dagster-user-deployments"]["deployments"]
+    args = deployment["codeServerArgs"]
+    assert option(args, "-m") == option(code, "-m", "--module-name")
+    assert option(args, "--location-name") == option(code, "--location-name")
+    assert deployment["image"]["tag"] != "latest"
+    assert values["postgresql"]["enabled"] is False
+    assert values["postgresql"]["postgresqlPassword"] == ""  # from the Kubernetes Secret
+    assert values["generatePostgresqlPasswordSecret"] is False
+    instance = yaml.safe_load((ROOT / "dagster.yaml").read_text())
+    queue = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
+    assert (
+        queue["tagConcurrencyLimits"]
+        == instance["run_coordinator"]["config"]["tag_concurrency_limits"]
+    )
+    assert (
+        values["postgresql"]["postgresqlScheme"]
+        == instance["storage"]["postgres"]["postgres_db"]["scheme"]
+    )
+    assert (
+        values["retention"]["sensor"]["purgeAfterDays"]
+        == (instance["retention"]["sensor"]["purge_after_days"])
+    )
+    assert values["telemetry"] == {"enabled": False}
+    assert values["dagsterWebserver"]["service"]["type"] == "ClusterIP"
