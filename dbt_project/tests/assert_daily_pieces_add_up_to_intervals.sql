@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'int_machine_state_daily'}}}) }}
 -- Splitting at midnight neither loses nor adds a second (true elapsed time, DST included).
 with pieces as (
     select file_id, line_no, sum(duration_s) as pieces_s

@@ -1,4 +1,4 @@
-{{ config(severity='warn') }}
+{{ config(severity='warn', meta={'dagster': {'ref': {'name': 'int_production_counts'}}}) }}
 -- A program missing from the programs seed adds nothing to ideal_run_s: add it to the seed
 -- (and to shutter_assets/simulator/plant.py) so performance counts it.
 select distinct counts.program
