@@ -63,6 +63,7 @@ class LogDropResource(dg.ConfigurableResource):
     remote_dir: str = "var/drop"
     known_hosts: str = ""
     insecure_accept_any_host_key: str = "0"
+    tls_ca_file: str = ""
     timeout_s: float = 30.0
 
     @property
@@ -78,6 +79,7 @@ class LogDropResource(dg.ConfigurableResource):
             insecure_accept_any_host_key=self.insecure_accept_any_host_key.strip().lower()
             in ("1", "true", "yes"),
             timeout_s=self.timeout_s,
+            tls_ca_file=self.tls_ca_file,
         )
 
     @contextmanager
@@ -131,6 +133,7 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
             remote_dir=_env("FTP_REMOTE_DIR", "var/drop"),
             known_hosts=_env("SFTP_KNOWN_HOSTS", ""),
             insecure_accept_any_host_key=_env("SFTP_INSECURE_ACCEPT_ANY_HOST_KEY", "0"),
+            tls_ca_file=_env("FTP_TLS_CA_FILE", ""),
         ),
     }
 
