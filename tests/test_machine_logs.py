@@ -335,7 +335,7 @@ def test_cursor_forgets_ingested_files():
     assert (len(d1.settled), len(d2.settled)) == (0, 50)
     done = {f.path for f in listing}
     d3 = decide_tick(d2.cursor, listing, done, now=now, min_age_s=0, retry_after_s=900)
-    assert d3.settled == [] and d3.cursor == '{"v":2,"f":{}}'
+    assert d3.settled == [] and d3.cursor == '{"v":3,"seen":{},"req":{}}'
 
 
 def test_backslashes_tabs_and_quotes_survive_copy(pg_settings, make_drop):

@@ -22,6 +22,7 @@ The sensor's bookkeeping (which files are settled) lives here too, as plain func
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -560,6 +561,25 @@ def _mtime_key(f: RemoteFile) -> int:
     return int(f.mtime.timestamp() * 1000) if f.mtime is not None else 0
 
 
+def _version_token(f: RemoteFile) -> str:
+    """11 characters naming one version (path, size, mtime) of a file in the cursor."""
+    digest = hashlib.blake2b(
+        f"{f.path}\x00{f.size}\x00{_mtime_key(f)}".encode(), digest_size=8
+    ).digest()
+    return base64.urlsafe_b64encode(digest)[:11].decode()
+
+
+def _by_time(groups: dict[str, str]) -> dict[str, int]:
+    return {tok: int(ts) for ts, toks in groups.items() for tok in toks.split()}
+
+
+def _group(tokens: dict[str, int]) -> dict[str, str]:
+    out: dict[int, list[str]] = {}
+    for tok, ts in tokens.items():
+        out.setdefault(ts, []).append(tok)
+    return {str(ts): " ".join(sorted(toks)) for ts, toks in sorted(out.items())}
+
+
 def decide_tick(
     cursor: str | None,
     listing: Sequence[RemoteFile],
@@ -571,35 +591,41 @@ def decide_tick(
 ) -> TickDecision:
     """Which files are settled now, and the next cursor.
 
-    A file is settled when this tick sees the same size and mtime as an earlier tick and that
-    observation is at least ``min_age_s`` old (measured on our clock, immune to the server's).
-    The cursor is ``{"v": 2, "f": {path: [size, mtime_ms, first_seen_s, requested_at_s]}}`` and
-    only holds files present in the drop and not yet ingested, so it never grows with history.
-    A requested file is offered again only after ``retry_after_s`` if its run did not ingest it.
+    A file is settled when this tick sees the same version (path, size, mtime) as an earlier tick
+    and that first sighting is at least ``min_age_s`` old (our clock, immune to the server's).
+    The cursor only holds versions present in the drop and not yet ingested, as 11-character
+    tokens grouped by the second they were first seen (``seen``) or requested (``req``), so it
+    never grows with history and stays about 12 bytes per waiting file. A requested file is
+    offered again only after ``retry_after_s`` if its run did not ingest it.
     """
     state = json.loads(cursor) if cursor else {}
-    known: dict[str, list[int]] = state.get("f", {}) if state.get("v") == 2 else {}
+    if state.get("v") != 3:
+        state = {}
+    seen = _by_time(state.get("seen", {}))
+    requested = _by_time(state.get("req", {}))
     ts = int(now.timestamp())
     files, refused = candidates(listing)
-    new_known: dict[str, list[int]] = {}
+    new_seen: dict[str, int] = {}
+    new_req: dict[str, int] = {}
     settled: list[RemoteFile] = []
     waiting = 0
     for f in files:
         if f.path in ingested:
             continue
-        size, mtime = f.size, _mtime_key(f)
-        prev = known.get(f.path)
-        same = prev is not None and prev[0] == size and prev[1] == mtime
-        first_seen, requested_at = (prev[2], prev[3]) if same else (ts, 0)
-        if requested_at and ts - requested_at < retry_after_s:
-            pass  # its run is queued or running
-        elif same and ts - first_seen >= min_age_s:
+        tok = _version_token(f)
+        first_seen = seen.get(tok)
+        new_seen[tok] = ts if first_seen is None else first_seen
+        requested_at = requested.get(tok)
+        if requested_at is not None and ts - requested_at < retry_after_s:
+            new_req[tok] = requested_at  # its run is queued or running
+        elif first_seen is not None and ts - first_seen >= min_age_s:
             settled.append(f)
-            requested_at = ts
+            new_req[tok] = ts
         else:
             waiting += 1
-        new_known[f.path] = [size, mtime, first_seen, requested_at]
-    cursor_out = json.dumps({"v": 2, "f": new_known}, separators=(",", ":"))
+    cursor_out = json.dumps(
+        {"v": 3, "seen": _group(new_seen), "req": _group(new_req)}, separators=(",", ":")
+    )
     return TickDecision(settled=settled, cursor=cursor_out, waiting=waiting, refused=refused)
 
 
