@@ -422,6 +422,43 @@ def test_dropped_source_column_is_kept_and_reported(legacy, pg_settings):
     assert_mirror_equals_source(legacy, pg_settings, "clients")
 
 
+def test_column_type_changed_at_source_is_altered_and_reread(legacy, pg_settings):
+    sync_tables(legacy, pg_settings, ["lignes_commande"], EVERY_RUN)
+    mysql_exec(
+        legacy,
+        [
+            "ALTER TABLE lignes_commande MODIFY quantite BIGINT",
+            "ALTER TABLE lignes_commande MODIFY coloris VARCHAR(40)",  # still text: no change
+            "UPDATE lignes_commande SET quantite = 5000000000, date_maj = date_maj"
+            " WHERE id_ligne = 1",
+        ],
+    )
+    result = sync_tables(legacy, pg_settings, ["lignes_commande"], EVERY_RUN)["lignes_commande"]
+    assert result.retyped_columns == ["quantite: integer -> bigint"]
+    assert (result.mode, result.updated) == ("full", 1)
+    assert_mirror_equals_source(legacy, pg_settings, "lignes_commande")
+
+
+def test_concurrent_syncs_of_one_table_serialize_and_double_nothing(legacy, pg_settings):
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            sync_tables(legacy, pg_settings, ["lignes_commande", "produits"], EVERY_RUN)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert pg_value(pg_settings, "select count(*) from raw_commandes.lignes_commande") == 120
+    assert_mirror_equals_source(legacy, pg_settings, "lignes_commande")
+    assert_mirror_equals_source(legacy, pg_settings, "produits")
+
+
 def test_parallel_primary_key_ranges_load_every_row_once(legacy, pg_settings):
     options = SyncOptions(workers=3, parallel_min_rows=1, fetch_rows=7)
     result = sync_tables(legacy, pg_settings, ["lignes_commande"], options)["lignes_commande"]
