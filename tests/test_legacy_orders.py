@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import tracemalloc
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -465,6 +466,41 @@ def test_parallel_primary_key_ranges_load_every_row_once(legacy, pg_settings):
     assert result.workers == 3
     assert result.inserted == 120
     assert_mirror_equals_source(legacy, pg_settings, "lignes_commande")
+
+
+def insert_many_lines(settings: MySQLSettings, count: int, first_id: int = 1000) -> None:
+    for start in range(0, count, 20_000):
+        values = ", ".join(
+            f"({first_id + i}, {i % 40 + 1}, 1, {i}, 1000, 'ANTHRACITE-7016', 1, 12.50,"
+            f" '2026-02-{i % 20 + 1:02d} 08:00:00')"
+            for i in range(start, min(count, start + 20_000))
+        )
+        mysql_exec(
+            settings,
+            [
+                "INSERT INTO lignes_commande (id_ligne, id_commande, id_produit, largeur_mm,"
+                f" hauteur_mm, coloris, quantite, prix_unitaire, date_maj) VALUES {values}"
+            ],
+        )
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_memory_is_a_few_batches_not_the_table(legacy, pg_settings, workers):
+    """Streaming: the Python heap peak stays far below the size of the data moved."""
+    insert_many_lines(legacy, 60_000)
+    options = SyncOptions(workers=workers, parallel_min_rows=1, fetch_rows=500)
+    tracemalloc.start()
+    try:
+        result = sync_tables(legacy, pg_settings, ["lignes_commande"], options)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result["lignes_commande"].inserted == 60_120
+    moved = pg_value(
+        pg_settings, "select sum(length(t::text)) from raw_commandes.lignes_commande t"
+    )
+    assert moved > 4_000_000
+    assert peak < moved / 4, f"peak {peak} bytes for {moved} bytes of rows"
 
 
 def test_sync_works_with_a_select_only_account(legacy, pg_settings):

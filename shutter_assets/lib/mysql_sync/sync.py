@@ -278,14 +278,12 @@ class _TableSync:
         opts: SyncOptions,
         result: TableSyncResult,
     ) -> None:
-        self.pgc, self.my, self.mysql, self.spec, self.opts, self.result = (
-            pgc,
-            my,
-            mysql,
-            spec,
-            opts,
-            result,
-        )
+        self.pgc = pgc
+        self.my = my
+        self.mysql = mysql
+        self.spec = spec
+        self.opts = opts
+        self.result = result
         self.target = sql.Identifier(TARGET_SCHEMA, spec.name)
 
     # ---- orchestration
