@@ -7,6 +7,7 @@ something upstream silently loaded nothing.
 from __future__ import annotations
 
 import sys
+from decimal import Decimal
 
 import psycopg
 from psycopg import sql
@@ -57,8 +58,8 @@ def render_table(columns: list[str], rows: list[tuple]) -> str:
             return "-"
         if column in ("availability", "performance", "quality", "oee"):
             return f"{float(value) * 100:.1f}%"
-        if isinstance(value, float):
-            return f"{value:.0f}"
+        if isinstance(value, (float, Decimal)):
+            return f"{float(value):,.0f}" if column.endswith("_s") else f"{float(value):g}"
         return str(value)
 
     text = [[cell(c, v) for c, v in zip(columns, row, strict=True)] for row in rows]
@@ -101,8 +102,11 @@ def main() -> int:
                     "select {} from marts.machine_oee_daily order by production_date, machine_id"
                 ).format(columns)
             ).fetchall()
+            busy = [r for r in rows if r[2]]
             print("\nmarts.machine_oee_daily (ISO 22400-2, per machine and plant-local day)\n")
-            print(render_table(OEE_COLUMNS, rows))
+            print(render_table(OEE_COLUMNS, busy))
+            if len(busy) < len(rows):
+                print(f"({len(rows) - len(busy)} machine-days with no planned busy time not shown)")
     if problems:
         print("\nmake demo: " + "; ".join(problems), file=sys.stderr)
         return 1
