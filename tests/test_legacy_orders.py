@@ -321,6 +321,17 @@ def test_second_sync_after_updates_inserts_at_hwm_deletes_drift_and_legacy_value
         assert_mirror_equals_source(legacy, pg_settings, spec.name)
 
 
+def test_simulated_order_book_mirrors_exactly(mysql_settings, pg_settings):
+    """The plant simulator's order book (engineer B's generator) round-trips row for row."""
+    from shutter_assets.simulator.orders import load_orders
+
+    truth = load_orders(mysql_settings, seed=11, n_orders=150)
+    results = sync_tables(mysql_settings, pg_settings)
+    for spec in TABLE_SPECS:
+        assert results[spec.name].inserted == truth.row_counts[spec.name] > 0
+        assert_mirror_equals_source(mysql_settings, pg_settings, spec.name)
+
+
 def test_mirror_column_types_follow_the_contract(legacy, pg_settings):
     sync_tables(legacy, pg_settings)
     with pg_settings.connect() as conn:
