@@ -11,7 +11,6 @@ import dagster as dg
 
 from shutter_assets.defs.machine_logs.assets import (
     INGEST_OP,
-    MachineLogsConfig,
     ingest_machine_logs,
 )
 from shutter_assets.defs.machine_logs.settings import MachineLogsSettings
@@ -52,9 +51,7 @@ def machine_logs_sensor(
     runs = [
         dg.RunRequest(
             run_key=batch_key(batch),
-            run_config=dg.RunConfig(
-                ops={INGEST_OP: MachineLogsConfig(paths=[f.path for f in batch])}
-            ),
+            run_config={"ops": {INGEST_OP: {"config": {"paths": [f.path for f in batch]}}}},
             tags={"machine_logs/files": str(len(batch))},
         )
         for batch in batches(decision.settled, machine_logs.batch_size)
