@@ -8,8 +8,13 @@ import dagster as dg
 
 from shutter_assets.defs.legacy_orders.settings import LegacyOrdersSyncSettings
 from shutter_assets.defs.resources import LegacyOrdersResource, WarehouseResource
-from shutter_assets.lib.mysql_sync import TABLE_SPECS, TARGET_SCHEMA, TableSpec, sync_table
-from shutter_assets.lib.mysql_sync.sync import TableSyncResult
+from shutter_assets.lib.mysql_sync import (
+    TABLE_SPECS,
+    TARGET_SCHEMA,
+    TableSpec,
+    TableSyncResult,
+    sync_table,
+)
 
 GROUP = "raw_commandes"
 
