@@ -1,0 +1,134 @@
+"""The whole platform, once, through Dagster: simulated plant → raw → dbt marts.
+
+The simulator's truth is computed independently of the warehouse (plain Python over the events it
+wrote), so every mart value compared here could differ if ingestion, the sync or the dbt maths were
+wrong. This is also the test that "Materialize all" works with nothing but the environment.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import dagster as dg
+import pytest
+from psycopg import sql
+
+from shutter_assets.simulator.logs import Mess, write_logs
+from shutter_assets.simulator.orders import load_orders
+
+SEED = 5
+ORDERS = 60
+
+
+def _approx(value: float) -> object:
+    # Instants carry milliseconds: state seconds are exact to the millisecond.
+    return pytest.approx(value, abs=1e-3)
+
+
+@pytest.fixture
+def plant_env(monkeypatch, tmp_path, pg_settings, mysql_settings):
+    """Environment of DESIGN.md section 3 pointing at this test's own databases and drop."""
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    values = {
+        "POSTGRES_HOST": pg_settings.host,
+        "POSTGRES_PORT": str(pg_settings.port),
+        "POSTGRES_USER": pg_settings.user,
+        "POSTGRES_PASSWORD": pg_settings.password,
+        "POSTGRES_DB": pg_settings.dbname,
+        "MYSQL_HOST": mysql_settings.host,
+        "MYSQL_PORT": str(mysql_settings.port),
+        "MYSQL_USER": mysql_settings.user,
+        "MYSQL_PASSWORD": mysql_settings.password,
+        "MYSQL_DATABASE": mysql_settings.database,
+        "FTP_PROTOCOL": "local",
+        "FTP_REMOTE_DIR": str(drop),
+        "PLANT_TIMEZONE": "Europe/Paris",
+        "LOGS_MIN_AGE_S": "0",
+        "BI_READONLY_ROLE": f"bi_e2e_{pg_settings.dbname[-10:]}",
+    }
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    yield drop
+    # Roles are server-wide: the test's read-only BI role must not outlive its database.
+    name = values["BI_READONLY_ROLE"]
+    role = sql.Identifier(name)
+    with pg_settings.connect(autocommit=True) as conn:
+        if conn.execute("select 1 from pg_roles where rolname = %s", (name,)).fetchone():
+            conn.execute(sql.SQL("drop owned by {}").format(role))
+    with pg_settings.with_db("postgres").connect(autocommit=True) as conn:
+        conn.execute(sql.SQL("drop role if exists {}").format(role))
+
+
+def test_materialize_all_matches_the_simulated_plant(plant_env, pg_settings, mysql_settings):
+    orders = load_orders(mysql_settings, seed=SEED, n_orders=ORDERS)
+    truth = write_logs(plant_env, seed=SEED, days=2, mess=Mess.all(), n_orders=ORDERS)
+
+    from shutter_assets.definitions import defs as build_defs
+
+    defs = build_defs()
+    job = defs.resolve_implicit_global_asset_job_def()
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
+    assert result.success, [
+        e.message for e in result.all_events if e.event_type_value == "STEP_FAILURE"
+    ]
+
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    for key in (
+        "raw/machine_events",
+        "raw_commandes/commandes",
+        "marts/machine_oee_daily",
+        "marts/order_production_status",
+    ):
+        assert key in materialized, f"{key} was not materialized"
+    checks = result.get_asset_check_evaluations()
+    assert checks, "no asset check ran (dbt tests and the reject-rate check)"
+
+    with pg_settings.connect() as conn:
+        events = conn.execute("select count(*) from raw.machine_events").fetchone()[0]
+        rejects = conn.execute("select count(*) from raw.machine_event_rejects").fetchone()[0]
+        assert events == truth.accepted_total
+        assert rejects == truth.rejected_total
+
+        synced = conn.execute(
+            "select count(*) from raw_commandes.commandes where _deleted_at is null"
+        ).fetchone()[0]
+        assert synced == orders.row_counts["commandes"]
+
+        rows = conn.execute(
+            """
+            select machine_id, production_date, run_s, setup_s, down_s, idle_s,
+                   planned_busy_s, produced_qty, scrap_qty, good_qty
+            from marts.machine_oee_daily
+            """
+        ).fetchall()
+        mart = {(r[0], r[1]): r[2:] for r in rows}
+        expected = {k: d for k, d in truth.daily().items() if d.planned_busy_s or d.produced_qty}
+        assert expected, "the simulation produced no machine-day"
+        for key, day in expected.items():
+            assert key in mart, f"machine-day {key} missing from marts.machine_oee_daily"
+            run_s, setup_s, down_s, idle_s, pbt, produced, scrap, good = mart[key]
+            assert float(run_s) == _approx(day.run_s), key
+            assert float(setup_s) == _approx(day.setup_s), key
+            assert float(down_s) == _approx(day.down_s), key
+            assert float(idle_s) == _approx(day.idle_s), key
+            assert float(pbt) == _approx(day.planned_busy_s), key
+            assert Decimal(produced) == day.produced_qty, key
+            assert Decimal(scrap) == day.scrap_qty, key
+            assert Decimal(good) == day.produced_qty - day.scrap_qty, key
+        busy_in_mart = {k for k, v in mart.items() if v[4] or v[5]}
+        assert busy_in_mart <= set(expected), busy_in_mart - set(expected)
+
+        per_order = {
+            r[0]: r[1:]
+            for r in conn.execute(
+                "select numero, produced_qty, scrap_qty from marts.order_production_status"
+            ).fetchall()
+        }
+        for numero, totals in truth.order_totals().items():
+            produced, scrap = per_order[numero]
+            assert (Decimal(produced), Decimal(scrap)) == (
+                totals.produced_qty,
+                totals.scrap_qty,
+            ), numero
