@@ -369,3 +369,42 @@ def test_foreign_keys_still_guard_the_raw_tables(pg_settings, make_drop):
             "insert into raw.machine_events (file_id, line_no, machine_id, event_type, "
             "event_local_ts, event_at) values (999, 2, 'CU-01', 'STATE', now(), now())"
         )
+
+
+def test_a_requested_file_is_offered_again_only_after_retry_after():
+    t0 = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    f = RemoteFile("CU-01_20261120_060000.log", 100, t0 - timedelta(hours=1))
+    kw = {"min_age_s": 10, "retry_after_s": 600}
+    d1 = decide_tick(None, [f], set(), now=t0, **kw)
+    d2 = decide_tick(d1.cursor, [f], set(), now=t0 + timedelta(seconds=5), **kw)
+    d3 = decide_tick(d2.cursor, [f], set(), now=t0 + timedelta(seconds=10), **kw)
+    d4 = decide_tick(d3.cursor, [f], set(), now=t0 + timedelta(seconds=300), **kw)
+    d5 = decide_tick(d4.cursor, [f], set(), now=t0 + timedelta(seconds=611), **kw)
+    assert [len(d.settled) for d in (d1, d2, d3, d4, d5)] == [0, 0, 1, 0, 1]
+    assert (d1.waiting, d2.waiting) == (1, 1)  # younger than min age
+
+
+def test_a_file_that_changes_starts_settling_again():
+    t0 = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    kw = {"min_age_s": 0, "retry_after_s": 600}
+    v1 = RemoteFile("CU-01_20261120_060000.log", 100, t0)
+    v2 = RemoteFile("CU-01_20261120_060000.log", 250, t0 + timedelta(seconds=30))
+    d1 = decide_tick(None, [v1], set(), now=t0, **kw)
+    d2 = decide_tick(d1.cursor, [v2], set(), now=t0 + timedelta(seconds=30), **kw)
+    d3 = decide_tick(d2.cursor, [v2], set(), now=t0 + timedelta(seconds=60), **kw)
+    assert [d.settled for d in (d1, d2, d3)] == [[], [], [v2]]
+
+
+def test_temporary_and_unsafe_names_are_never_offered():
+    t0 = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    listing = [
+        RemoteFile("CU-01_20261120_060000.log.part", 1, t0),
+        RemoteFile("CU-01_20261120_060000.log.TMP", 1, t0),
+        RemoteFile("../CU-01_20261120_060000.log", 1, t0),
+        RemoteFile("CU-01/x\n.log", 1, t0),
+    ]
+    kw = {"min_age_s": 0, "retry_after_s": 600}
+    d1 = decide_tick(None, listing, set(), now=t0, **kw)
+    d2 = decide_tick(d1.cursor, listing, set(), now=t0 + timedelta(seconds=60), **kw)
+    assert d2.settled == []
+    assert d2.refused == ["../CU-01_20261120_060000.log", "CU-01/x\n.log"]
