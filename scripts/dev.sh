@@ -46,7 +46,9 @@ cleanup() {
   done
   wait 2>/dev/null || true
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 if [ "${FTP_PROTOCOL:-local}" = local ]; then
   FTP_REMOTE_DIR=$(abs "${FTP_REMOTE_DIR:-var/drop}")
@@ -71,7 +73,7 @@ fi
 "$BIN/dagster" sensor start --start-all -w workspace.yaml || true
 "$BIN/dagster" schedule start --start-all -w workspace.yaml || true
 
+# In the foreground: a background job would ignore Ctrl-C, and `dagster dev` shuts its webserver,
+# daemon and code servers down on SIGINT only.
 "$BIN/dagster" dev -w workspace.yaml -h "${DAGSTER_DEV_HOST:-127.0.0.1}" \
-  -p "${DAGSTER_DEV_PORT:-3000}" &
-pids+=($!)
-wait "${pids[-1]}"
+  -p "${DAGSTER_DEV_PORT:-3000}"
