@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 HEADER = ("timestamp", "machine_id", "event", "order_ref", "program", "value", "message")
 N_FIELDS = len(HEADER)
 MAX_LINE_BYTES = 64 * 1024
+_MINUTE_CACHE = 4096
 STATES = frozenset({"RUNNING", "IDLE", "SETUP", "DOWN", "OFF"})
 EVENT_TYPES = frozenset(
     {"STATE", "CYCLE_START", "CYCLE_END", "SCRAP", "ALARM", "ALARM_CLEAR", "OPERATOR"}
@@ -191,6 +192,8 @@ class LogParser:
                 info = (_AMBIGUOUS, _format_offset(first), _format_offset(second))
             else:
                 info = (_GAP, "", "")
+        if len(self._minutes) >= _MINUTE_CACHE:
+            self._minutes.clear()  # lines are mostly in time order: keep memory flat
         self._minutes[key] = info
         return info
 
