@@ -279,10 +279,11 @@ def test_dimensions_hold_reference_and_undeleted_erp_rows(built):
     assert [m["machine_id"] for m in machines] == ["AS-01", "CU-01", "CU-02", "SC-01", "SC-02"]
     cu01 = next(m for m in machines if m["machine_id"] == "CU-01")
     assert (cu01["machine_type"], cu01["is_in_reference"]) == ("CU", True)
-    assert cu01["first_state_at"] == utc(2026, 11, 19, 5)
-    assert cu01["last_seen_at"] == utc(2026, 11, 19, 8)  # the OPERATOR event at 09:00 local
+    assert (cu01["first_production_date"], cu01["last_production_date"]) == (D19, D19)
+    as01 = next(m for m in machines if m["machine_id"] == "AS-01")
+    assert (as01["first_production_date"], as01["last_production_date"]) == (DST, DST_NEXT)
     sc02 = next(m for m in machines if m["machine_id"] == "SC-02")
-    assert sc02["last_seen_at"] is None
+    assert sc02["first_production_date"] is None
 
     customers = rows(conn, "select * from marts.dim_customer")
     assert [(c["customer_id"], c["customer_name"], c["email"]) for c in customers] == [

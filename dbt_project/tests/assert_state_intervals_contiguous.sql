@@ -9,6 +9,8 @@ with ordered as (
             partition by machine_id order by started_at, file_id, line_no
         ) as next_started_at
     from {{ ref('int_machine_state_intervals') }}
+    -- the rows the last build rewrote: from each touched machine's anchor interval on
+    where {{ latest_batch_filter(ref('int_machine_state_intervals')) }}
 )
 select machine_id, file_id, line_no, ended_at, next_started_at
 from ordered

@@ -14,7 +14,12 @@
         incremental_strategy='delete+insert',
         unique_key=['file_id', 'line_no'],
         on_schema_change='fail',
-        indexes=[{'columns': ['machine_id', 'raised_at']}],
+        indexes=[
+            {'columns': ['file_id', 'line_no'], 'unique': true},
+            {'columns': ['machine_id', 'raised_at']},
+            {'columns': ['machine_id', 'is_open']},
+            {'columns': ['batch_file_id']},
+        ],
     )
 }}
 
@@ -33,7 +38,7 @@ new_events as (
     from {{ ref('stg_raw__machine_events') }}
     where event_type in ('ALARM', 'ALARM_CLEAR')
     {% if is_incremental() %}
-      and file_id > (select coalesce(max(batch_file_id), 0) from {{ this }})
+      and file_id > {{ incremental_watermark() }}
     {% endif %}
 
 ),

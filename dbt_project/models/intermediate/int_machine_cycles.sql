@@ -12,7 +12,11 @@
         incremental_strategy='delete+insert',
         unique_key=['file_id', 'line_no'],
         on_schema_change='fail',
-        indexes=[{'columns': ['machine_id', 'started_at']}],
+        indexes=[
+            {'columns': ['file_id', 'line_no'], 'unique': true},
+            {'columns': ['machine_id', 'cycle_status']},
+            {'columns': ['batch_file_id']},
+        ],
     )
 }}
 
@@ -32,7 +36,7 @@ new_events as (
     from {{ ref('stg_raw__machine_events') }}
     where event_type in ('CYCLE_START', 'CYCLE_END')
     {% if is_incremental() %}
-      and file_id > (select coalesce(max(batch_file_id), 0) from {{ this }})
+      and file_id > {{ incremental_watermark() }}
     {% endif %}
 
 ),

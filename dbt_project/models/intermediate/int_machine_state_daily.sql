@@ -14,6 +14,7 @@
         unique_key=['file_id', 'line_no'],
         on_schema_change='fail',
         indexes=[
+            {'columns': ['file_id', 'line_no']},
             {'columns': ['machine_id', 'production_date']},
             {'columns': ['batch_file_id']},
         ],
@@ -29,12 +30,13 @@ intervals as (
         file_id,
         line_no,
         state,
+        state = 'DOWN' and previous_state is distinct from 'DOWN' as is_failure,
         started_at,
         ended_at,
         batch_file_id
     from {{ ref('int_machine_state_intervals') }}
     {% if is_incremental() %}
-    where batch_file_id > (select coalesce(max(batch_file_id), 0) from {{ this }})
+    where batch_file_id > {{ incremental_watermark() }}
     {% endif %}
 
 ),
@@ -66,6 +68,7 @@ final as (
         line_no,
         state,
         production_date,
+        is_failure and started_at >= day_started_at as is_failure_start,
         greatest(started_at, day_started_at) as segment_started_at,
         least(ended_at, day_ended_at) as segment_ended_at,
         {{ seconds_between('greatest(started_at, day_started_at)',

@@ -16,6 +16,7 @@
         unique_key=['file_id', 'line_no'],
         on_schema_change='fail',
         indexes=[
+            {'columns': ['file_id', 'line_no'], 'unique': true},
             {'columns': ['machine_id', 'started_at']},
             {'columns': ['batch_file_id']},
         ],
@@ -35,7 +36,7 @@ new_events as (
         value_text
     from {{ ref('stg_raw__machine_events') }}
     {% if is_incremental() %}
-    where file_id > (select coalesce(max(batch_file_id), 0) from {{ this }})
+    where file_id > {{ incremental_watermark() }}
     {% endif %}
 
 ),

@@ -12,6 +12,7 @@
         indexes=[
             {'columns': ['machine_id', 'production_date']},
             {'columns': ['order_ref']},
+            {'columns': ['batch_file_id']},
         ],
     )
 }}
@@ -31,7 +32,7 @@ new_events as (
     from {{ ref('stg_raw__machine_events') }}
     where (event_type in ('CYCLE_START', 'CYCLE_END', 'SCRAP') or order_ref is not null)
     {% if is_incremental() %}
-      and file_id > (select coalesce(max(batch_file_id), 0) from {{ this }})
+      and file_id > {{ incremental_watermark() }}
     {% endif %}
 
 ),

@@ -21,29 +21,9 @@ seen as (
 
     select
         machine_id,
-        min(started_at) as first_state_at,
-        max(ended_at) as last_seen_at
-    from {{ ref('int_machine_state_intervals') }}
-    group by machine_id
-
-    union all
-
-    select
-        machine_id,
-        null::timestamptz as first_state_at,
-        max(last_event_at) as last_seen_at
-    from {{ ref('int_production_counts') }}
-    group by machine_id
-
-),
-
-seen_per_machine as (
-
-    select
-        machine_id,
-        min(first_state_at) as first_state_at,
-        max(last_seen_at) as last_seen_at
-    from seen
+        min(production_date) as first_production_date,
+        max(production_date) as last_production_date
+    from {{ ref('int_machine_daily_components') }}
     group by machine_id
 
 ),
@@ -51,15 +31,15 @@ seen_per_machine as (
 final as (
 
     select
-        coalesce(reference.machine_id, seen_per_machine.machine_id) as machine_id,
+        coalesce(reference.machine_id, seen.machine_id) as machine_id,
         reference.machine_type,
         reference.machine_type_label,
         reference.machine_label,
         reference.machine_id is not null as is_in_reference,
-        seen_per_machine.first_state_at,
-        seen_per_machine.last_seen_at
+        seen.first_production_date,
+        seen.last_production_date
     from reference
-    full outer join seen_per_machine on reference.machine_id = seen_per_machine.machine_id
+    full outer join seen on reference.machine_id = seen.machine_id
 
 )
 

@@ -1,20 +1,19 @@
 {#-
     Down time and failures by machine and alarm code, ranked (Pareto). A DOWN interval is charged
-    to the alarm that explains it: the machine's latest alarm raised at most 60 s after the DOWN
-    began and not cleared before it began; a DOWN with no such alarm is charged to 'NO_ALARM'.
+    to the alarm that explains it (int_machine_downtime: the machine's latest alarm raised at most
+    60 s after the DOWN began and not ended before it began), else to 'NO_ALARM'.
     Alarms that caused no down time still appear with their count and active seconds.
 -#}
 with
 
-down_intervals as (
+charged_down as (
 
     select
         machine_id,
-        started_at,
+        coalesce(alarm_code, 'NO_ALARM') as alarm_code,
         duration_s,
-        previous_state is distinct from 'DOWN' as is_failure
-    from {{ ref('int_machine_state_intervals') }}
-    where state = 'DOWN'
+        is_failure
+    from {{ ref('int_machine_downtime') }}
 
 ),
 
@@ -23,30 +22,8 @@ alarms as (
     select
         machine_id,
         alarm_code,
-        raised_at,
-        ended_at,
         duration_s
     from {{ ref('int_machine_alarms') }}
-
-),
-
-charged_down as (
-
-    select
-        down_intervals.machine_id,
-        coalesce(cause.alarm_code, 'NO_ALARM') as alarm_code,
-        down_intervals.duration_s,
-        down_intervals.is_failure
-    from down_intervals
-    left join lateral (
-        select alarms.alarm_code
-        from alarms
-        where alarms.machine_id = down_intervals.machine_id
-          and alarms.raised_at <= down_intervals.started_at + interval '60 seconds'
-          and (alarms.ended_at is null or alarms.ended_at > down_intervals.started_at)
-        order by alarms.raised_at desc
-        limit 1
-    ) as cause on true
 
 ),
 

@@ -1,0 +1,69 @@
+{#-
+    DOWN intervals with the alarm that explains each: the machine's latest alarm raised at most
+    60 s after the DOWN began and not ended before it began; NULL when none does. A failure is an
+    entry into DOWN (previous state not DOWN). Grain: one row per DOWN interval.
+
+    Incremental: DOWN intervals (re)written by the last int_machine_state_intervals run are
+    (re)charged. (An alarm loaded in a later file than an already closed DOWN it would explain is
+    not re-charged until a full refresh.)
+-#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['file_id', 'line_no'],
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['file_id', 'line_no'], 'unique': true},
+            {'columns': ['batch_file_id']},
+        ],
+    )
+}}
+
+with
+
+down_intervals as (
+
+    select
+        machine_id,
+        file_id,
+        line_no,
+        started_at,
+        ended_at,
+        duration_s,
+        previous_state is distinct from 'DOWN' as is_failure,
+        batch_file_id
+    from {{ ref('int_machine_state_intervals') }}
+    where state = 'DOWN'
+    {% if is_incremental() %}
+      and batch_file_id > {{ incremental_watermark() }}
+    {% endif %}
+
+),
+
+final as (
+
+    select
+        down_intervals.machine_id,
+        down_intervals.file_id,
+        down_intervals.line_no,
+        down_intervals.started_at,
+        down_intervals.ended_at,
+        down_intervals.duration_s,
+        down_intervals.is_failure,
+        cause.alarm_code,
+        down_intervals.batch_file_id
+    from down_intervals
+    left join lateral (
+        select alarms.alarm_code
+        from {{ ref('int_machine_alarms') }} as alarms
+        where alarms.machine_id = down_intervals.machine_id
+          and alarms.raised_at <= down_intervals.started_at + interval '60 seconds'
+          and (alarms.ended_at is null or alarms.ended_at > down_intervals.started_at)
+        order by alarms.raised_at desc
+        limit 1
+    ) as cause on true
+
+)
+
+select * from final
