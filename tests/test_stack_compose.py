@@ -260,6 +260,31 @@ def instance_env_vars() -> set[str]:
     return found
 
 
+# Settings the code reads through the resources' helpers or os.environ (shutter_assets/**.py).
+CODE_ENV_READ = re.compile(
+    r"(?:EnvVar(?:\.int)?|_env(?:_int)?|environ\.get|getenv)\(\s*[\"']([A-Z][A-Z0-9_]*)[\"']"
+)
+# The compose drop is plain FTP on the stack's network: the SFTP/FTPS-only settings stay unset.
+NOT_FOR_COMPOSE = {"SFTP_KNOWN_HOSTS", "SFTP_INSECURE_ACCEPT_ANY_HOST_KEY", "FTP_TLS_CA_FILE"}
+
+
+def code_env_vars() -> set[str]:
+    found: set[str] = set()
+    for path in (ROOT / "shutter_assets").rglob("*.py"):
+        found |= set(CODE_ENV_READ.findall(path.read_text()))
+    return found
+
+
+def test_dagster_containers_receive_every_documented_setting_the_code_reads():
+    """A variable added to .env.example and read by the code must also reach the containers."""
+    documented = env_example_names()
+    needed = (code_env_vars() & documented) - NOT_FOR_COMPOSE
+    assert {"POSTGRES_HOST", "FTP_PROTOCOL", "PLANT_TIMEZONE"} <= needed, needed
+    for name in DAGSTER_SERVICES:
+        missing = needed - set(environment(services()[name]))
+        assert not missing, f"{name} lacks {sorted(missing)} (read by shutter_assets)"
+
+
 def test_dagster_containers_receive_every_setting_the_instance_and_resources_read():
     needed = instance_env_vars() | {
         "POSTGRES_DB",
