@@ -14,6 +14,7 @@ Fixtures (tests/fixtures/dbt_data/logs, Europe/Paris):
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from fractions import Fraction
@@ -302,6 +303,26 @@ def test_dimensions_hold_reference_and_undeleted_erp_rows(built):
         ("VR-PVC-SOLAIRE-V1", False),
     ]
     assert products[0]["assembly_ideal_s_per_part"] == 240
+
+
+def test_docs_generate_and_source_freshness_work_on_the_built_warehouse(built, warehouse):
+    pg, _, tmp = warehouse
+    dbt(pg, tmp / "target", "docs", "generate")
+    catalog = json.loads((tmp / "target" / "catalog.json").read_text())
+    oee = catalog["nodes"]["model.shutter.machine_oee_daily"]
+    assert oee["metadata"]["schema"] == "marts"
+    assert list(oee["columns"]) == list(EXPECTED_OEE[0])
+    dbt(pg, tmp / "target", "source", "freshness")
+    sources = json.loads((tmp / "target" / "sources.json").read_text())["results"]
+    statuses = {r["unique_id"].split(".", 2)[2]: r["status"] for r in sources}
+    # just loaded: both sources with a loaded_at field are fresh
+    assert statuses == {
+        "raw.ingested_files": "pass",
+        "raw_commandes.clients": "pass",
+        "raw_commandes.produits": "pass",
+        "raw_commandes.commandes": "pass",
+        "raw_commandes.lignes_commande": "pass",
+    }
 
 
 def test_incremental_builds_equal_a_full_refresh(built, warehouse):

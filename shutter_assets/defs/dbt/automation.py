@@ -1,0 +1,20 @@
+"""Marts rebuild by themselves after new raw data: declarative automation, running by default.
+
+Every dbt asset (and ``bi/readonly_role``) carries ``AutomationCondition.eager()``; this sensor
+evaluates those conditions. Dagster would otherwise create ``default_automation_condition_sensor``
+stopped, to be switched on by hand in the UI; this one starts RUNNING with the daemon, so a log
+ingestion or a MySQL sync is followed by a dbt run of exactly the affected models.
+"""
+
+import dagster as dg
+
+from shutter_assets.defs.dbt.assets import shutter_dbt
+from shutter_assets.defs.dbt.bi_access import bi_readonly_role
+
+dbt_automation_sensor = dg.AutomationConditionSensorDefinition(
+    "dbt_automation_sensor",
+    target=dg.AssetSelection.assets(shutter_dbt, bi_readonly_role),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=60,
+    description="Rebuilds the dbt models downstream of newly materialized raw tables.",
+)
