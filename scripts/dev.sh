@@ -14,30 +14,9 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 BIN=${VENV:-.venv}/bin
 
-abs() { case "$1" in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$ROOT/$1" ;; esac; }
-
-DAGSTER_HOME=$(abs "${DAGSTER_HOME:-.dagster_home}")
-DAGSTER_DATA_DIR=$(abs "${DAGSTER_DATA_DIR:-var/dagster/artifacts}")
-DAGSTER_COMPUTE_LOGS_DIR=$(abs "${DAGSTER_COMPUTE_LOGS_DIR:-var/dagster/compute_logs}")
-export DAGSTER_HOME DAGSTER_DATA_DIR DAGSTER_COMPUTE_LOGS_DIR
-export DAGSTER_PG_DB=${DAGSTER_PG_DB:-dagster}
-mkdir -p "$DAGSTER_HOME" "$DAGSTER_DATA_DIR" "$DAGSTER_COMPUTE_LOGS_DIR"
-ln -sfn "$ROOT/dagster.yaml" "$DAGSTER_HOME/dagster.yaml"
-
-"$BIN/python" - <<'PY'
-from shutter_assets.lib.connections import PostgresSettings, ensure_postgres_database
-
-for var in ("POSTGRES_DB", "DAGSTER_PG_DB"):
-    settings = PostgresSettings.from_env(db_var=var)
-    try:
-        created = ensure_postgres_database(settings)
-    except Exception as exc:
-        raise SystemExit(
-            f"make dev: cannot reach PostgreSQL at {settings.host}:{settings.port} to create "
-            f"database {settings.dbname!r} ({var}): {exc}. Start it (make services) or fix .env."
-        ) from exc
-    print(f"make dev: database {settings.dbname} ({var}) {'created' if created else 'present'}")
-PY
+# DAGSTER_HOME (.dagster_home/ -> the repo's dagster.yaml), absolute data/log/drop directories,
+# and the two databases, shared with `make demo` so its runs show up in this UI.
+. scripts/instance_env.sh
 
 pids=()
 cleanup() {
@@ -49,12 +28,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-if [ "${FTP_PROTOCOL:-local}" = local ]; then
-  FTP_REMOTE_DIR=$(abs "${FTP_REMOTE_DIR:-var/drop}")
-  export FTP_REMOTE_DIR
-  mkdir -p "$FTP_REMOTE_DIR"
-fi
 
 if "$BIN/python" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('shutter_assets.simulator.__main__') is None)"; then
   if [ "${FTP_PROTOCOL:-local}" != local ]; then
