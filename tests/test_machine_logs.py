@@ -73,6 +73,7 @@ def dagster_resources(pg: PostgresSettings, s: DropSettings, **logs) -> dict:
             remote_dir=s.remote_dir,
             known_hosts=s.known_hosts,
             insecure_accept_any_host_key="1" if s.insecure_accept_any_host_key else "0",
+            tls_ca_file=s.tls_ca_file,
             timeout_s=s.timeout_s,
         ),
         "plant": PlantResource(timezone=TZ),

@@ -42,7 +42,7 @@ def chown_tree(root, uid: int, gid: int) -> None:
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("protocol", ["ftp", "sftp"])
+@pytest.mark.parametrize("protocol", ["ftp", "ftps", "sftp"])
 def test_sensor_on_simulated_drop_loads_exactly_the_truth(protocol, pg_settings, make_drop):
     drop = make_drop(protocol)
     truth = write_logs(
