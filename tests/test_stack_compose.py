@@ -29,6 +29,7 @@ import yaml
 from psycopg import sql
 
 from shutter_assets.lib.drop import DropSettings, open_drop
+from tests.fixtures.databases import server_mysql as mysql_server
 from tests.fixtures.databases import server_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -530,3 +531,38 @@ def test_helm_values_run_the_same_code_location_with_the_same_queue():
     )
     assert values["telemetry"] == {"enabled": False}
     assert values["dagsterWebserver"]["service"]["type"] == "ClusterIP"
+
+
+def shell_healthcheck(service: str) -> str:
+    """The CMD-SHELL probe as the container's shell sees it ($$ is compose's escape for $)."""
+    test = services()[service]["healthcheck"]["test"]
+    assert test[0] == "CMD-SHELL", test
+    return test[1].replace("$$", "$")
+
+
+@pytest.mark.integration
+def test_database_healthchecks_pass_against_running_servers():
+    pg, my = server_postgres(), mysql_server()
+    pg_env = {
+        **os.environ,
+        "PGHOST": pg.host,
+        "PGPORT": str(pg.port),
+        "POSTGRES_USER": pg.user,
+        "POSTGRES_DB": "postgres",
+    }
+    result = subprocess.run(
+        ["sh", "-c", shell_healthcheck("postgres")], env=pg_env, capture_output=True, timeout=30
+    )
+    assert result.returncode == 0, result
+    if my.port == 3306:  # the probe uses the container's default port
+        my_env = {**os.environ, "MYSQL_ROOT_PASSWORD": my.password}
+        result = subprocess.run(
+            ["sh", "-c", shell_healthcheck("mysql")], env=my_env, capture_output=True, timeout=30
+        )
+        assert result.returncode == 0, result
+    # And they fail when nothing listens, or the stack would start on dead databases.
+    dead = {**pg_env, "PGPORT": "1"}
+    result = subprocess.run(
+        ["sh", "-c", shell_healthcheck("postgres")], env=dead, capture_output=True, timeout=30
+    )
+    assert result.returncode != 0
