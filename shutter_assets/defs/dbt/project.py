@@ -2,7 +2,8 @@
 
 The manifest is prepared at build/dev time (``make prepare`` runs ``dbt parse``; under ``dagster
 dev`` it is re-parsed at load), never at each run. A checkout where nobody ran ``make prepare``
-yet gets it parsed once here, since ``dbt parse`` needs no database connection. The preparation
+yet, or where a model changed since, gets it parsed once at load (``dbt parse`` needs no
+database connection), so the asset graph never disagrees with the SQL that will run. The preparation
 uses the venv's dbt explicitly: dagster-dbt's default preparer looks for ``dbt`` on PATH, which
 the daemon, cron and CI do not have.
 """
@@ -30,10 +31,20 @@ class VenvDbtPreparer(DagsterDbtProjectPreparer):
         )
 
 
+def _manifest_is_stale(project: DbtProject) -> bool:
+    """Missing, or older than a file of the project (a model edited since ``make prepare``)."""
+    if not project.manifest_path.exists():
+        return True
+    built = project.manifest_path.stat().st_mtime
+    sources = [project.project_dir / "dbt_project.yml"]
+    for folder in ("models", "seeds", "tests", "macros"):
+        sources.extend(p for p in (project.project_dir / folder).rglob("*") if p.is_file())
+    return any(p.stat().st_mtime > built for p in sources)
+
+
 def _prepared(project: DbtProject) -> DbtProject:
-    preparer = VenvDbtPreparer()
-    if os.environ.get("DAGSTER_IS_DEV_CLI") or not project.manifest_path.exists():
-        preparer.prepare(project)
+    if os.environ.get("DAGSTER_IS_DEV_CLI") or _manifest_is_stale(project):
+        VenvDbtPreparer().prepare(project)
     return project
 
 
