@@ -566,3 +566,64 @@ def test_database_healthchecks_pass_against_running_servers():
         ["sh", "-c", shell_healthcheck("postgres")], env=dead, capture_output=True, timeout=30
     )
     assert result.returncode != 0
+
+
+COMPOSE_TEST_ENV = {
+    "POSTGRES_USER": "postgres",
+    "POSTGRES_PASSWORD": "pg-secret",
+    "MYSQL_USER": "shutter_ro",
+    "MYSQL_PASSWORD": "ro-secret",
+    "MYSQL_ROOT_PASSWORD": "root-secret",
+    "FTP_USER": "machines",
+    "FTP_PASSWORD": "ftp-secret",
+    "FTP_PASV_ADDRESS": "10.0.0.5",
+    "PROXY_AUTH_USER": "plant-it",
+    "PROXY_AUTH_HASH": "'$2a$14$abcdefghijklmnopqrstuv'",
+}
+
+
+def compose_config(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`docker-compose config` (Debian's Python compose, no engine needed) on a copy of the file.
+
+    That validator predates the top-level ``name:`` key, the only line left out of the copy;
+    the copy sits beside links to docker/ and shutter_assets/ so relative mounts resolve.
+    """
+    binary = shutil.which("docker-compose")
+    assert binary, "docker-compose is not installed: apt-get install docker-compose (.ci/run does)"
+    lines = COMPOSE_FILE.read_text().splitlines()
+    (tmp_path / "docker-compose.yaml").write_text(
+        "\n".join(ln for ln in lines if not re.match(r"name:\s", ln)) + "\n"
+    )
+    for folder in ("docker", "shutter_assets"):
+        (tmp_path / folder).symlink_to(ROOT / folder)
+    (tmp_path / "test.env").write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+    clean_env = {k: v for k, v in os.environ.items() if k not in env_example_names()}
+    return subprocess.run(
+        [binary, "--env-file", "test.env", "-f", "docker-compose.yaml", "config"],
+        cwd=tmp_path,
+        env=clean_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_compose_file_is_valid_for_compose_with_a_complete_env(tmp_path):
+    result = compose_config(tmp_path, COMPOSE_TEST_ENV)
+    assert result.returncode == 0, result.stderr
+    rendered = yaml.safe_load(result.stdout)
+    assert set(rendered["services"]) == set(services())
+    proxy_env = rendered["services"]["proxy"]["environment"]
+    # the bcrypt hash arrives intact ("$$" is how compose prints a literal "$")
+    assert proxy_env["PROXY_AUTH_HASH"].replace("$$", "$") == "$2a$14$abcdefghijklmnopqrstuv"
+    code_env = rendered["services"]["dagster-code"]["environment"]
+    assert code_env["POSTGRES_PASSWORD"] == "pg-secret"
+    assert code_env["POSTGRES_HOST"] == "postgres"
+
+
+@pytest.mark.parametrize("missing", ["POSTGRES_PASSWORD", "PROXY_AUTH_HASH", "FTP_PASV_ADDRESS"])
+def test_compose_refuses_to_start_without_a_required_secret(tmp_path, missing):
+    env = {k: v for k, v in COMPOSE_TEST_ENV.items() if k != missing}
+    result = compose_config(tmp_path, env)
+    assert result.returncode != 0
+    assert missing in result.stderr
