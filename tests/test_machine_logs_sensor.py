@@ -163,8 +163,15 @@ def test_materialize_by_hand_ingests_every_settled_file_and_reprocess_job(pg_set
     drop.put("CU-01_20261120_140000.log", log_bytes(4, hour=14), mtime=1_763_600_000)
     drop.put("CU-01_20261120_220000.log.part", log_bytes(4))
     res = dagster_resources(pg_settings, drop.settings(), min_age_s=60)
-    result = dg.materialize([ingest_machine_logs, reject_rate], resources=res)
+    result = dg.materialize(  # as `dagster asset materialize --select raw/machine_events`
+        [ingest_machine_logs, reject_rate], resources=res, selection="raw/machine_events"
+    )
     assert result.success
+    assert {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()} == {
+        "raw/machine_events",
+        "raw/machine_event_rejects",
+        "raw/ingested_files",
+    }
     mats = {
         m.asset_key.to_user_string(): m.metadata
         for m in result.asset_materializations_for_node(INGEST_OP)
