@@ -37,6 +37,9 @@ HEADER = ("timestamp", "machine_id", "event", "order_ref", "program", "value", "
 N_FIELDS = len(HEADER)
 MAX_LINE_BYTES = 64 * 1024
 _MINUTE_CACHE = 4096
+_SMALL_CACHE = 4096
+_SECONDS = frozenset(f":{i:02d}" for i in range(60))
+_MILLIS = frozenset(f"{i:03d}" for i in range(1000))
 STATES = frozenset({"RUNNING", "IDLE", "SETUP", "DOWN", "OFF"})
 EVENT_TYPES = frozenset(
     {"STATE", "CYCLE_START", "CYCLE_END", "SCRAP", "ALARM", "ALARM_CLEAR", "OPERATOR"}
@@ -50,7 +53,6 @@ _TS_RE = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-5][0-9])(?:[,.]([0-9]{3}))?"
 )
 _NUMBER_RE = re.compile(r"-?[0-9]+(?:[.,][0-9]+)?")
-_UNSIGNED_RE = re.compile(r"[0-9]+(?:[.,][0-9]+)?")
 
 # What a minute of wall time is in the plant's zone: normal, repeated (autumn), or nonexistent.
 _NORMAL, _AMBIGUOUS, _GAP, _INVALID = 0, 1, 2, 3
@@ -127,6 +129,8 @@ class LogParser:
         self._last_ambiguous: dict[str, str] = {}
         self._second_occurrence: set[str] = set()
         self._header_read = False
+        self._orders: set[str] = set()
+        self._numbers: dict[str, str | None] = {}
 
     @property
     def encoding(self) -> str:
@@ -196,6 +200,19 @@ class LogParser:
             self._minutes.clear()  # lines are mostly in time order: keep memory flat
         self._minutes[key] = info
         return info
+
+    def _number(self, value: str) -> str | None:
+        """``value`` as a numeric literal with a decimal point, or None if it is not a number
+        (cached: quantities and codes repeat all through a file)."""
+        try:
+            return self._numbers[value]
+        except KeyError:
+            pass
+        num = value.replace(",", ".") if _NUMBER_RE.fullmatch(value) else None
+        if len(self._numbers) >= _SMALL_CACHE:
+            self._numbers.clear()
+        self._numbers[value] = num
+        return num
 
     # -- events ----------------------------------------------------------------------------
 
@@ -273,11 +290,18 @@ class LogParser:
             return f"expected {N_FIELDS} fields, got {len(fields)}"
         ts, machine, event, order_ref, program, value, message = fields
 
-        m = _TS_RE.fullmatch(ts)
-        if m is None:
-            return f"bad timestamp {ts!r}"
         key = ts[:16]
-        info = self._minutes.get(key) or self._minute(key, m)
+        info = self._minutes.get(key)
+        if info is None or not (
+            (len(ts) == 19 or (len(ts) == 23 and ts[19] in ",." and ts[20:] in _MILLIS))
+            and ts[16:19] in _SECONDS
+        ):
+            # Unseen minute or unusual shape: the full check (the cache only ever holds minutes
+            # whose text matched the regex, so the shortcut above accepts nothing more).
+            m = _TS_RE.fullmatch(ts)
+            if m is None:
+                return f"bad timestamp {ts!r}"
+            info = info or self._minute(key, m)
         kind = info[0]
         local_ts = f"{ts[:19]}.{ts[20:23]}" if len(ts) == 23 else f"{ts}.000"
         if kind == _NORMAL:
@@ -309,24 +333,28 @@ class LogParser:
                 return f"machine_id {machine!r} does not match file machine {self.file_machine!r}"
         if event not in EVENT_TYPES:
             return f"unknown event type {event!r}"
-        if order_ref and _ORDER_RE.fullmatch(order_ref) is None:
-            return f"bad order_ref {order_ref!r} (expected CMD-YYYY-NNNNNN or empty)"
+        if order_ref and order_ref not in self._orders:
+            if _ORDER_RE.fullmatch(order_ref) is None:
+                return f"bad order_ref {order_ref!r} (expected CMD-YYYY-NNNNNN or empty)"
+            if len(self._orders) >= _SMALL_CACHE:
+                self._orders.clear()
+            self._orders.add(order_ref)
 
         value_num = None
         if event == "STATE":
             if value not in STATES:
                 return f"bad STATE value {value!r} (expected one of {', '.join(sorted(STATES))})"
         elif event == "CYCLE_END" or event == "SCRAP":
-            if _UNSIGNED_RE.fullmatch(value) is None:
+            value_num = self._number(value)
+            if value_num is None or value_num.startswith("-"):
                 return f"bad {event} value {value!r} (expected a non-negative number)"
-            value_num = value.replace(",", ".")
         elif event == "CYCLE_START":
-            if value and _NUMBER_RE.fullmatch(value):
-                value_num = value.replace(",", ".")
+            if value:
+                value_num = self._number(value)
         elif not value:
             return f"missing {event} value ({'alarm code' if event != 'OPERATOR' else 'badge'})"
-        elif _NUMBER_RE.fullmatch(value):
-            value_num = value.replace(",", ".")
+        else:
+            value_num = self._number(value)
 
         return _new_event(
             (
