@@ -38,9 +38,10 @@ def env_example() -> dict[str, str]:
     return {key.strip(): value.strip() for key, value in pairs}
 
 
-def test_dagster_definitions_validate_passes():
-    # dagster reads ./dagster.yaml, whose storage settings come from the environment.
-    env = {**env_example(), **os.environ}
+def test_dagster_definitions_validate_passes(tmp_path):
+    # An empty DAGSTER_HOME: validation needs no instance, and without it dagster would read the
+    # repo's dagster.yaml and want the PostgreSQL storage database to exist.
+    env = {**env_example(), **os.environ, "DAGSTER_HOME": str(tmp_path)}
     result = subprocess.run(
         [
             str(Path(sys.executable).parent / "dagster"),
