@@ -14,14 +14,12 @@ from shutter_assets.lib.connections import PostgresSettings
 from shutter_assets.lib.drop import DropSettings, RemoteFile, open_drop
 from shutter_assets.lib.log_format import HEADER, TRUNCATED
 from shutter_assets.lib.log_ingest import (
-    decide_tick,
     ensure_raw_schema,
-    files_over_reject_rate,
     ingest_files,
-    ingest_order,
     is_safe_path,
     reprocess_file,
 )
+from shutter_assets.lib.log_selection import decide_tick, files_over_reject_rate, ingest_order
 
 TZ = "Europe/Paris"
 HEAD = ";".join(HEADER)

@@ -17,20 +17,16 @@ Contract (DESIGN.md sections 4 and 6):
 * The optional move to the archive folder happens only after the transaction committed.
 * ``reprocess_file(...)`` re-reads one named file and replaces its earlier rows in one transaction.
 
-The sensor's bookkeeping (which files are settled) lives here too, as plain functions.
+Which files to load (settling, batching, the sensor's cursor) is ``log_selection``'s job.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
-import json
-import math
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
 
 import psycopg
@@ -41,8 +37,6 @@ from shutter_assets.lib.drop.base import LogDrop, RemoteFile
 from shutter_assets.lib.log_format import Event, LogHeaderError, LogParser
 
 TEMP_SUFFIXES = (".part", ".tmp")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MS = timedelta(milliseconds=1)
 COPY_BATCH_ROWS = 5000
 _SCHEMA_LOCK = 0x5348_5554_0001  # advisory lock key: one schema creation at a time
 _N = "\\N"
@@ -517,189 +511,3 @@ def reprocess_file(
         ensure_raw_schema(conn)
         conn.commit()
         return _load_one(conn, drop, rf, plant_tz=plant_tz, run_id=run_id, replace=True)
-
-
-# -- which files to load ---------------------------------------------------------------------
-
-
-def already_ingested(conn: psycopg.Connection, files: Iterable[RemoteFile]) -> set[str]:
-    """Paths whose exact version (path, size, mtime) is already registered, in one query.
-
-    The paths travel as one newline-joined text (safe names hold no control characters), which
-    keeps a 10,000-file listing cheap to send; versions are compared here, exactly.
-    """
-    by_path: dict[str, list[RemoteFile]] = {}
-    for f in files:
-        by_path.setdefault(f.path, []).append(f)
-    if not by_path:
-        return set()
-    exists = conn.execute("select to_regclass('raw.ingested_files') is not null").fetchone()
-    if not exists or not exists[0]:
-        return set()
-    rows = conn.execute(
-        "select path, size_bytes, mtime from raw.ingested_files "
-        "where path = any(string_to_array(%s, E'\\n'))",
-        ("\n".join(p for p in by_path if "\n" not in p),),
-    ).fetchall()
-    done: set[str] = set()
-    for path, size, mtime in rows:
-        if any(f.size == size and f.mtime == mtime for f in by_path[path]):
-            done.add(path)
-    return done
-
-
-def candidates(listing: Iterable[RemoteFile]) -> tuple[list[RemoteFile], list[str]]:
-    """Split a listing into loadable candidates and refused (unsafe) names; temp names dropped."""
-    ok: list[RemoteFile] = []
-    refused: list[str] = []
-    for f in listing:
-        if is_temporary(f.path):
-            continue
-        if not is_safe_path(f.path):
-            refused.append(f.path)
-            continue
-        ok.append(f)
-    return ok, refused
-
-
-@dataclass
-class TickDecision:
-    settled: list[RemoteFile]
-    cursor: str
-    waiting: int
-    refused: list[str]
-
-
-def _mtime_key(f: RemoteFile) -> int:
-    """The mtime in whole milliseconds, computed exactly (no float rounding)."""
-    return (f.mtime - _EPOCH) // _MS if f.mtime is not None else 0
-
-
-def _version_token(f: RemoteFile) -> str:
-    """11 characters naming one version (path, size, mtime) of a file in the cursor."""
-    digest = hashlib.blake2b(
-        f"{f.path}\x00{f.size}\x00{_mtime_key(f)}".encode(), digest_size=8
-    ).digest()
-    return base64.urlsafe_b64encode(digest)[:11].decode()
-
-
-def _by_time(groups: dict[str, str]) -> dict[str, int]:
-    return {tok: int(ts) for ts, toks in groups.items() for tok in toks.split()}
-
-
-def _group(tokens: dict[str, int]) -> dict[str, str]:
-    out: dict[int, list[str]] = {}
-    for tok, ts in tokens.items():
-        out.setdefault(ts, []).append(tok)
-    return {str(ts): " ".join(toks) for ts, toks in out.items()}
-
-
-def decide_tick(
-    cursor: str | None,
-    listing: Sequence[RemoteFile],
-    ingested: set[str],
-    *,
-    now: datetime,
-    min_age_s: float,
-    retry_after_s: float,
-) -> TickDecision:
-    """Which files are settled now, and the next cursor.
-
-    A file is settled when this tick sees the same version (path, size, mtime) as an earlier tick
-    and that first sighting is at least ``min_age_s`` old (our clock, immune to the server's).
-    The cursor only holds versions present in the drop and not yet ingested, as 11-character
-    tokens grouped by the second they were first seen (``seen``) or requested (``req``), so it
-    never grows with history and stays about 12 bytes per waiting file. A requested file is
-    offered again only after ``retry_after_s`` if its run did not ingest it.
-    """
-    state = json.loads(cursor) if cursor else {}
-    if state.get("v") != 3:
-        state = {}
-    seen = _by_time(state.get("seen", {}))
-    requested = _by_time(state.get("req", {}))
-    ts = int(now.timestamp())
-    files, refused = candidates(listing)
-    new_seen: dict[str, int] = {}
-    new_req: dict[str, int] = {}
-    settled: list[RemoteFile] = []
-    waiting = 0
-    for f in files:
-        if f.path in ingested:
-            continue
-        tok = _version_token(f)
-        first_seen = seen.get(tok)
-        new_seen[tok] = ts if first_seen is None else first_seen
-        requested_at = requested.get(tok)
-        if requested_at is not None and ts - requested_at < retry_after_s:
-            new_req[tok] = requested_at  # its run is queued or running
-        elif first_seen is not None and ts - first_seen >= min_age_s:
-            settled.append(f)
-            new_req[tok] = ts
-        else:
-            waiting += 1
-    cursor_out = json.dumps(
-        {"v": 3, "seen": _group(new_seen), "req": _group(new_req)}, separators=(",", ":")
-    )
-    return TickDecision(settled=settled, cursor=cursor_out, waiting=waiting, refused=refused)
-
-
-def ingest_order(f: RemoteFile) -> tuple:
-    """Oldest first; at equal mtime ``X.log`` before its re-upload ``X (1).log``, so the copy is
-    the one recorded as the duplicate."""
-    stem = f.path[:-4] if f.path.endswith(".log") else f.path
-    return (_mtime_key(f), stem)
-
-
-def batches(files: Sequence[RemoteFile], batch_size: int) -> list[list[RemoteFile]]:
-    """ceil(N / batch_size) batches in ingestion order (see ``ingest_order``)."""
-    size = max(1, batch_size)
-    ordered = sorted(files, key=ingest_order)
-    return [ordered[i * size : (i + 1) * size] for i in range(math.ceil(len(ordered) / size))]
-
-
-def batch_key(batch: Sequence[RemoteFile]) -> str:
-    """A run key that names exactly this batch of file versions (path, size, mtime)."""
-    h = hashlib.sha1(usedforsecurity=False)
-    for f in batch:
-        h.update(f"{f.path}\x00{f.size}\x00{_mtime_key(f)}\n".encode())
-    return f"machine_logs:{h.hexdigest()[:20]}"
-
-
-def settled_by_age(listing: Sequence[RemoteFile], *, now: datetime, min_age_s: float) -> list:
-    """For a run started by hand (no sensor history): files whose mtime is old enough."""
-    files, _ = candidates(listing)
-    return [f for f in files if (now - f.mtime).total_seconds() >= min_age_s]
-
-
-def files_over_reject_rate(
-    conn: psycopg.Connection, run_id: str | None, max_rate: float
-) -> tuple[str | None, int, list[tuple[str, int, int, float]]]:
-    """Files of ``run_id`` (else of the latest run that loaded files) whose reject rate exceeds
-    ``max_rate``: returns (run checked, files checked, [(path, rejects, lines, rate)])."""
-    if not conn.execute("select to_regclass('raw.ingested_files') is not null").fetchone()[0]:
-        return None, 0, []
-    if (
-        not run_id
-        or not conn.execute(
-            "select 1 from raw.ingested_files where run_id = %s and status = 'loaded' limit 1",
-            (run_id,),
-        ).fetchone()
-    ):
-        row = conn.execute(
-            "select run_id from raw.ingested_files where status = 'loaded' "
-            "order by ingested_at desc, file_id desc limit 1"
-        ).fetchone()
-        run_id = row[0] if row else None
-    if run_id is None:
-        return None, 0, []
-    rows = conn.execute(
-        "select path, reject_count, event_count + reject_count from raw.ingested_files "
-        "where run_id = %s and status = 'loaded' order by path",
-        (run_id,),
-    ).fetchall()
-    offenders = [
-        (path, rej, total, rej / total)
-        for path, rej, total in rows
-        if total and rej / total > max_rate
-    ]
-    return run_id, len(rows), offenders

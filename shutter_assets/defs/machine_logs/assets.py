@@ -10,11 +10,10 @@ import dagster as dg
 
 from shutter_assets.defs.machine_logs.settings import MachineLogsSettings
 from shutter_assets.defs.resources import LogDropResource, PlantResource, WarehouseResource
-from shutter_assets.lib.log_ingest import (
-    IngestReport,
+from shutter_assets.lib.log_ingest import IngestReport, ingest_files
+from shutter_assets.lib.log_selection import (
     already_ingested,
     candidates,
-    ingest_files,
     ingest_order,
     settled_by_age,
 )

@@ -1,6 +1,6 @@
 """``machine_logs_sensor``: request ingestion runs for settled, not yet ingested log files.
 
-Settling and cursor rules are in ``shutter_assets.lib.log_ingest.decide_tick``; a backlog of N
+Settling and cursor rules are in ``shutter_assets.lib.log_selection.decide_tick``; a backlog of N
 files becomes ceil(N / LOGS_BATCH_SIZE) runs, each keyed by its exact batch so a repeated tick is
 harmless.
 """
@@ -15,7 +15,7 @@ from shutter_assets.defs.machine_logs.assets import (
 )
 from shutter_assets.defs.machine_logs.settings import MachineLogsSettings
 from shutter_assets.defs.resources import LogDropResource, WarehouseResource
-from shutter_assets.lib.log_ingest import already_ingested, batch_key, batches, decide_tick
+from shutter_assets.lib.log_selection import already_ingested, batch_key, batches, decide_tick
 
 
 @dg.sensor(
