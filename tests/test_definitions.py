@@ -101,3 +101,23 @@ def test_env_example_documents_every_variable_the_resources_read():
     read = set(re.findall(r'_env(?:_int)?\("([A-Z_]+)"', source))
     assert read, "no environment variables found in resources.py"
     assert read <= documented, f"undocumented: {sorted(read - documented)}"
+
+
+def test_jobs_carry_the_tags_the_run_queue_limits():
+    """dagster.yaml allows one run per pipeline tag; an untagged job would escape the limit."""
+    import yaml
+
+    instance = yaml.safe_load((ROOT / "dagster.yaml").read_text())
+    limits = instance["run_coordinator"]["config"]["tag_concurrency_limits"]
+    limited = {lim["value"] for lim in limits if lim["key"] == "shutter/pipeline"}
+    defs = _load_defs()
+    tagged = {
+        "legacy_orders_sync_job": "legacy_orders",
+        "reprocess_log_file": "machine_logs",
+    }
+    for job_name, pipeline in tagged.items():
+        job = defs.resolve_job_def(job_name)
+        assert job.tags.get("shutter/pipeline") == pipeline, job_name
+        assert pipeline in limited
+    sensor = defs.resolve_sensor_def("dbt_automation_sensor")
+    assert sensor.run_tags.get("shutter/pipeline") in limited

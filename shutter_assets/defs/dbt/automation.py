@@ -16,5 +16,7 @@ dbt_automation_sensor = dg.AutomationConditionSensorDefinition(
     target=dg.AssetSelection.assets(shutter_dbt, bi_readonly_role),
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=60,
+    # dagster.yaml queues runs with this tag one at a time: builds lock the marts BI reads.
+    run_tags={"shutter/pipeline": "dbt"},
     description="Rebuilds the dbt models downstream of newly materialized raw tables.",
 )

@@ -22,6 +22,8 @@ def build_legacy_orders_schedule(timezone: str = "Europe/Paris") -> dg.ScheduleD
             JOB_NAME,
             selection=LEGACY_ORDERS_SELECTION,
             description="Sync every db_commandes table into raw_commandes.",
+            # dagster.yaml queues runs with this tag one at a time: the ERP is fragile.
+            tags={"shutter/pipeline": "legacy_orders"},
         ),
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description="Incremental sync of db_commandes every 15 minutes.",

@@ -48,6 +48,9 @@ def reprocess_log_file_op(
     yield dg.Output(res.status)
 
 
-@dg.job(description="Re-ingest one named log file (config: path), replacing its earlier rows.")
+@dg.job(
+    description="Re-ingest one named log file (config: path), replacing its earlier rows.",
+    tags={"shutter/pipeline": "machine_logs"},
+)
 def reprocess_log_file():
     reprocess_log_file_op()

@@ -52,7 +52,7 @@ def machine_logs_sensor(
         dg.RunRequest(
             run_key=batch_key(batch),
             run_config={"ops": {INGEST_OP: {"config": {"paths": [f.path for f in batch]}}}},
-            tags={"machine_logs/files": str(len(batch))},
+            tags={"machine_logs/files": str(len(batch)), "shutter/pipeline": "machine_logs"},
         )
         for batch in batches(decision.settled, machine_logs.batch_size)
     ]
