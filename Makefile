@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # Local defaults from .env.example, overridden by .env, overridden by the caller's environment.
-ENV := set -a; . ./.env.example; [ -f .env ] && . ./.env; set +a;
+ENV := caller=$$(export -p); set -a; . ./.env.example; if [ -f .env ]; then . ./.env; fi; set +a; eval "$$caller";
 
 .PHONY: venv prepare demo test dev lint format services clean
 
