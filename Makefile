@@ -16,9 +16,10 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-# dbt's manifest is prepared once here (build/dev time), not at every run.
+# dbt's manifest is prepared once here (build/dev time), not at every run, with the configured
+# environment: the manifest names the warehouse database (POSTGRES_DB) that metadata is read from.
 prepare: venv
-	cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir . --project-dir .
+	$(ENV) cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir . --project-dir .
 
 services:
 	bash scripts/ensure_services.sh
