@@ -23,6 +23,14 @@ fi
 
 # The simulator has closed every file it wrote, so they are settled: no need to wait the
 # sensor's minimum age before the manual materialization.
-LOGS_MIN_AGE_S=0 "$BIN/dagster" asset materialize -m shutter_assets.definitions --select '*'
+log="$ROOT/var/demo-materialize.log"
+echo "materializing every asset (dagster asset materialize --select '*'; event log: $log) ..."
+if ! LOGS_MIN_AGE_S=0 "$BIN/dagster" asset materialize -m shutter_assets.definitions \
+  --select '*' >"$log" 2>&1; then
+  grep -E "STEP_FAILURE|Error|error" "$log" | tail -n 40 >&2
+  echo "make demo: materialization failed; full event log in $log" >&2
+  exit 1
+fi
+grep -cE "ASSET_MATERIALIZATION" "$log" | xargs -I{} echo "{} asset materializations recorded"
 
 "$BIN/python" -m scripts.demo_summary
