@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -24,7 +25,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CADDYFILE = ROOT / "docker" / "proxy" / "Caddyfile"
-USER, PASSWORD = "plant-it", "s3cret volet; roulant"
+# A fresh password each run (with a space and a ";" to exercise quoting), never a literal.
+USER, PASSWORD = "plant-it", f"volet; {secrets.token_urlsafe(12)}"
 
 
 def free_port() -> int:
