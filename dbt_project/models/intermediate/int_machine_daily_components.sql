@@ -39,6 +39,37 @@ affected_days as (
 
 state_time as (
 
+    {% if is_incremental() %}
+    -- a few affected days: one index range scan of (machine_id, production_date) per day (the
+    -- planner cannot know how few days affected_days holds and would scan every piece)
+    select
+        affected_days.machine_id,
+        affected_days.production_date,
+        day_pieces.run_s,
+        day_pieces.setup_s,
+        day_pieces.down_s,
+        day_pieces.idle_s,
+        day_pieces.off_s,
+        day_pieces.failure_count,
+        day_pieces.batch_file_id
+    from affected_days
+    cross join lateral (
+        select
+            sum(pieces.duration_s) filter (where pieces.state = 'RUNNING') as run_s,
+            sum(pieces.duration_s) filter (where pieces.state = 'SETUP') as setup_s,
+            sum(pieces.duration_s) filter (where pieces.state = 'DOWN') as down_s,
+            sum(pieces.duration_s) filter (where pieces.state = 'IDLE') as idle_s,
+            sum(pieces.duration_s) filter (where pieces.state = 'OFF') as off_s,
+            count(*) filter (where pieces.is_failure_start) as failure_count,
+            max(pieces.batch_file_id) as batch_file_id
+        from {{ ref('int_machine_state_daily') }} as pieces
+        where pieces.machine_id = affected_days.machine_id
+          and pieces.production_date = affected_days.production_date
+          and (pieces.duration_s > 0 or pieces.is_failure_start)
+        having count(*) > 0
+    ) as day_pieces
+    {% else %}
+    -- every day: one pass over all pieces
     select
         pieces.machine_id,
         pieces.production_date,
@@ -55,6 +86,7 @@ state_time as (
         and pieces.production_date = affected_days.production_date
     where pieces.duration_s > 0 or pieces.is_failure_start
     group by pieces.machine_id, pieces.production_date
+    {% endif %}
 
 ),
 

@@ -13,6 +13,7 @@
         incremental_strategy='delete+insert',
         unique_key=['file_id', 'line_no'],
         on_schema_change='fail',
+        post_hook="{{ analyze_if_new(['file_id', 'line_no']) }}",
         indexes=[
             {'columns': ['file_id', 'line_no']},
             {'columns': ['machine_id', 'production_date']},
