@@ -132,3 +132,34 @@ def test_materialize_all_matches_the_simulated_plant(plant_env, pg_settings, mys
                 totals.produced_qty,
                 totals.scrap_qty,
             ), numero
+
+
+def _oee_rows(pg_settings) -> list[tuple]:
+    with pg_settings.connect() as conn:
+        return conn.execute(
+            "select * from marts.machine_oee_daily order by machine_id, production_date"
+        ).fetchall()
+
+
+def test_rerun_with_full_refresh_loads_nothing_twice_and_rebuilds_the_same_marts(
+    plant_env, pg_settings, mysql_settings
+):
+    """The Launchpad's `full_refresh` (and `make demo`) rebuilds the models to the same values."""
+    load_orders(mysql_settings, seed=SEED, n_orders=ORDERS)
+    truth = write_logs(plant_env, seed=SEED, days=1, n_orders=ORDERS)
+
+    from shutter_assets.definitions import defs as build_defs
+
+    job = build_defs().resolve_implicit_global_asset_job_def()
+    with dg.instance_for_test() as instance:
+        assert job.execute_in_process(instance=instance).success
+        first = _oee_rows(pg_settings)
+        rerun = job.execute_in_process(
+            instance=instance,
+            run_config={"ops": {"shutter_dbt": {"config": {"full_refresh": True}}}},
+        )
+        assert rerun.success
+    assert first and _oee_rows(pg_settings) == first
+    with pg_settings.connect() as conn:
+        events = conn.execute("select count(*) from raw.machine_events").fetchone()[0]
+    assert events == truth.accepted_total

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from collections import Counter, defaultdict
@@ -567,3 +568,15 @@ def test_cli_mess_flags_select_single_realities(tmp_path: Path) -> None:
     bad = _cli("logs", "--out", str(tmp_path), "--mess", "cp1252,nonsense")
     assert bad.returncode == 2 and "nonsense" in bad.stderr
     assert Mess.parse("all") == Mess.all() and Mess.parse("bom") == Mess(bom=True)
+
+
+def test_rerun_into_the_same_drop_leaves_existing_uploads_untouched(tmp_path):
+    """A demo rerun must not touch files already uploaded: a new mtime looks like a re-upload."""
+    write_logs(tmp_path, seed=3, days=1, mess=Mess.all())
+    before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.log")}
+    for path in before:
+        os.utime(path, ns=(1_000_000_000, 1_000_000_000))
+    write_logs(tmp_path, seed=3, days=1, mess=Mess.all())
+    after = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*.log")}
+    assert set(after) == set(before)
+    assert set(after.values()) == {1_000_000_000}

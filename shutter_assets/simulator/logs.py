@@ -694,6 +694,10 @@ def _bad_lines(
             plan.features.append("invalid_lines")
 
 
+def _same_bytes(path: Path, data: bytes) -> bool:
+    return path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data
+
+
 def write_logs(
     out_dir: Path | str,
     seed: int,
@@ -713,7 +717,8 @@ def write_logs(
     added. ``leave_pending`` stops the
     growing file after its first part and leaves the temporary-name upload un-renamed; the truth
     always describes the finished tree, and ``truth.growing.finish()`` /
-    ``truth.pending.rename()`` complete it. Existing files of the same names are overwritten.
+    ``truth.pending.rename()`` complete it. Existing files of the same names are overwritten,
+    unless they already hold the same bytes (a rerun then leaves the drop untouched).
     """
     out = Path(out_dir)
     mess = mess or (Mess.all() if messy else Mess())
@@ -822,7 +827,9 @@ def write_logs(
         data, truth = _render(plan, zone)
         target = out / plan.rel_path
         target.parent.mkdir(parents=True, exist_ok=True)
-        if plan is growing:
+        if not leave_pending and _same_bytes(target, data):
+            pass  # already uploaded: rewriting would only touch its mtime and look like a re-upload
+        elif plan is growing:
             growing_file = GrowingFile(target, data)
             growing_file.start()
             if not leave_pending:
@@ -842,7 +849,8 @@ def write_logs(
         if plan is duplicate:
             stem = plan.rel_path[: -len(".log")]
             dup_rel = f"{stem} (1).log"
-            (out / dup_rel).write_bytes(data)
+            if not _same_bytes(out / dup_rel, data):
+                (out / dup_rel).write_bytes(data)
             dup = FileTruth(
                 **{
                     **truth.__dict__,

@@ -32,14 +32,24 @@ class ShutterDbtTranslator(DagsterDbtTranslator):
         return dg.AutomationCondition.eager()
 
 
+class DbtBuildConfig(dg.Config):
+    """Launchpad switch for rebuilding incremental models from scratch.
+
+    Needed after a model's columns changed (dbt refuses an incremental run whose columns differ
+    from the table's: ``on_schema_change='fail'``), after editing the ``programs`` seed, or to
+    re-pair events of a late file with already closed alarms (docs/dbt.md).
+    """
+
+    full_refresh: bool = False
+
+
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
     dagster_dbt_translator=ShutterDbtTranslator(),
     name="shutter_dbt",
 )
-def shutter_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+def shutter_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
     """``dbt build`` of the selected models: seeds, models and their tests, with row counts."""
-    yield from (
-        dbt.cli(["build"], context=context).stream().fetch_row_counts().fetch_column_metadata()
-    )
+    args = ["build", "--full-refresh"] if config.full_refresh else ["build"]
+    yield from dbt.cli(args, context=context).stream().fetch_row_counts().fetch_column_metadata()
