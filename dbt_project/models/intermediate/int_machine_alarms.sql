@@ -10,10 +10,6 @@
 -#}
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['file_id', 'line_no'],
-        on_schema_change='fail',
         post_hook="{{ analyze_if_new(['machine_id', 'alarm_code']) }}",
         indexes=[
             {'columns': ['file_id', 'line_no'], 'unique': true},

@@ -10,10 +10,7 @@
 -#}
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
         unique_key=['machine_id', 'production_date'],
-        on_schema_change='fail',
         indexes=[
             {'columns': ['machine_id', 'production_date'], 'unique': true},
             {'columns': ['batch_file_id']},

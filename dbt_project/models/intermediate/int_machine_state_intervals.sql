@@ -11,10 +11,6 @@
 -#}
 {{
     config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key=['file_id', 'line_no'],
-        on_schema_change='fail',
         indexes=[
             {'columns': ['file_id', 'line_no'], 'unique': true},
             {'columns': ['machine_id', 'started_at']},

@@ -6,9 +6,8 @@
 -#}
 {{
     config(
-        materialized='incremental',
         incremental_strategy='append',
-        on_schema_change='fail',
+        unique_key=[],
         indexes=[
             {'columns': ['machine_id', 'production_date']},
             {'columns': ['order_ref']},
