@@ -16,9 +16,9 @@ from shutter_assets.lib.log_format import HEADER, TRUNCATED
 from shutter_assets.lib.log_ingest import (
     ensure_raw_schema,
     ingest_files,
-    is_safe_path,
     reprocess_file,
 )
+from shutter_assets.lib.log_names import is_safe_path
 from shutter_assets.lib.log_selection import decide_tick, files_over_reject_rate, ingest_order
 
 TZ = "Europe/Paris"

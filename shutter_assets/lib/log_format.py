@@ -33,6 +33,8 @@ from functools import partial
 from typing import BinaryIO, NamedTuple
 from zoneinfo import ZoneInfo
 
+from shutter_assets.lib.log_names import machine_from_path
+
 HEADER = ("timestamp", "machine_id", "event", "order_ref", "program", "value", "message")
 N_FIELDS = len(HEADER)
 MAX_LINE_BYTES = 64 * 1024
@@ -47,7 +49,6 @@ EVENT_TYPES = frozenset(
 TRUNCATED = "truncated line (no newline at end of file)"
 
 _MACHINE_RE = re.compile(r"[A-Z]{2}-[0-9]{2}")
-_FILE_MACHINE_RE = re.compile(r"([A-Z]{2}-[0-9]{2})_")
 _ORDER_RE = re.compile(r"CMD-[0-9]{4}-[0-9]{6}")
 _TS_RE = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-5][0-9])(?:[,.]([0-9]{3}))?"
@@ -86,12 +87,6 @@ class Reject(NamedTuple):
     line_no: int
     raw_line: str
     reason: str
-
-
-def machine_from_path(path: str) -> str | None:
-    """The machine id a file name starts with (``CU-01_20261120_060000.log`` -> ``CU-01``)."""
-    m = _FILE_MACHINE_RE.match(path.rsplit("/", 1)[-1])
-    return m.group(1) if m else None
 
 
 def _format_offset(offset: timedelta) -> str:

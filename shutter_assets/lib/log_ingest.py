@@ -35,8 +35,8 @@ from psycopg import sql
 from shutter_assets.lib.connections import PostgresSettings
 from shutter_assets.lib.drop.base import LogDrop, RemoteFile
 from shutter_assets.lib.log_format import Event, LogHeaderError, LogParser
+from shutter_assets.lib.log_names import check_drop_path
 
-TEMP_SUFFIXES = (".part", ".tmp")
 COPY_BATCH_ROWS = 5000
 _SCHEMA_LOCK = 0x5348_5554_0001  # advisory lock key: one schema creation at a time
 _N = "\\N"
@@ -111,42 +111,11 @@ class FileChangedError(RuntimeError):
     """The file's size changed between the listing and the end of the download."""
 
 
-class UnsafePathError(ValueError):
-    """A remote name tries to leave the drop folder (``..``, absolute path)."""
-
-
 def ensure_raw_schema(conn: psycopg.Connection) -> None:
     """Create the ``raw`` schema and its three tables if missing; idempotent and race-safe."""
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
         conn.execute(RAW_DDL)
-
-
-# -- names ---------------------------------------------------------------------------------
-
-
-def is_safe_path(path: str) -> bool:
-    """True for a plain relative POSIX path that stays inside the drop."""
-    if not path or path.startswith(("/", "\\")) or "\\" in path:
-        return False
-    if any(ord(c) < 32 for c in path):
-        return False
-    if len(path) > 1 and path[1] == ":":
-        return False
-    parts = path.split("/")
-    return all(p not in ("", ".", "..") for p in parts)
-
-
-def is_temporary(path: str) -> bool:
-    return path.lower().endswith(TEMP_SUFFIXES)
-
-
-def check_path(path: str) -> None:
-    if not is_safe_path(path):
-        raise UnsafePathError(
-            f"refused remote name {path!r}: it is absolute or contains '..'; a log file must be a "
-            f"plain name in the drop folder or in one machine sub-folder. Rename it on the server."
-        )
 
 
 # -- results -------------------------------------------------------------------------------
@@ -339,7 +308,7 @@ def _load_one(
     on_flush: OnFlush | None = None,
 ) -> FileResult:
     """Load one file in one transaction (the caller's connection must not be in autocommit)."""
-    check_path(rf.path)
+    check_drop_path(rf.path)
     res = FileResult(path=rf.path, status="loaded", size_bytes=rf.size)
     with conn.transaction():
         _lock(conn, "raw.ingested_files/path/" + rf.path)
@@ -499,7 +468,7 @@ def reprocess_file(
     Its registry row keeps its ``file_id``; events and rejects are deleted and reloaded in the same
     transaction. A path never ingested is simply ingested. Raises when the file is not in the drop.
     """
-    check_path(path)
+    check_drop_path(path)
     listing = {f.path: f for f in drop.list_files()}
     rf = listing.get(path)
     if rf is None:

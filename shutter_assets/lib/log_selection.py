@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from shutter_assets.lib.drop.base import RemoteFile
-from shutter_assets.lib.log_ingest import is_safe_path, is_temporary
+from shutter_assets.lib.log_names import is_safe_path, is_temporary
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)

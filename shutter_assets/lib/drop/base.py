@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import PurePosixPath
 from typing import BinaryIO, Protocol
+
+from shutter_assets.lib.log_names import UnsafePathError, check_drop_path
 
 ARCHIVE_DIR = "archive"
 
@@ -59,23 +60,19 @@ class LogDrop(Protocol):
     def close(self) -> None: ...
 
 
-def safe_relpath(path: str) -> str:
-    """``path`` as a clean relative POSIX path inside the drop, or DropError.
+def drop_path(path: str) -> str:
+    """``path`` unchanged when ``log_names`` accepts it as a drop path, else DropError.
 
-    The platform only ever names files that the listing returned; anything absolute or climbing
-    out with ``..`` is refused so that a bad file name can never read or move files elsewhere.
+    The platform only ever names files that the listing returned; anything absolute, climbing out
+    with ``..`` or spelled two ways is refused so that a bad name can never read or move files
+    elsewhere.
     """
-    text = str(path)
-    if not text or "\x00" in text or "\n" in text or "\r" in text:
-        raise DropError(f"refused drop path {path!r}: empty or holds a control character")
-    if text.startswith(("/", "\\")) or (len(text) > 1 and text[1] == ":"):
-        raise DropError(f"refused drop path {path!r}: it must be relative to the drop folder")
-    parts = [p for p in text.split("/") if p not in ("", ".")]
-    if not parts or ".." in parts:
-        raise DropError(f"refused drop path {path!r}: '..' would leave the drop folder")
-    return str(PurePosixPath(*parts))
+    try:
+        return check_drop_path(path)
+    except UnsafePathError as exc:
+        raise DropError(str(exc)) from exc
 
 
 def archive_path(path: str) -> str:
     """Where ``archive()`` moves a file: ``archive/<same relative path>``."""
-    return f"{ARCHIVE_DIR}/{safe_relpath(path)}"
+    return f"{ARCHIVE_DIR}/{drop_path(path)}"

@@ -30,7 +30,7 @@ from shutter_assets.lib.drop.base import (
     DropSettings,
     RemoteFile,
     archive_path,
-    safe_relpath,
+    drop_path,
 )
 
 log = logging.getLogger(__name__)
@@ -228,7 +228,7 @@ class FtpDrop:
     # ------------------------------------------------------------------ files
 
     def open_read(self, path: str) -> BinaryIO:
-        rel = safe_relpath(path)
+        rel = drop_path(path)
         ftp = self._control()
         remote = self._abs(rel)
         try:
@@ -249,7 +249,7 @@ class FtpDrop:
         return io.BufferedReader(self._download, buffer_size=READ_BUFFER)  # type: ignore[return-value]
 
     def archive(self, path: str) -> str:
-        rel = safe_relpath(path)
+        rel = drop_path(path)
         new_path = archive_path(rel)
         ftp = self._control()
         try:

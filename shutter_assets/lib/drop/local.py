@@ -17,7 +17,7 @@ from shutter_assets.lib.drop.base import (
     DropSettings,
     RemoteFile,
     archive_path,
-    safe_relpath,
+    drop_path,
 )
 
 
@@ -66,7 +66,7 @@ class LocalDrop:
         return RemoteFile(path, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC))
 
     def open_read(self, path: str) -> BinaryIO:
-        target = self.root / safe_relpath(path)
+        target = self.root / drop_path(path)
         try:
             if not stat.S_ISREG(target.stat().st_mode):
                 raise DropError(f"{str(target)!r} in the local log drop is not a regular file")
@@ -75,7 +75,7 @@ class LocalDrop:
             raise DropError(f"cannot read {str(target)!r} from the local log drop: {exc}") from exc
 
     def archive(self, path: str) -> str:
-        source = self.root / safe_relpath(path)
+        source = self.root / drop_path(path)
         new_path = archive_path(path)
         target = self.root / new_path
         try:

@@ -27,7 +27,7 @@ from shutter_assets.lib.drop.base import (
     DropSettings,
     RemoteFile,
     archive_path,
-    safe_relpath,
+    drop_path,
 )
 
 log = logging.getLogger(__name__)
@@ -223,7 +223,7 @@ class SftpDrop:
         return sorted(found)
 
     def open_read(self, path: str) -> BinaryIO:
-        rel = safe_relpath(path)
+        rel = drop_path(path)
         sftp = self._session()
         try:
             handle = sftp.open(self._abs(rel), "rb")
@@ -239,7 +239,7 @@ class SftpDrop:
         return io.BufferedReader(raw, buffer_size=READ_BUFFER)  # type: ignore[return-value]
 
     def archive(self, path: str) -> str:
-        rel = safe_relpath(path)
+        rel = drop_path(path)
         new_path = archive_path(rel)
         sftp = self._session()
         try:
