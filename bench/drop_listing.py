@@ -2,7 +2,8 @@
 
 Starts the same real vsftpd and sshd as the tests (``tests/fixtures/servers.py``, root needed),
 writes N files spread over machine folders, and prints the best-of-3 listing time for ftp, ftps,
-sftp and local, plus the ratio of the pipelined FTP listing to a naive one (one ``MDTM`` round trip
+sftp and local, for pyftpdlib servers listing MS-DOS style (``LIST`` + ``MDTM``) and by ``MLSD``,
+plus the ratio of the pipelined FTP listing to a naive one (one ``MDTM`` round trip
 per file), measured on the same server. Localhost round trips take microseconds; on a real
 network each saved round trip saves a few milliseconds, so the ratio understates the gain.
 
@@ -24,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from shutter_assets.lib.drop import DropSettings, open_drop
-from tests.fixtures.servers import ensure_test_user, start_sshd, start_vsftpd
+from tests.fixtures.servers import PyftpdServer, ensure_test_user, start_sshd, start_vsftpd
 
 
 def best_of(runs: int, action) -> tuple[float, object]:
@@ -70,11 +71,18 @@ def main() -> None:
         subprocess.run(["chown", "-R", f"{user.uid}:{user.gid}", str(root)], check=True)
         remote_dir = str(root.relative_to(user.home))
 
-        with start_vsftpd(user) as ftpd, start_sshd(user) as sshd:
+        with (
+            start_vsftpd(user) as ftpd,
+            start_sshd(user) as sshd,
+            PyftpdServer(root, "msdos") as msdos,
+            PyftpdServer(root, "mlsd") as mlsd,
+        ):
             targets = {
                 "ftp": ftpd.settings("ftp", remote_dir),
                 "ftps": ftpd.settings("ftps", remote_dir),
                 "sftp": sshd.settings(remote_dir),
+                "msdos": msdos.settings(),
+                "mlsd": mlsd.settings(),
             }
 
             targets["local"] = DropSettings(protocol="local", remote_dir=str(root))
@@ -90,7 +98,7 @@ def main() -> None:
                 assert len(files) == len(paths), (protocol, len(files))
                 timings[protocol] = seconds
                 print(
-                    f"  {protocol:<5} list_files: {seconds:7.3f} s  "
+                    f"  {protocol:<6} list_files: {seconds:7.3f} s  "
                     f"({seconds / len(paths) * 1e6:6.1f} us/file)"
                 )
             naive, _ = best_of(1, lambda: naive_ftp_listing(targets["ftp"], paths))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import socket
 import subprocess
 import tracemalloc
@@ -18,11 +19,22 @@ from pathlib import Path
 import pytest
 
 from shutter_assets.lib.drop import DropError, RemoteFile, open_drop
-from tests.fixtures.servers import DropServer, free_port
+from shutter_assets.lib.drop.ftp_listing import (
+    FILE,
+    FOLDER,
+    OTHER,
+    Entry,
+    ListingError,
+    parse_list_line,
+    parse_mlsd_line,
+    server_offers_mlsd,
+)
+from tests.fixtures.servers import PROTOCOLS, DropServer, free_port
 
 pytestmark = pytest.mark.integration
 
 REMOTE = ["ftp", "ftps", "sftp"]
+OTHER_DIALECTS = ["msdos_ftp", "mlsd_ftp"]  # pyftpdlib: LIST MS-DOS style; MLSD
 
 
 def _listed(drop_server: DropServer) -> dict[str, RemoteFile]:
@@ -37,6 +49,7 @@ def _stat_mtime(path: Path) -> datetime:
 # --------------------------------------------------------------------------- listing
 
 
+@pytest.mark.parametrize("drop_server", [*PROTOCOLS, *OTHER_DIALECTS], indirect=True)
 def test_lists_root_and_machine_folders_with_exact_sizes_and_mtimes(drop_server: DropServer):
     long_ago = datetime(2025, 3, 14, 9, 26, 53, tzinfo=UTC)  # LIST shows only the day for it
     recent = datetime.now(UTC) - timedelta(minutes=3, seconds=17)
@@ -95,20 +108,54 @@ def test_lists_ten_thousand_files(drop_server: DropServer):
     assert files["CU-19/CU-19_20261120_000499.log"].size == 3
 
 
-def test_a_file_name_that_is_not_utf8_is_a_clear_drop_error(drop_server: DropServer):
-    drop_server.put("CU-01/CU-01_20261120_060000.log", b"fine")
-    bad = os.path.join(os.fsencode(drop_server.mkdir("CU-01")), b"CU-01_caf\xe9.log")
-    with open(bad, "wb") as out:
-        out.write(b"name in Windows-1252")
+def _put_raw(drop_server: DropServer, folder: str, name: bytes, data: bytes) -> None:
+    """A file whose name is raw bytes, as a person's Windows tool leaves it on the server."""
+    parent = os.fsencode(drop_server.mkdir(folder) if folder else drop_server.root)
+    target = os.path.join(parent, name)
+    with open(target, "wb") as out:
+        out.write(data)
     if drop_server.uid >= 0:
-        os.chown(bad, drop_server.uid, drop_server.gid)
-    with pytest.raises(DropError, match=r"not UTF-8.*caf\\xe9.*rename"):
-        _listed(drop_server)
+        os.chown(target, drop_server.uid, drop_server.gid)
+
+
+@pytest.mark.parametrize("drop_server", [*PROTOCOLS, *OTHER_DIALECTS], indirect=True)
+def test_an_unreadable_name_is_skipped_and_reported_and_every_other_file_flows(
+    drop_server: DropServer,
+):
+    drop_server.put("CU-01/CU-01_20261120_060000.log", b"fine")
+    drop_server.put("CU-02_20261120_060000.log", b"fine too")
+    _put_raw(drop_server, "", b"Relev\xe9 production.txt", b"dropped by a person from Windows")
+    _put_raw(drop_server, "CU-01", b"CU-01_caf\xe9.log", b"name in Windows-1252")
+    _put_raw(drop_server, "CU-01", b"tab\there.log", b"a control character")
+    _put_raw(drop_server, "", b"back\\slash.log", b"a Windows path")
+    folder = os.path.join(os.fsencode(drop_server.root), b"D\xe9p\xf4t")  # not UTF-8 either
+    os.mkdir(folder)
+    if drop_server.uid >= 0:
+        os.chown(folder, drop_server.uid, drop_server.gid)
+    _put_raw(drop_server, "", b"D\xe9p\xf4t/CU-03_20261120_060000.log", b"inside")
+
+    with open_drop(drop_server.settings()) as drop:
+        listing = drop.list_files()
+        with drop.open_read("CU-02_20261120_060000.log") as stream:
+            assert stream.read() == b"fine too"
+
+    assert [f.path for f in listing] == [
+        "CU-01/CU-01_20261120_060000.log",
+        "CU-02_20261120_060000.log",
+    ]
+    assert [(s.path, s.reason) for s in listing.skipped] == [
+        ("CU-01/CU-01_caf\\xe9.log", "the name is not UTF-8"),
+        ("CU-01/tab\\there.log", "the name holds the control character \\t"),
+        ("D\\xe9p\\xf4t", "the name is not UTF-8"),
+        ("Relev\\xe9 production.txt", "the name is not UTF-8"),
+        ("back\\slash.log", "it holds a backslash"),
+    ]
 
 
 # --------------------------------------------------------------------------- reading
 
 
+@pytest.mark.parametrize("drop_server", [*PROTOCOLS, *OTHER_DIALECTS], indirect=True)
 def test_downloads_exact_bytes(drop_server: DropServer):
     payload = "2026-11-20 06:02:00;CU-01;ALARM;;;E1042;Défaut broche\r\n".encode("cp1252")
     drop_server.put("CU-01/CU-01_20261120_060000.log", payload)
@@ -201,6 +248,7 @@ def test_ftp_refuses_a_second_command_while_a_download_is_open(drop_server: Drop
 # --------------------------------------------------------------------------- archiving
 
 
+@pytest.mark.parametrize("drop_server", [*PROTOCOLS, *OTHER_DIALECTS], indirect=True)
 def test_archive_moves_the_file_keeping_its_relative_path(drop_server: DropServer):
     drop_server.put("CU-01/CU-01_20261120_060000.log", b"machine file")
     drop_server.put("SC-02_20261120_060000.log", b"root file")
@@ -393,25 +441,102 @@ def test_unknown_protocol_is_a_drop_error():
         open_drop(DropSettings(protocol="gopher")).__enter__()
 
 
-# --------------------------------------------------------------------------- FTP LIST parsing
+# --------------------------------------------------------------------------- FTP dialects
 
 
-def test_list_lines_parse_files_folders_and_names_with_spaces():
-    from shutter_assets.lib.drop.ftp import _parse_list_line
+@pytest.mark.parametrize(
+    ("drop_server", "command"), [("msdos_ftp", "LIST"), ("mlsd_ftp", "MLSD"), ("ftp", "LIST")],
+    indirect=["drop_server"],
+)  # fmt: skip
+def test_mlsd_is_used_exactly_when_feat_offers_it(drop_server: DropServer, command: str):
+    drop_server.put("CU-01/CU-01_20261120_060000.log", b"x" * 102)
+    with open_drop(drop_server.settings()) as drop:
+        sent = []
+        real_retrbinary = drop._ftp.retrbinary
+        drop._ftp.retrbinary = lambda cmd, *a, **kw: (
+            sent.append(cmd) or real_retrbinary(cmd, *a, **kw)
+        )
+        assert [(f.path, f.size) for f in drop.list_files()] == [
+            ("CU-01/CU-01_20261120_060000.log", 102)
+        ]
+    assert sent == [command, command]  # the drop folder, then the machine folder
 
-    now = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
-    parse = lambda line: _parse_list_line(line, now, "/drop")  # noqa: E731
-    assert parse("drwxr-xr-x    2 1001     1001         4096 Jan 09 08:15 CU-01") == (
-        "CU-01", "d", 4096, datetime(2026, 1, 9, 8, 15, tzinfo=UTC),
+
+@pytest.mark.parametrize("drop_server", ["garbled_ftp"], indirect=True)
+def test_a_listing_line_no_dialect_reads_is_an_error_naming_it_never_an_empty_drop(
+    drop_server: DropServer,
+):
+    drop_server.put("CU-01_20261120_060000.log", b"x" * 102)
+    with open_drop(drop_server.settings()) as drop:
+        with pytest.raises(DropError) as caught:
+            drop.list_files()
+        # the drop stays usable for the next tick
+        with pytest.raises(DropError, match=re.escape("CU-01_20261120_060000.log 102 bytes")):
+            drop.list_files()
+    message = str(caught.value)
+    assert "unexpected LIST line 'CU-01_20261120_060000.log 102 bytes'" in message
+    assert drop_server.remote_dir in message and "\n" not in message
+
+
+def test_unix_list_lines():
+    parse = parse_list_line
+    assert parse("drwxr-xr-x    2 1001     1001         4096 Jan 09  2024 CU-01") == Entry(
+        "CU-01", FOLDER, 4096, datetime(2024, 1, 9, tzinfo=UTC), exact=False
+    )
+    assert parse("-rw-r--r--    1 ftp      ftp      10737418240 Mar 14  2024 CU-01_x (1).log") == (
+        Entry("CU-01_x (1).log", FILE, 10737418240, datetime(2024, 3, 14, tzinfo=UTC), False)
+    )
+    recent = parse("-rw-r--r--    1 ftp      ftp           12 Jan 09 08:15 a.log")
+    assert (recent.kind, recent.size, recent.mtime.strftime("%m-%d %H:%M")) == (
+        FILE, 12, "01-09 08:15",
     )  # fmt: skip
-    # a recent date in December is last year's; an old one carries its year
-    assert parse("-rw-r--r--    1 ftp      ftp            12 Dec 31 23:59 CU-01_x (1).log") == (
-        "CU-01_x (1).log", "-", 12, datetime(2025, 12, 31, 23, 59, tzinfo=UTC),
-    )  # fmt: skip
-    assert parse("-rw-r--r--    1 ftp      ftp      10737418240 Mar 14  2024 big.log") == (
-        "big.log", "-", 10737418240, datetime(2024, 3, 14, tzinfo=UTC),
-    )  # fmt: skip
-    assert parse("lrwxrwxrwx    1 ftp      ftp             5 Jan 09 08:15 link -> x") is None
+    # GNU ls marks an ACL with an 11th mode character
+    assert parse("-rw-r--r--+   1 ftp      ftp           12 Mar 14  2024 acl.log").size == 12
+    assert parse("lrwxrwxrwx    1 ftp      ftp            5 Jan 09  2024 link -> x").kind == OTHER
     assert parse("total 12") is None
-    with pytest.raises(DropError, match="Unix-style"):
-        parse("-rw-r--r--    1 ftp      ftp      many Jan 09 08:15 odd.log")
+
+
+def test_msdos_list_lines():
+    parse = parse_list_line
+    assert parse("11-20-26  06:05AM                  102 CU-01_20261120_060000.log") == Entry(
+        "CU-01_20261120_060000.log", FILE, 102, datetime(2026, 11, 20, 6, 5, tzinfo=UTC), False
+    )
+    assert parse("11-20-26  06:05PM       <DIR>          CU-01") == Entry(
+        "CU-01", FOLDER, None, datetime(2026, 11, 20, 18, 5, tzinfo=UTC), False
+    )
+    assert parse("11-20-2026  12:05AM         7 Relevé production.txt") == Entry(
+        "Relevé production.txt", FILE, 7, datetime(2026, 11, 20, 0, 5, tzinfo=UTC), False
+    )
+
+
+def test_mlsd_lines():
+    assert parse_mlsd_line("type=file;size=102;modify=20261120050503.250; CU-01 x.log") == Entry(
+        "CU-01 x.log", FILE, 102, datetime(2026, 11, 20, 5, 5, 3, 250000, tzinfo=UTC), True
+    )
+    assert parse_mlsd_line("Type=dir;Modify=20261120050503; CU-01").kind == FOLDER
+    assert parse_mlsd_line("type=cdir;modify=20261120050503; .").kind == OTHER
+    assert parse_mlsd_line("type=OS.unix=slink:/x;size=1; link").kind == OTHER
+    with pytest.raises(ListingError, match="no size"):
+        parse_mlsd_line("type=file;modify=20261120050503; a.log")
+    with pytest.raises(ListingError, match="modify=2026"):
+        parse_mlsd_line("type=file;size=1;modify=2026; a.log")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "-rw-r--r--    1 ftp      ftp      many Jan 09 08:15 odd.log",
+        "CU-01_20261120_060000.log 102 bytes",
+        "11-20-26  06:05AM   lots CU-01_20261120_060000.log",
+        "13-45-26  06:05AM   102 CU-01_20261120_060000.log",
+    ],
+)
+def test_list_lines_no_dialect_reads_are_errors_quoting_the_line(line):
+    with pytest.raises(ListingError) as caught:
+        parse_list_line(line)
+    assert repr(line) in str(caught.value)
+
+
+def test_feat_reply_decides_mlsd():
+    assert server_offers_mlsd("211-Features:\n MDTM\n MLST type*;size*;modify*;\n211 End")
+    assert not server_offers_mlsd("211-Features:\n EPRT\n MDTM\n PASV\n SIZE\n211 End")

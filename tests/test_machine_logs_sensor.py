@@ -211,3 +211,25 @@ def test_a_file_that_cannot_be_loaded_fails_the_run_and_is_named(pg_settings, ma
     assert (meta["files_failed"].value, meta["files_loaded"].value) == (1, 0)
     with pg_settings.connect() as conn:
         assert conn.execute("select count(*) from raw.ingested_files").fetchone()[0] == 0
+
+
+@pytest.mark.integration
+def test_sensor_logs_unreadable_names_once_per_tick_and_requests_the_other_files(
+    pg_settings, make_drop, capsys
+):
+    drop = make_drop("local")
+    drop.put("CU-01_20261120_060000.log", log_bytes(3))
+    with open(os.path.join(os.fsencode(drop.root), b"Relev\xe9 production.txt"), "wb") as out:
+        out.write(b"dropped by a person from Windows")
+    res = dagster_resources(pg_settings, drop.settings(), min_age_s=0)
+
+    capsys.readouterr()
+    first = tick(res, None)
+    time.sleep(1.1)
+    second = tick(res, first.cursor)
+
+    assert requested_paths(second) == ["CU-01_20261120_060000.log"]
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "cannot be used" in line]
+    assert len(warnings) == 2  # once per tick
+    assert " - WARNING - 1 name(s) in the log drop cannot be used" in warnings[0]
+    assert "'Relev\\\\xe9 production.txt' (the name is not UTF-8)" in warnings[0]

@@ -51,7 +51,7 @@ def path_problem(path: str) -> str | None:
     if bad := _UNUSABLE_CHAR.search(path):
         char = bad.group()
         if "\ud800" <= char <= "\udfff":
-            return "the name is not UTF-8 (machine log names are ASCII)"
+            return "the name is not UTF-8"
         return f"the name holds the control character {readable(char)}"
     if path.startswith("/") or (len(path) > 1 and path[0].isalpha() and path[1] == ":"):
         return "it is absolute; drop paths are relative to the drop folder"

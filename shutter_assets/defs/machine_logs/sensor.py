@@ -15,6 +15,7 @@ from shutter_assets.defs.machine_logs.assets import (
 )
 from shutter_assets.defs.machine_logs.settings import MachineLogsSettings
 from shutter_assets.defs.resources import LogDropResource, WarehouseResource
+from shutter_assets.lib.drop.base import describe_skipped
 from shutter_assets.lib.log_selection import already_ingested, batch_key, batches, decide_tick
 
 
@@ -33,6 +34,8 @@ def machine_logs_sensor(
 ) -> dg.SensorResult:
     with log_drop.open() as drop:
         listing = drop.list_files()
+    if listing.skipped:
+        context.log.warning(describe_skipped(listing.skipped))
     with warehouse.connect() as conn:
         ingested = already_ingested(conn, listing)
     decision = decide_tick(

@@ -5,9 +5,26 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from shutter_assets.lib.drop.base import ARCHIVE_DIR, DropError, DropSettings, LogDrop, RemoteFile
+from shutter_assets.lib.drop.base import (
+    ARCHIVE_DIR,
+    DropError,
+    DropSettings,
+    Listing,
+    LogDrop,
+    RemoteFile,
+    SkippedName,
+)
 
-__all__ = ["ARCHIVE_DIR", "DropError", "DropSettings", "LogDrop", "RemoteFile", "open_drop"]
+__all__ = [
+    "ARCHIVE_DIR",
+    "DropError",
+    "DropSettings",
+    "Listing",
+    "LogDrop",
+    "RemoteFile",
+    "SkippedName",
+    "open_drop",
+]
 
 
 @contextmanager

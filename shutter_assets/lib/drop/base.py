@@ -6,11 +6,12 @@ to SFTP is a configuration change. Paths are POSIX paths relative to the drop's 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO, Protocol
 
-from shutter_assets.lib.log_names import UnsafePathError, check_drop_path
+from shutter_assets.lib.log_names import UnsafePathError, check_drop_path, path_problem, readable
 
 ARCHIVE_DIR = "archive"
 
@@ -42,10 +43,51 @@ class RemoteFile:
     mtime: datetime
 
 
+@dataclass(frozen=True, order=True)
+class SkippedName:
+    """A name in the drop that is not a usable drop path (``log_names``), left out of a listing
+    so that the rest of the drop flows. ``path`` is printable (``log_names.readable``: a byte
+    that is not UTF-8 shows as ``\\xNN``); ``reason`` says what is wrong with it."""
+
+    path: str
+    reason: str
+
+
+class Listing(list[RemoteFile]):
+    """The files of a drop, sorted by path, and ``skipped``: the names it could not offer.
+
+    A list, so that every caller of ``list_files()`` keeps working; ``skipped`` is what the sensor
+    logs on each tick and the ingestion reports (issue "Field-proof ingestion", item 6).
+    """
+
+    def __init__(self, files: Iterable[RemoteFile] = (), skipped: Iterable[SkippedName] = ()):
+        super().__init__(sorted(files))
+        self.skipped: tuple[SkippedName, ...] = tuple(sorted(set(skipped)))
+
+
+def describe_skipped(skipped: Sequence[SkippedName], limit: int = 20) -> str:
+    """One log line naming the skipped names (the first ``limit``) and what to do about them."""
+    shown = "; ".join(f"{s.path!r} ({s.reason})" for s in skipped[:limit])
+    more = f"; and {len(skipped) - limit} more" if len(skipped) > limit else ""
+    return (
+        f"{len(skipped)} name(s) in the log drop cannot be used and are skipped, the other files "
+        f"are listed: {shown}{more}. Rename or remove them on the server (log file names are "
+        "ASCII, DESIGN.md section 4)"
+    )
+
+
+def unusable(path: str) -> SkippedName | None:
+    """The SkippedName for a listed ``path`` that is not a drop path, or None if it is one."""
+    problem = path_problem(path)
+    return None if problem is None else SkippedName(readable(path), problem)
+
+
 class LogDrop(Protocol):
-    def list_files(self) -> list[RemoteFile]:
+    def list_files(self) -> Listing:
         """Every regular file in the root and in its first-level sub-folders (one per machine),
-        except the archive folder and hidden (dot) names; sorted by path."""
+        except the archive folder and hidden (dot) names; sorted by path. A name that is not a
+        usable drop path (not UTF-8, a control character...) is left out and reported in the
+        listing's ``skipped``, never an error that would hide the other files."""
         ...
 
     def open_read(self, path: str) -> BinaryIO:

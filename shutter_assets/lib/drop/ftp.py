@@ -1,12 +1,16 @@
-"""FTP and explicit-TLS FTPS log drop (``ftplib``), written for vsftpd.
+"""FTP and explicit-TLS FTPS log drop (``ftplib``), for vsftpd and for the servers of PLCs and
+Windows (IIS) alike.
 
-vsftpd has no ``MLSD``/``MLST``, so a listing is built from ``LIST`` (names, types and exact byte
-sizes, one data transfer per folder) and ``MDTM`` (second-precision UTC modification times, since
-``LIST`` only shows minutes, or only the day for files older than six months). Asking ``MDTM``
-file by file would cost one network round trip per file, 10,000 per sensor tick on a busy drop; the
-commands are therefore *pipelined*: sent in batches of ``MDTM_BATCH`` on the control connection
-and their replies read back in order, which costs one round trip per batch. A server that does not
-implement ``MDTM`` falls back to the minute-precision ``LIST`` date.
+Listing (dialects are read in ``ftp_listing``): when the server's ``FEAT`` offers ``MLST``, one
+``MLSD`` per folder gives names, types, exact sizes and second-precision UTC times. vsftpd has no
+``MLSD``: there ``LIST`` (Unix or MS-DOS dialect) gives names, types and exact sizes, and ``MDTM``
+the exact times, since ``LIST`` only shows minutes (only the day for files older than six months).
+Asking ``MDTM`` file by file would cost one network round trip per file, 10,000 per sensor tick on
+a busy drop; the commands are therefore *pipelined*: sent in batches of ``MDTM_BATCH`` on the
+control connection and their replies read back in order, which costs one round trip per batch. A
+server that does not implement ``MDTM`` falls back to the minute-precision ``LIST`` date.
+Listings travel as bytes (``retrbinary``) and each line is decoded on its own, so a name that is
+not UTF-8 is skipped and reported (``Listing.skipped``) instead of failing the whole folder.
 
 Downloads stream from the data socket (``transfercmd('RETR ...')``); end of data only counts as
 end of file once the server has confirmed the transfer (``226``) and the byte count reaches the
@@ -21,29 +25,38 @@ import io
 import logging
 import socket
 import ssl
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import BinaryIO, NoReturn
 
 from shutter_assets.lib.drop.base import (
     ARCHIVE_DIR,
     DropError,
     DropSettings,
+    Listing,
     RemoteFile,
+    SkippedName,
     archive_path,
     drop_path,
+    unusable,
 )
+from shutter_assets.lib.drop.ftp_listing import (
+    FILE,
+    OTHER,
+    Entry,
+    ListingError,
+    parse_list_line,
+    parse_mlsd_line,
+    parse_timeval,
+    server_offers_mlsd,
+    split_lines,
+)
+from shutter_assets.lib.log_names import is_hidden
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 21
 MDTM_BATCH = 100  # small enough that pipelined commands and replies fit in socket buffers
 READ_BUFFER = 256 * 1024
-_MONTHS = {
-    m: i
-    for i, m in enumerate(
-        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
-    )
-}
 
 
 class FtpDrop:
@@ -58,6 +71,7 @@ class FtpDrop:
         self.where = f"{scheme}://{settings.user}@{settings.host}:{self.port}"
         self._ftp: ftplib.FTP | None = None
         self._base = "/"
+        self._mlsd = False  # set at login from FEAT
         self._download: _FtpDownload | None = None
         self._connect()
 
@@ -106,6 +120,10 @@ class FtpDrop:
             if self.tls:
                 ftp.prot_p()
             ftp.voidcmd("TYPE I")
+            try:
+                self._mlsd = server_offers_mlsd(ftp.sendcmd("FEAT"))
+            except ftplib.error_perm:  # 500/502: a server too old for FEAT has no MLSD either
+                self._mlsd = False
             if s.remote_dir.strip() not in ("", "."):
                 try:
                     ftp.cwd(s.remote_dir)
@@ -156,48 +174,63 @@ class FtpDrop:
 
     # ------------------------------------------------------------------ listing
 
-    def list_files(self) -> list[RemoteFile]:
+    def list_files(self) -> Listing:
         ftp = self._control()
+        files: dict[str, Entry] = {}
+        skipped: list[SkippedName] = []
         try:
-            files: dict[str, tuple[int, datetime]] = {}
-            for name, kind, size, listed in self._list_folder(ftp, self._base or "/"):
-                if kind == "-":
-                    files[name] = (size, listed)
-                elif kind == "d" and name != ARCHIVE_DIR:
-                    for sub, sub_kind, sub_size, sub_listed in self._list_folder(
-                        ftp, self._abs(name)
-                    ):
-                        if sub_kind == "-":
-                            files[f"{name}/{sub}"] = (sub_size, sub_listed)
-            mtimes = self._mdtm_many(ftp, list(files))
+            for entry in self._entries(ftp, ""):
+                if is_hidden(entry.name) or entry.kind == OTHER:
+                    continue
+                if skip := unusable(entry.name):
+                    skipped.append(skip)
+                elif entry.kind == FILE:
+                    files[entry.name] = entry
+                elif entry.name != ARCHIVE_DIR:
+                    for sub in self._entries(ftp, entry.name):
+                        path = f"{entry.name}/{sub.name}"
+                        if is_hidden(sub.name) or sub.kind != FILE:
+                            continue
+                        if skip := unusable(path):
+                            skipped.append(skip)
+                        else:
+                            files[path] = sub
+            mtimes = self._mdtm_many(ftp, [path for path, e in files.items() if not e.exact])
         except DropError:
             self._broken()
             raise
         except (OSError, EOFError, ftplib.Error) as exc:
             self._broken()
             raise DropError(f"listing the log drop {self.where} failed: {exc!r}") from exc
-        return sorted(
-            RemoteFile(path, size, mtimes.get(path, listed))
-            for path, (size, listed) in files.items()
-            if mtimes.get(path, listed) is not None
-        )
+        found = []
+        for path, entry in files.items():
+            mtime = mtimes.get(path, entry.mtime)
+            if mtime is not None and entry.size is not None:
+                found.append(RemoteFile(path, entry.size, mtime))
+        return Listing(found, skipped)
 
-    def _list_folder(self, ftp: ftplib.FTP, folder: str) -> list[tuple[str, str, int, datetime]]:
-        """(name, type char, size, LIST date) of each entry of ``folder``."""
+    def _entries(self, ftp: ftplib.FTP, folder: str) -> list[Entry]:
+        """The entries of ``folder`` (relative; "" is the drop folder), by ``MLSD`` when the
+        server offers it, else by ``LIST`` in whichever dialect it speaks."""
+        where = self._abs(folder) if folder else self._base or "/"
         try:
-            ftp.cwd(folder)
+            ftp.cwd(where)
         except ftplib.error_perm as exc:
             raise DropError(
-                f"cannot open folder {folder!r} on the log drop {self.where} ({exc}); check "
+                f"cannot open folder {where!r} on the log drop {self.where} ({exc}); check "
                 "FTP_REMOTE_DIR and the folder's permissions"
             ) from exc
-        lines: list[str] = []
+        chunks: list[bytes] = []
+        ftp.retrbinary("MLSD" if self._mlsd else "LIST", chunks.append)
+        parse = parse_mlsd_line if self._mlsd else parse_list_line
         try:
-            ftp.retrlines("LIST", lines.append)
-        except UnicodeDecodeError as exc:
-            raise DropError(_not_utf8(exc, folder, self.where)) from exc
-        now = datetime.now(UTC)
-        return [entry for line in lines if (entry := _parse_list_line(line, now, folder))]
+            return [e for line in split_lines(b"".join(chunks)) if (e := parse(line)) is not None]
+        except ListingError as exc:
+            raise DropError(
+                f"cannot read the listing of folder {where!r} on the log drop {self.where}: "
+                f"{exc}. The drop is not listed rather than listed short; report the line to the "
+                "platform team (a new listing dialect to support)"
+            ) from exc
 
     def _mdtm_many(self, ftp: ftplib.FTP, paths: list[str]) -> dict[str, datetime | None]:
         """Exact mtimes by pipelined ``MDTM``; a file gone since ``LIST`` maps to None, a file
@@ -210,12 +243,19 @@ class FtpDrop:
             ftp.sock.sendall(payload.encode(ftp.encoding))
             for path in batch:
                 try:
-                    found[path] = _parse_mdtm(ftp.getresp(), path, self.where)
+                    reply = ftp.getresp()
                 except ftplib.error_perm as exc:
                     if str(exc)[:3] in ("500", "502", "504"):
                         unsupported += 1
                     else:
                         found[path] = None  # 550: renamed or removed since LIST
+                    continue
+                try:
+                    found[path] = parse_timeval(reply.split()[1])
+                except (IndexError, ValueError) as exc:
+                    raise DropError(
+                        f"unexpected MDTM reply {reply!r} for {path!r} from {self.where}"
+                    ) from exc
         if unsupported:
             log.warning(
                 "%s did not give MDTM for %d files: their times come from LIST (minute or day "
@@ -340,57 +380,3 @@ class _FtpDownload(io.RawIOBase):
             self.drop._download = None
             self.drop._broken()
         super().close()
-
-
-def _not_utf8(exc: UnicodeDecodeError, folder: str, where: str) -> str:
-    raw = exc.object[max(0, exc.start - 40) : exc.end + 40]
-    return (
-        f"a file name in folder {folder!r} on the log drop {where} is not UTF-8 (near {raw!r}): "
-        "rename or remove that file; machine log names are ASCII (DESIGN.md section 4)"
-    )
-
-
-def _parse_mdtm(reply: str, path: str, where: str) -> datetime:
-    """``213 YYYYMMDDHHMMSS[.fff]`` (UTC, RFC 3659) as an aware datetime."""
-    try:
-        stamp = reply.split()[1]
-        if len(stamp) < 14 or not stamp[:14].isdigit():
-            raise ValueError(stamp)
-        whole = datetime(
-            int(stamp[0:4]), int(stamp[4:6]), int(stamp[6:8]),
-            int(stamp[8:10]), int(stamp[10:12]), int(stamp[12:14]), tzinfo=UTC,
-        )  # fmt: skip
-        fraction = float(f"0{stamp[14:]}") if len(stamp) > 15 else 0.0
-    except (IndexError, ValueError) as exc:
-        raise DropError(f"unexpected MDTM reply {reply!r} for {path!r} from {where}") from exc
-    return whole + timedelta(seconds=fraction)
-
-
-def _parse_list_line(line: str, now: datetime, folder: str):
-    """One Unix-style ``LIST`` line (vsftpd, ProFTPD, Pure-FTPd) as (name, type, size, date).
-
-    Returns None for lines that name no file or folder (``total``, links, devices). The date is
-    UTC (vsftpd's default ``use_localtime=NO``) at minute or day precision: a fallback only.
-    """
-    fields = line.split(None, 8)
-    if len(fields) < 9 or fields[0][:1] not in ("-", "d"):
-        return None
-    kind, size_text, month, day, clock, name = fields[0][0], fields[4], *fields[5:9]
-    if name.startswith("."):
-        return None  # ".", ".." and hidden upload temporaries (vsftpd hides them by default)
-    try:
-        size = int(size_text)
-        month_no = _MONTHS[month[:3].lower()]
-        if ":" in clock:
-            hour, minute = (int(x) for x in clock.split(":"))
-            listed = datetime(now.year, month_no, int(day), hour, minute, tzinfo=UTC)
-            if listed > now + timedelta(days=1):
-                listed = listed.replace(year=now.year - 1)
-        else:
-            listed = datetime(int(clock), month_no, int(day), tzinfo=UTC)
-    except (KeyError, ValueError) as exc:
-        raise DropError(
-            f"cannot read the FTP listing of {folder!r}: unexpected line {line!r}; the server "
-            "must give Unix-style LIST output (as vsftpd does)"
-        ) from exc
-    return name, kind, size, listed

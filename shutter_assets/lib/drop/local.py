@@ -15,10 +15,14 @@ from shutter_assets.lib.drop.base import (
     ARCHIVE_DIR,
     DropError,
     DropSettings,
+    Listing,
     RemoteFile,
+    SkippedName,
     archive_path,
     drop_path,
+    unusable,
 )
+from shutter_assets.lib.log_names import is_hidden
 
 
 class LocalDrop:
@@ -30,40 +34,41 @@ class LocalDrop:
                 "set FTP_REMOTE_DIR to the folder the machines upload to"
             )
 
-    def list_files(self) -> list[RemoteFile]:
+    def list_files(self) -> Listing:
         found: list[RemoteFile] = []
+        skipped: list[SkippedName] = []
         try:
-            with os.scandir(self.root) as entries:
-                for entry in entries:
-                    if entry.name.startswith("."):
-                        continue
-                    if entry.is_dir(follow_symlinks=False):
-                        if entry.name != ARCHIVE_DIR:
-                            found.extend(self._files_in(Path(entry.path), f"{entry.name}/"))
-                    elif entry.is_file(follow_symlinks=False):
-                        found.append(self._remote_file(entry, entry.name))
+            for entry, path in self._usable(self.root, "", skipped, folders=True):
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name != ARCHIVE_DIR:
+                        subs = self._usable(Path(entry.path), f"{path}/", skipped, folders=False)
+                        found.extend(_remote_file(sub, sub_path) for sub, sub_path in subs)
+                elif entry.is_file(follow_symlinks=False):
+                    found.append(_remote_file(entry, path))
         except OSError as exc:
             raise DropError(f"cannot list local log drop {str(self.root)!r}: {exc}") from exc
-        return sorted(found)
+        return Listing(found, skipped)
 
-    def _files_in(self, folder: Path, prefix: str) -> list[RemoteFile]:
-        found = []
+    @staticmethod
+    def _usable(folder: Path, prefix: str, skipped: list[SkippedName], *, folders: bool):
+        """(entry, drop path) of each regular file (and sub-folder if ``folders``) in ``folder``
+        whose name is usable; the unusable ones go to ``skipped``.
+
+        Names come from ``os.scandir`` on a ``str`` path, so bytes that are not UTF-8 arrive as
+        surrogate escapes, which ``log_names`` refuses.
+        """
         with os.scandir(folder) as entries:
             for entry in entries:
-                if entry.is_file(follow_symlinks=False) and not entry.name.startswith("."):
-                    found.append(self._remote_file(entry, prefix + entry.name))
-        return found
-
-    def _remote_file(self, entry: os.DirEntry, path: str) -> RemoteFile:
-        try:
-            path.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise DropError(
-                f"a file name in the local log drop {str(self.root)!r} is not UTF-8 "
-                f"({os.fsencode(path)!r}): rename or remove that file; machine log names are ASCII"
-            ) from exc
-        st = entry.stat(follow_symlinks=False)
-        return RemoteFile(path, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC))
+                wanted = entry.is_file(follow_symlinks=False) or (
+                    folders and entry.is_dir(follow_symlinks=False)
+                )
+                if not wanted or is_hidden(entry.name):
+                    continue
+                path = prefix + entry.name
+                if skip := unusable(path):
+                    skipped.append(skip)
+                else:
+                    yield entry, path
 
     def open_read(self, path: str) -> BinaryIO:
         target = self.root / drop_path(path)
@@ -90,3 +95,8 @@ class LocalDrop:
 
     def close(self) -> None:
         """Nothing to release: every call opens and closes what it uses."""
+
+
+def _remote_file(entry: os.DirEntry, path: str) -> RemoteFile:
+    st = entry.stat(follow_symlinks=False)
+    return RemoteFile(path, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC))

@@ -20,15 +20,20 @@ from datetime import UTC, datetime
 from typing import BinaryIO, NoReturn
 
 import paramiko
+from paramiko.sftp import CMD_CLOSE, CMD_HANDLE, CMD_NAME, CMD_OPENDIR, CMD_READDIR
 
 from shutter_assets.lib.drop.base import (
     ARCHIVE_DIR,
     DropError,
     DropSettings,
+    Listing,
     RemoteFile,
+    SkippedName,
     archive_path,
     drop_path,
+    unusable,
 )
+from shutter_assets.lib.log_names import is_hidden
 
 log = logging.getLogger(__name__)
 
@@ -193,34 +198,36 @@ class SftpDrop:
             self._client.close()
         self._client = self._sftp = None
 
-    def list_files(self) -> list[RemoteFile]:
+    def list_files(self) -> Listing:
         sftp = self._session()
         found: list[RemoteFile] = []
+        skipped: list[SkippedName] = []
         folder = self._base or "/"
         try:
-            for entry in sftp.listdir_attr(folder):
-                if entry.filename.startswith("."):
-                    continue
+            for entry in _listdir_attr(sftp, folder):
                 mode = entry.st_mode or 0
-                if stat.S_ISREG(mode):
+                if is_hidden(entry.filename) or not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                    continue
+                if skip := unusable(entry.filename):
+                    skipped.append(skip)
+                elif stat.S_ISREG(mode):
                     found.append(_remote_file(entry, entry.filename))
-                elif stat.S_ISDIR(mode) and entry.filename != ARCHIVE_DIR:
+                elif entry.filename != ARCHIVE_DIR:
                     folder = self._abs(entry.filename)
-                    for sub in sftp.listdir_attr(folder):
-                        if stat.S_ISREG(sub.st_mode or 0) and not sub.filename.startswith("."):
-                            found.append(_remote_file(sub, f"{entry.filename}/{sub.filename}"))
-        except UnicodeDecodeError as exc:
-            raw = exc.object[max(0, exc.start - 40) : exc.end + 40]
-            raise DropError(
-                f"a file name in folder {folder!r} on SFTP server {self.where} is not UTF-8 (near "
-                f"{raw!r}): rename or remove that file; machine log names are ASCII"
-            ) from exc
+                    for sub in _listdir_attr(sftp, folder):
+                        path = f"{entry.filename}/{sub.filename}"
+                        if is_hidden(sub.filename) or not stat.S_ISREG(sub.st_mode or 0):
+                            continue
+                        if skip := unusable(path):
+                            skipped.append(skip)
+                        else:
+                            found.append(_remote_file(sub, path))
         except _ERRORS as exc:
             self._failed(exc)
             raise DropError(
                 f"cannot list folder {folder!r} on SFTP server {self.where}: {exc!r}"
             ) from exc
-        return sorted(found)
+        return Listing(found, skipped)
 
     def open_read(self, path: str) -> BinaryIO:
         rel = drop_path(path)
@@ -265,6 +272,36 @@ class SftpDrop:
             except OSError:
                 if not stat.S_ISDIR(sftp.stat(self._abs(current)).st_mode or 0):
                     raise
+
+
+def _listdir_attr(sftp: paramiko.SFTPClient, folder: str) -> list[paramiko.SFTPAttributes]:
+    """``sftp.listdir_attr(folder)``, except that names that are not UTF-8 do not fail it.
+
+    paramiko decodes every name as strict UTF-8, so one Latin-1 name (``Relev\\xe9.txt``) makes
+    the whole folder unreadable (paramiko issue #546, open since 2015). This is the same exchange
+    (``OPENDIR``, ``READDIR`` until EOF, ``CLOSE``, through paramiko's own request call) with names
+    decoded by ``surrogateescape``, so ``log_names`` can refuse that one name and keep the rest.
+    """
+    kind, msg = sftp._request(CMD_OPENDIR, folder)
+    if kind != CMD_HANDLE:
+        raise paramiko.SFTPError("Expected handle")
+    handle = msg.get_binary()
+    entries = []
+    try:
+        while True:
+            try:
+                kind, msg = sftp._request(CMD_READDIR, handle)
+            except EOFError:
+                break
+            if kind != CMD_NAME:
+                raise paramiko.SFTPError("Expected name response")
+            for _ in range(msg.get_int()):
+                name = msg.get_string().decode("utf-8", "surrogateescape")
+                longname = msg.get_string().decode("utf-8", "surrogateescape")
+                entries.append(paramiko.SFTPAttributes._from_msg(msg, name, longname))
+    finally:
+        sftp._request(CMD_CLOSE, handle)
+    return entries
 
 
 def _remote_file(entry: paramiko.SFTPAttributes, path: str) -> RemoteFile:

@@ -1,0 +1,129 @@
+"""Reading FTP folder listings in every dialect the plant's servers speak. No I/O, no Dagster.
+
+* ``MLSD`` (RFC 3659), when the server's ``FEAT`` offers ``MLST``: machine-readable facts, exact
+  sizes and second-precision UTC times (pyftpdlib, ProFTPD, FileZilla Server, IIS). vsftpd has none.
+* ``LIST`` in the Unix dialect (vsftpd, ProFTPD, Pure-FTPd) or the MS-DOS dialect (IIS, many PLC
+  and Windows FTP servers: ``11-20-26  06:05AM   102 CU-01_20261120_060000.log``, ``<DIR>``).
+  Both are read by ftputil's parsers (``ftputil.stat.UnixParser``/``MSParser``), the well-kept
+  ones, rather than by a parser of our own. ``LIST`` dates are minutes or days: ``MDTM`` gives the
+  exact time afterwards.
+
+A line that no dialect reads raises ``ListingError`` naming the line: a listing is never quietly
+shorter than the folder (issue "Field-proof ingestion", item 5). Names are decoded as UTF-8 with
+``surrogateescape``, so a stray byte in one name never hides the others; ``log_names`` then
+refuses that name and the drop reports it.
+"""
+
+from __future__ import annotations
+
+import re
+import stat
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+with warnings.catch_warnings():
+    # ftputil warns at import about FTPHost's future default path encoding; we only use its
+    # listing parsers, on text we decode ourselves.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import ftputil.error
+    import ftputil.stat
+
+FILE, FOLDER, OTHER = "file", "folder", "other"
+_PARSERS = (ftputil.stat.UnixParser(), ftputil.stat.MSParser())
+# GNU ls and some servers add an 11th mode character: ACL (+), SELinux context (.), xattrs (@).
+_MODE_SUFFIX = re.compile(r"^([-dlbcps?][-rwxsStT]{9})[+.@](?=\s)")
+
+
+class ListingError(ValueError):
+    """A listing line that no known dialect reads; the message quotes the line."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of a folder listing. ``mtime`` is UTC; ``exact`` when it is to the second (MLSD),
+    otherwise the ``LIST`` date (minute or day) that ``MDTM`` should replace."""
+
+    name: str
+    kind: str  # FILE | FOLDER | OTHER (links, devices, the folder itself)
+    size: int | None
+    mtime: datetime | None
+    exact: bool
+
+
+def split_lines(data: bytes) -> list[str]:
+    """The lines of a listing's data transfer, each decoded on its own (``surrogateescape``)."""
+    return [
+        line.rstrip(b"\r").decode("utf-8", "surrogateescape")
+        for line in data.split(b"\n")
+        if line.strip()
+    ]
+
+
+def server_offers_mlsd(feat_reply: str) -> bool:
+    """Whether a ``FEAT`` reply lists ``MLST`` (which, by RFC 3659, brings ``MLSD``)."""
+    return any(line.strip().upper().startswith("MLST") for line in feat_reply.splitlines()[1:])
+
+
+def parse_mlsd_line(line: str) -> Entry:
+    """``type=file;size=102;modify=20261120050500; CU-01_20261120_060000.log`` as an Entry."""
+    facts_text, sep, name = line.partition(" ")
+    if not sep or not name:
+        raise ListingError(f"unexpected MLSD line {line!r}: no facts or no name")
+    facts = {}
+    for fact in facts_text.split(";"):
+        key, has_value, value = fact.partition("=")
+        if has_value:
+            facts[key.strip().lower()] = value
+    kind_fact = facts.get("type", "").lower()
+    kind = {"file": FILE, "dir": FOLDER}.get(kind_fact, OTHER)  # cdir, pdir, OS.unix=slink...
+    if kind == OTHER:
+        return Entry(name, OTHER, None, None, exact=False)
+    try:
+        size = int(facts["size"]) if "size" in facts else None
+        mtime = parse_timeval(facts["modify"]) if "modify" in facts else None
+    except ValueError as exc:
+        raise ListingError(f"unexpected MLSD line {line!r}: {exc}") from exc
+    if kind == FILE and size is None:
+        raise ListingError(
+            f"MLSD line {line!r} gives no size; the server must offer the 'size' fact"
+        )
+    return Entry(name, kind, size, mtime, exact=mtime is not None)
+
+
+def parse_list_line(line: str) -> Entry | None:
+    """One ``LIST`` line, Unix or MS-DOS dialect, as an Entry; None for a summary (``total 12``).
+
+    Unix ``LIST`` dates are taken as UTC (vsftpd's default ``use_localtime=NO``); MS-DOS dates are
+    the server's wall clock, read as UTC too. Either way they are only a fallback for ``MDTM``.
+    """
+    if _PARSERS[0].ignores_line(line):
+        return None
+    text = _MODE_SUFFIX.sub(r"\1", line, count=1)
+    problems = []
+    for parser in _PARSERS:
+        try:
+            result = parser.parse_line(text)
+        except (ftputil.error.ParserError, ValueError) as exc:
+            problems.append(f"{type(parser).__name__}: {str(exc).splitlines()[0]}")
+            continue
+        mode = result.st_mode or 0
+        kind = FILE if stat.S_ISREG(mode) else FOLDER if stat.S_ISDIR(mode) else OTHER
+        mtime = datetime.fromtimestamp(result.st_mtime, UTC) if result.st_mtime else None
+        return Entry(result._st_name, kind, result.st_size, mtime, exact=False)
+    raise ListingError(
+        f"unexpected LIST line {line!r}: neither the Unix nor the MS-DOS dialect reads it "
+        f"({'; '.join(problems)})"
+    )
+
+
+def parse_timeval(stamp: str) -> datetime:
+    """``YYYYMMDDHHMMSS[.fff]`` (UTC, RFC 3659 ``time-val``) as an aware datetime."""
+    if len(stamp) < 14 or not stamp[:14].isdigit():
+        raise ValueError(f"not a YYYYMMDDHHMMSS time: {stamp!r}")
+    whole = datetime(
+        int(stamp[0:4]), int(stamp[4:6]), int(stamp[6:8]),
+        int(stamp[8:10]), int(stamp[10:12]), int(stamp[12:14]), tzinfo=UTC,
+    )  # fmt: skip
+    fraction = float(f"0{stamp[14:]}") if len(stamp) > 15 else 0.0
+    return whole + timedelta(seconds=fraction)
