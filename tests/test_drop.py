@@ -127,6 +127,7 @@ def test_an_unreadable_name_is_skipped_and_reported_and_every_other_file_flows(
     _put_raw(drop_server, "", b"Relev\xe9 production.txt", b"dropped by a person from Windows")
     _put_raw(drop_server, "CU-01", b"CU-01_caf\xe9.log", b"name in Windows-1252")
     _put_raw(drop_server, "CU-01", b"tab\there.log", b"a control character")
+    _put_raw(drop_server, "CU-01", b"new\nline.log", b"a line break inside an FTP listing line")
     _put_raw(drop_server, "", b"back\\slash.log", b"a Windows path")
     folder = os.path.join(os.fsencode(drop_server.root), b"D\xe9p\xf4t")  # not UTF-8 either
     os.mkdir(folder)
@@ -145,10 +146,11 @@ def test_an_unreadable_name_is_skipped_and_reported_and_every_other_file_flows(
     ]
     assert [(s.path, s.reason) for s in listing.skipped] == [
         ("CU-01/CU-01_caf\\xe9.log", "the name is not UTF-8"),
+        ("CU-01/new\\nline.log", "the name holds the control character \\n"),
         ("CU-01/tab\\there.log", "the name holds the control character \\t"),
         ("D\\xe9p\\xf4t", "the name is not UTF-8"),
         ("Relev\\xe9 production.txt", "the name is not UTF-8"),
-        ("back\\slash.log", "it holds a backslash"),
+        ("back\\slash.log", "it holds a backslash (a Windows path); drop paths use '/'"),
     ]
 
 

@@ -52,10 +52,16 @@ class Entry:
 
 
 def split_lines(data: bytes) -> list[str]:
-    """The lines of a listing's data transfer, each decoded on its own (``surrogateescape``)."""
+    """The lines of a listing's data transfer, each decoded on its own (``surrogateescape``).
+
+    Servers end listing lines with CRLF (RFC 959); when they do, a bare LF is part of a name (a
+    file named ``bad\\nname.log`` on a Linux disk) and stays there, for ``log_names`` to refuse,
+    instead of cutting the listing into a line no dialect reads.
+    """
+    end = b"\r\n" if b"\r\n" in data else b"\n"
     return [
         line.rstrip(b"\r").decode("utf-8", "surrogateescape")
-        for line in data.split(b"\n")
+        for line in data.split(end)
         if line.strip()
     ]
 
