@@ -16,6 +16,7 @@ import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import paramiko
 import pytest
 
 from shutter_assets.lib.drop import DropError, RemoteFile, open_drop
@@ -29,7 +30,13 @@ from shutter_assets.lib.drop.ftp_listing import (
     parse_mlsd_line,
     server_offers_mlsd,
 )
-from tests.fixtures.servers import PROTOCOLS, DropServer, free_port
+from tests.fixtures.servers import (
+    PROTOCOLS,
+    DropServer,
+    SshdServer,
+    free_port,
+    make_drop_folder,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -361,10 +368,11 @@ def test_ftps_encrypts_the_data_connection(drop_server: DropServer):
 # --------------------------------------------------------------------------- SFTP host keys
 
 
-def _other_host_key_line(tmp_path: Path) -> str:
-    key = tmp_path / "other_key"
+def _public_key_line(tmp_path: Path, name: str) -> tuple[Path, str]:
+    """A fresh ed25519 key pair: (private key file, "ssh-ed25519 AAAA..." of its public key)."""
+    key = tmp_path / name
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
-    return " ".join(key.with_suffix(".pub").read_text().split()[:2])
+    return key, " ".join(key.with_suffix(".pub").read_text().split()[:2])
 
 
 @pytest.fixture
@@ -385,7 +393,7 @@ def test_sftp_known_host_key_is_accepted(drop_server: DropServer):
 @pytest.mark.parametrize("drop_server", ["sftp"], indirect=True)
 def test_sftp_unknown_host_key_is_refused(drop_server: DropServer, tmp_path: Path):
     other_host = tmp_path / "known_hosts"
-    other_host.write_text(f"[10.9.8.7]:22 {_other_host_key_line(tmp_path)}\n")
+    other_host.write_text(f"[10.9.8.7]:22 {_public_key_line(tmp_path, 'other_key')[1]}\n")
     with pytest.raises(DropError, match=r"not in .*known_hosts.*refused"):
         open_drop(drop_server.settings(known_hosts=str(other_host))).__enter__()
 
@@ -394,7 +402,9 @@ def test_sftp_unknown_host_key_is_refused(drop_server: DropServer, tmp_path: Pat
 def test_sftp_changed_host_key_is_refused(drop_server: DropServer, tmp_path: Path):
     settings = drop_server.settings()
     changed = tmp_path / "known_hosts"
-    changed.write_text(f"[{settings.host}]:{settings.port} {_other_host_key_line(tmp_path)}\n")
+    changed.write_text(
+        f"[{settings.host}]:{settings.port} {_public_key_line(tmp_path, 'other_key')[1]}\n"
+    )
     with pytest.raises(DropError, match="differs"):
         open_drop(
             drop_server.settings(known_hosts=str(changed), insecure_accept_any_host_key=True)
@@ -429,11 +439,94 @@ def test_sftp_insecure_flag_is_ignored_when_known_hosts_is_set(
     drop_server: DropServer, tmp_path: Path
 ):
     unrelated = tmp_path / "known_hosts"
-    unrelated.write_text(f"[10.9.8.7]:22 {_other_host_key_line(tmp_path)}\n")
+    unrelated.write_text(f"[10.9.8.7]:22 {_public_key_line(tmp_path, 'other_key')[1]}\n")
     with pytest.raises(DropError, match="refused"):
         open_drop(
             drop_server.settings(known_hosts=str(unrelated), insecure_accept_any_host_key=True)
         ).__enter__()
+
+
+@pytest.mark.parametrize("drop_server", ["sftp"], indirect=True)
+def test_sftp_known_hosts_lines_paramiko_cannot_read_are_skipped_with_their_line_number(
+    drop_server: DropServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    settings = drop_server.settings()
+    server_key = drop_server.server.host_key_line
+    _, other = _public_key_line(tmp_path, "other")
+    _, ca = _public_key_line(tmp_path, "ca")
+    hashed_host = paramiko.HostKeys.hash_host(f"[{settings.host}]:{settings.port}")
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_bytes(
+        "\n".join(
+            [
+                "# plant SFTP servers",  # 1
+                f"@cert-authority *.example.org {ca}",  # 2
+                f"@revoked [10.9.8.7]:22 {other}",  # 3: honoured, not skipped
+                "this line is garbage",  # 4
+                "badhost ssh-ed25519 !!!!",  # 5
+                f"|1|bm90IGJhc2U2NA!!|xyz= {other}",  # 6: a broken hashed name
+                "host.example.org ssh-foo AAAAB3NzaC1yc2E=",  # 7
+                f"@future-marker host {other}",  # 8
+                f"{hashed_host} {server_key}",  # 9: our server, hashed
+                "",
+            ]
+        ).encode()
+        + b"\xff\xfe garbage\n"  # 10: not even UTF-8
+    )
+    drop_server.put("CU-01_20261120_060000.log", b"x")
+
+    with (
+        caplog.at_level(logging.WARNING, logger="shutter_assets.lib.drop.known_hosts"),
+        open_drop(drop_server.settings(known_hosts=str(known_hosts))) as drop,
+    ):
+        assert [f.path for f in drop.list_files()] == ["CU-01_20261120_060000.log"]
+
+    skipped = {
+        int(r.getMessage().split(" line ")[1].split()[0]): r.getMessage() for r in caplog.records
+    }
+    assert sorted(skipped) == [2, 4, 5, 6, 7, 8, 10]
+    assert all(f"known_hosts {known_hosts} line" in m for m in skipped.values())
+    assert "@cert-authority lines are not supported" in skipped[2]
+    assert "malformed hashed host name" in skipped[6]
+    assert "unknown marker '@future-marker'" in skipped[8]
+
+
+@pytest.mark.parametrize("drop_server", ["sftp"], indirect=True)
+def test_sftp_revoked_host_key_is_refused_even_where_another_line_lists_it(
+    drop_server: DropServer, tmp_path: Path
+):
+    settings = drop_server.settings()
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text(
+        f"[{settings.host}]:{settings.port} {drop_server.server.host_key_line}\n"
+        f"@revoked * {drop_server.server.host_key_line}\n"
+    )
+    with pytest.raises(DropError, match=r"line 2 of .*known_hosts marks @revoked: refused"):
+        open_drop(drop_server.settings(known_hosts=str(known_hosts))).__enter__()
+
+
+def test_sftp_server_verifiable_only_through_a_ca_gets_the_line_to_add(
+    drop_user, drop_home_area, tmp_path: Path
+):
+    ca_key, ca_public = _public_key_line(tmp_path, "host_ca")
+    with SshdServer(drop_user, host_ca=ca_key) as sshd:
+        drop = make_drop_folder("sftp", drop_home_area, sshd, drop_user)
+        drop.put("CU-01_20261120_060000.log", b"x")
+        known_hosts = tmp_path / "known_hosts"
+        known_hosts.write_text(f"@cert-authority 127.0.0.1,*.example.org {ca_public}\n")
+
+        with pytest.raises(DropError) as caught:
+            open_drop(drop.settings(known_hosts=str(known_hosts))).__enter__()
+        message = str(caught.value)
+        assert "only the @cert-authority line(s) 1 of" in message
+        assert "cannot check host certificates" in message
+        line = f"[127.0.0.1]:{sshd.port} {sshd.host_key_line}"
+        assert f"as the line '{line}'" in message
+
+        # doing what the message says is enough
+        known_hosts.write_text(known_hosts.read_text() + line + "\n")
+        with open_drop(drop.settings(known_hosts=str(known_hosts))) as sftp:
+            assert [f.path for f in sftp.list_files()] == ["CU-01_20261120_060000.log"]
 
 
 def test_unknown_protocol_is_a_drop_error():

@@ -3,7 +3,9 @@
 Host-key policy (DESIGN.md section 3): the server's key must be in ``settings.known_hosts``
 (``SFTP_KNOWN_HOSTS``; empty = ``~/.ssh/known_hosts``). An unknown key is refused, unless
 ``known_hosts`` is empty *and* ``insecure_accept_any_host_key`` is set, in which case it is accepted
-with a warning naming its fingerprint. A key that differs from the one on file is always refused.
+with a warning naming its fingerprint. A key that differs from the one on file, or that the file
+marks ``@revoked``, is always refused. The file is read by ``known_hosts`` (lines paramiko cannot
+use are skipped with a warning naming their number; ``@cert-authority`` lines verify nothing).
 
 ``SFTPAttributes`` give sizes and whole-second UTC mtimes in the directory listing itself, so a
 listing costs one round trip per folder. Downloads are pipelined with paramiko's prefetch, with a
@@ -33,6 +35,7 @@ from shutter_assets.lib.drop.base import (
     drop_path,
     unusable,
 )
+from shutter_assets.lib.drop.known_hosts import KnownHosts, read_known_hosts
 from shutter_assets.lib.log_names import is_hidden
 
 log = logging.getLogger(__name__)
@@ -47,25 +50,48 @@ def _fingerprint(key: paramiko.PKey) -> str:
     return f"{key.get_name()} {key.fingerprint}"
 
 
-class _RefuseUnknownKey(paramiko.MissingHostKeyPolicy):
-    def __init__(self, where: str, known_hosts: str) -> None:
-        self.where, self.known_hosts = where, known_hosts
-
-    def missing_host_key(self, client, hostname, key) -> None:
+def _refuse_revoked(client, where: str, known: KnownHosts, key: paramiko.PKey) -> None:
+    line = known.revoked_line(key)
+    if line is not None:
         client.close()
         raise DropError(
+            f"SFTP server {where} offered host key {_fingerprint(key)}, which line {line} of "
+            f"{known.path} marks @revoked: refused. Ask the server's administrator for its new "
+            "host key and list that one instead"
+        )
+
+
+class _RefuseUnknownKey(paramiko.MissingHostKeyPolicy):
+    def __init__(self, where: str, known: KnownHosts) -> None:
+        self.where, self.known = where, known
+
+    def missing_host_key(self, client, hostname, key) -> None:
+        _refuse_revoked(client, self.where, self.known, key)
+        client.close()
+        path = self.known.path
+        if lines := self.known.authority_lines(hostname):
+            raise DropError(
+                f"SFTP server {self.where} offered host key {_fingerprint(key)}, which only the "
+                f"@cert-authority line(s) {', '.join(map(str, lines))} of {path} could vouch "
+                "for, and this client cannot check host certificates: refused. After checking "
+                "the fingerprint with the server's administrator, add the server's own host key "
+                f"to {path} as the line '{hostname} {key.get_name()} {key.get_base64()}' "
+                "(ssh-keyscan -p PORT HOST prints it)"
+            )
+        raise DropError(
             f"SFTP server {self.where} offered host key {_fingerprint(key)}, which is not in "
-            f"{self.known_hosts}: refused. After checking the fingerprint with the server's "
-            f"administrator, add it (ssh-keyscan -p PORT HOST >> {self.known_hosts}) or point "
+            f"{path}: refused. After checking the fingerprint with the server's "
+            f"administrator, add it (ssh-keyscan -p PORT HOST >> {path}) or point "
             "SFTP_KNOWN_HOSTS at a file that lists it"
         )
 
 
 class _AcceptWithWarning(paramiko.MissingHostKeyPolicy):
-    def __init__(self, where: str) -> None:
-        self.where = where
+    def __init__(self, where: str, known: KnownHosts) -> None:
+        self.where, self.known = where, known
 
     def missing_host_key(self, client, hostname, key) -> None:
+        _refuse_revoked(client, self.where, self.known, key)
         log.warning(
             "accepting the UNVERIFIED host key %s of SFTP server %s because "
             "SFTP_INSECURE_ACCEPT_ANY_HOST_KEY is set and SFTP_KNOWN_HOSTS is not; anyone able to "
@@ -94,13 +120,15 @@ class SftpDrop:
                 f"known_hosts file {path!r} (SFTP_KNOWN_HOSTS) for {self.where} does not exist: "
                 "create it with the server's verified host key"
             )
+        known = KnownHosts(path)
         if os.path.isfile(path):
             try:
-                client.load_system_host_keys(path)
-            except (OSError, paramiko.SSHException) as exc:
+                known = read_known_hosts(path)
+            except OSError as exc:
                 raise DropError(f"cannot read known_hosts file {path!r}: {exc}") from exc
+            known.install(client)
         if s.insecure_accept_any_host_key and not explicit:
-            return _AcceptWithWarning(self.where)
+            return _AcceptWithWarning(self.where, known)
         if s.insecure_accept_any_host_key:
             log.warning(
                 "SFTP_INSECURE_ACCEPT_ANY_HOST_KEY is ignored because SFTP_KNOWN_HOSTS is set "
@@ -108,7 +136,7 @@ class SftpDrop:
                 path,
                 self.where,
             )
-        return _RefuseUnknownKey(self.where, path)
+        return _RefuseUnknownKey(self.where, known)
 
     def _connect(self) -> None:
         s = self.settings
