@@ -492,6 +492,31 @@ def test_sftp_known_hosts_lines_paramiko_cannot_read_are_skipped_with_their_line
 
 
 @pytest.mark.parametrize("drop_server", ["sftp"], indirect=True)
+@pytest.mark.parametrize(
+    ("patterns", "verified"),
+    [
+        ("[127.0.0.*]:{port}", True),
+        ("[127.0.0.?]:{port},other.example.org", True),
+        ("[127.0.0.*]:{port},![127.0.0.1]:{port}", False),  # an exclusion wins
+        ("127.0.0.*", False),  # off port 22 the name to match is "[127.0.0.1]:port"
+    ],
+)
+def test_sftp_known_hosts_wildcard_patterns_match_as_in_openssh(
+    drop_server: DropServer, tmp_path: Path, patterns: str, verified: bool
+):
+    known_hosts = tmp_path / "known_hosts"
+    line = f"{patterns.format(port=drop_server.settings().port)} {drop_server.server.host_key_line}"
+    known_hosts.write_text(line + "\n")
+    settings = drop_server.settings(known_hosts=str(known_hosts))
+    if verified:
+        with open_drop(settings) as drop:
+            assert drop.list_files() == []
+    else:
+        with pytest.raises(DropError, match=r"not in .*known_hosts.*refused"):
+            open_drop(settings).__enter__()
+
+
+@pytest.mark.parametrize("drop_server", ["sftp"], indirect=True)
 def test_sftp_revoked_host_key_is_refused_even_where_another_line_lists_it(
     drop_server: DropServer, tmp_path: Path
 ):

@@ -4,7 +4,8 @@ paramiko's own reader (``HostKeys.load``) stops with a raw ``InvalidHostKey`` tr
 first ``@cert-authority`` line, and a malformed hashed name (``|1|...``) only fails later, inside
 ``connect``. This reader goes line by line:
 
-* a plain or hashed ``hosts keytype base64`` line paramiko can use is a known key;
+* a plain or hashed ``hosts keytype base64`` line paramiko can use is a known key; host
+  patterns with wildcards (``*.plant.local``), which paramiko ignores, are matched here;
 * ``@revoked hosts keytype base64`` is honoured: that key is refused even where another line
   lists it (as OpenSSH does);
 * ``@cert-authority patterns keytype base64`` is kept aside: paramiko cannot check host
@@ -18,8 +19,8 @@ No Dagster; paramiko only for its key classes.
 
 from __future__ import annotations
 
-import fnmatch
 import logging
+import re
 from dataclasses import dataclass, field
 
 import paramiko
@@ -41,14 +42,23 @@ class KnownHosts:
     authorities: list[tuple[int, list[str]]] = field(default_factory=list)
     skipped: list[tuple[int, str]] = field(default_factory=list)
 
-    def install(self, client: paramiko.SSHClient) -> None:
-        """Give ``client`` every known key except revoked ones (so a revoked key reaches the
-        missing-key policy, before any password is sent). Nothing is ever written back."""
+    def install(self, client: paramiko.SSHClient, hostname: str) -> None:
+        """Give ``client`` every known key for ``hostname`` (``host``, or ``[host]:port`` off port
+        22, as paramiko looks it up), except revoked ones, so that a revoked key reaches the
+        missing-key policy before any password is sent. Wildcard patterns (``*.plant.local``,
+        ``[10.0.0.*]:2222``, with ``!`` exclusions), which paramiko does not match, are matched
+        here as OpenSSH does. Nothing is ever written back to the file."""
         keys = client.get_host_keys()
         for entry in self.entries:
-            if self.revoked_line(entry.key) is None:
-                for name in entry.hostnames:
-                    keys.add(name, entry.key.get_name(), entry.key)
+            if self.revoked_line(entry.key) is not None:
+                continue
+            key_type = entry.key.get_name()
+            for name in entry.hostnames:
+                if not _is_pattern(name):
+                    keys.add(name, key_type, entry.key)
+            patterns = [n for n in entry.hostnames if not n.startswith("|1|")]
+            if any(_is_pattern(n) for n in patterns) and _matches(patterns, hostname):
+                keys.add(hostname, key_type, entry.key)
 
     def revoked_line(self, key: paramiko.PKey) -> int | None:
         """The line that marks ``key`` ``@revoked``, if any."""
@@ -121,12 +131,21 @@ def _entry(line: str) -> tuple[HostKeyEntry | None, str]:
     return entry, ""
 
 
+def _wildcard(pattern: str) -> re.Pattern:
+    """OpenSSH's ``*`` and ``?`` only (``[`` is literal: ``[host]:port``, unlike fnmatch)."""
+    return re.compile(re.escape(pattern.lower()).replace(r"\*", ".*").replace(r"\?", "."))
+
+
+def _is_pattern(name: str) -> bool:
+    return name.startswith("!") or "*" in name or "?" in name
+
+
 def _matches(patterns: list[str], name: str) -> bool:
     """OpenSSH host patterns: ``*`` and ``?`` wildcards; a matching ``!pattern`` excludes."""
     matched = False
     for pattern in patterns:
         negated = pattern.startswith("!")
-        if fnmatch.fnmatchcase(name.lower(), pattern.lstrip("!").lower()):
+        if _wildcard(pattern.lstrip("!")).fullmatch(name.lower()):
             if negated:
                 return False
             matched = True

@@ -126,7 +126,9 @@ class SftpDrop:
                 known = read_known_hosts(path)
             except OSError as exc:
                 raise DropError(f"cannot read known_hosts file {path!r}: {exc}") from exc
-            known.install(client)
+            # paramiko's lookup name: the bare host on port 22, "[host]:port" elsewhere
+            lookup = s.host if self.port == DEFAULT_PORT else f"[{s.host}]:{self.port}"
+            known.install(client, lookup)
         if s.insecure_accept_any_host_key and not explicit:
             return _AcceptWithWarning(self.where, known)
         if s.insecure_accept_any_host_key:
