@@ -26,6 +26,7 @@ from shutter_assets.lib.drop.ftp_listing import (
     OTHER,
     Entry,
     ListingError,
+    ListReader,
     parse_list_line,
     parse_mlsd_line,
     server_offers_mlsd,
@@ -598,13 +599,18 @@ def test_a_listing_line_no_dialect_reads_is_an_error_naming_it_never_an_empty_dr
     assert drop_server.remote_dir in message and "\n" not in message
 
 
+def _at(*fields: int) -> float:
+    """A UTC time as the epoch seconds an Entry holds."""
+    return datetime(*fields, tzinfo=UTC).timestamp()
+
+
 def test_unix_list_lines():
     parse = parse_list_line
     assert parse("drwxr-xr-x    2 1001     1001         4096 Jan 09  2024 CU-01") == Entry(
-        "CU-01", FOLDER, 4096, datetime(2024, 1, 9, tzinfo=UTC), exact=False
+        "CU-01", FOLDER, 4096, _at(2024, 1, 9), exact=False
     )
     assert parse("-rw-r--r--    1 ftp      ftp      10737418240 Mar 14  2024 CU-01_x (1).log") == (
-        Entry("CU-01_x (1).log", FILE, 10737418240, datetime(2024, 3, 14, tzinfo=UTC), False)
+        Entry("CU-01_x (1).log", FILE, 10737418240, _at(2024, 3, 14), False)
     )
     recent = parse("-rw-r--r--    1 ftp      ftp           12 Jan 09 08:15 a.log")
     assert (recent.kind, recent.size, recent.mtime.strftime("%m-%d %H:%M")) == (
@@ -616,22 +622,49 @@ def test_unix_list_lines():
     assert parse("total 12") is None
 
 
+def test_one_reader_reads_a_whole_listing_in_either_dialect():
+    """A reader keeps the dialect that read the last line and remembers dates it has read; the
+    entries must not suffer from either."""
+    reader = ListReader()
+    unix = [
+        "-rw-r--r--    1 ftp      ftp            1 Mar 14  2024 a.log",
+        "-rw-r--r--    1 ftp      ftp            2 Mar 14  2024 b.log",
+        "-rw-r--r--    1 ftp      ftp            3 Mar 15  2024 c.log",
+    ]
+    msdos = [
+        "11-20-26  06:05AM                    4 d.log",
+        "11-20-26  06:06AM                    5 e.log",
+        "11-20-26  06:05AM       <DIR>          CU-01",
+    ]
+    entries = [reader.parse(line) for line in [*unix, *msdos, *unix[:1]]]
+    assert [(e.name, e.size, e.timestamp) for e in entries] == [
+        ("a.log", 1, _at(2024, 3, 14)),
+        ("b.log", 2, _at(2024, 3, 14)),
+        ("c.log", 3, _at(2024, 3, 15)),
+        ("d.log", 4, _at(2026, 11, 20, 6, 5)),
+        ("e.log", 5, _at(2026, 11, 20, 6, 6)),
+        ("CU-01", None, _at(2026, 11, 20, 6, 5)),
+        ("a.log", 1, _at(2024, 3, 14)),
+    ]
+    assert entries[0].mtime == datetime(2024, 3, 14, tzinfo=UTC)
+
+
 def test_msdos_list_lines():
     parse = parse_list_line
     assert parse("11-20-26  06:05AM                  102 CU-01_20261120_060000.log") == Entry(
-        "CU-01_20261120_060000.log", FILE, 102, datetime(2026, 11, 20, 6, 5, tzinfo=UTC), False
+        "CU-01_20261120_060000.log", FILE, 102, _at(2026, 11, 20, 6, 5), False
     )
     assert parse("11-20-26  06:05PM       <DIR>          CU-01") == Entry(
-        "CU-01", FOLDER, None, datetime(2026, 11, 20, 18, 5, tzinfo=UTC), False
+        "CU-01", FOLDER, None, _at(2026, 11, 20, 18, 5), False
     )
     assert parse("11-20-2026  12:05AM         7 Relevé production.txt") == Entry(
-        "Relevé production.txt", FILE, 7, datetime(2026, 11, 20, 0, 5, tzinfo=UTC), False
+        "Relevé production.txt", FILE, 7, _at(2026, 11, 20, 0, 5), False
     )
 
 
 def test_mlsd_lines():
     assert parse_mlsd_line("type=file;size=102;modify=20261120050503.250; CU-01 x.log") == Entry(
-        "CU-01 x.log", FILE, 102, datetime(2026, 11, 20, 5, 5, 3, 250000, tzinfo=UTC), True
+        "CU-01 x.log", FILE, 102, _at(2026, 11, 20, 5, 5, 3, 250000), True
     )
     assert parse_mlsd_line("Type=dir;Modify=20261120050503; CU-01").kind == FOLDER
     assert parse_mlsd_line("type=cdir;modify=20261120050503; .").kind == OTHER

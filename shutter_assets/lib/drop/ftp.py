@@ -44,7 +44,7 @@ from shutter_assets.lib.drop.ftp_listing import (
     OTHER,
     Entry,
     ListingError,
-    parse_list_line,
+    ListReader,
     parse_mlsd_line,
     parse_timeval,
     server_offers_mlsd,
@@ -204,7 +204,7 @@ class FtpDrop:
             raise DropError(f"listing the log drop {self.where} failed: {exc!r}") from exc
         found = []
         for path, entry in files.items():
-            mtime = mtimes.get(path, entry.mtime)
+            mtime = mtimes[path] if path in mtimes else entry.mtime
             if mtime is not None and entry.size is not None:
                 found.append(RemoteFile(path, entry.size, mtime))
         return Listing(found, skipped)
@@ -222,7 +222,7 @@ class FtpDrop:
             ) from exc
         chunks: list[bytes] = []
         ftp.retrbinary("MLSD" if self._mlsd else "LIST", chunks.append)
-        parse = parse_mlsd_line if self._mlsd else parse_list_line
+        parse = parse_mlsd_line if self._mlsd else ListReader().parse
         try:
             return [e for line in split_lines(b"".join(chunks)) if (e := parse(line)) is not None]
         except ListingError as exc:

@@ -30,7 +30,6 @@ with warnings.catch_warnings():
     import ftputil.stat
 
 FILE, FOLDER, OTHER = "file", "folder", "other"
-_PARSERS = (ftputil.stat.UnixParser(), ftputil.stat.MSParser())
 # GNU ls and some servers add an 11th mode character: ACL (+), SELinux context (.), xattrs (@).
 _MODE_SUFFIX = re.compile(r"^([-dlbcps?][-rwxsStT]{9})[+.@](?=\s)")
 
@@ -47,8 +46,13 @@ class Entry:
     name: str
     kind: str  # FILE | FOLDER | OTHER (links, devices, the folder itself)
     size: int | None
-    mtime: datetime | None
+    timestamp: float | None  # seconds since the epoch (UTC); None when the line gives none
     exact: bool
+
+    @property
+    def mtime(self) -> datetime | None:
+        """``timestamp`` as an aware UTC datetime (built on demand: most are replaced by MDTM)."""
+        return None if self.timestamp is None else datetime.fromtimestamp(self.timestamp, UTC)
 
 
 def split_lines(data: bytes) -> list[str]:
@@ -87,7 +91,7 @@ def parse_mlsd_line(line: str) -> Entry:
         return Entry(name, OTHER, None, None, exact=False)
     try:
         size = int(facts["size"]) if "size" in facts else None
-        mtime = parse_timeval(facts["modify"]) if "modify" in facts else None
+        mtime = parse_timeval(facts["modify"]).timestamp() if "modify" in facts else None
     except ValueError as exc:
         raise ListingError(f"unexpected MLSD line {line!r}: {exc}") from exc
     if kind == FILE and size is None:
@@ -97,30 +101,71 @@ def parse_mlsd_line(line: str) -> Entry:
     return Entry(name, kind, size, mtime, exact=mtime is not None)
 
 
-def parse_list_line(line: str) -> Entry | None:
-    """One ``LIST`` line, Unix or MS-DOS dialect, as an Entry; None for a summary (``total 12``).
+class _UnixParser(ftputil.stat.UnixParser):
+    """ftputil's Unix parser, remembering the dates and modes it has read: a folder's files share
+    a few of each, and working each one out again was most of the parsing cost (measured with
+    ``bench/drop_listing.py``)."""
+
+    def __init__(self) -> None:
+        self._times: dict[tuple, tuple[float, float]] = {}
+        self._modes: dict[str, int] = {}
+
+    def parse_unix_mode(self, mode_string):
+        if mode_string not in self._modes:
+            self._modes[mode_string] = super().parse_unix_mode(mode_string)
+        return self._modes[mode_string]
+
+    def parse_unix_time(self, month, day, year_or_time, time_shift, with_precision=False):
+        key = (month, day, year_or_time, time_shift)
+        if key not in self._times:
+            self._times[key] = super().parse_unix_time(
+                month, day, year_or_time, time_shift, with_precision=True
+            )
+        return self._times[key] if with_precision else self._times[key][0]
+
+
+class ListReader:
+    """Reads the ``LIST`` lines of one listing in the Unix or the MS-DOS dialect (ftputil's
+    parsers), trying first the dialect that read the previous line. Use one per listing.
 
     Unix ``LIST`` dates are taken as UTC (vsftpd's default ``use_localtime=NO``); MS-DOS dates are
     the server's wall clock, read as UTC too. Either way they are only a fallback for ``MDTM``.
     """
-    if _PARSERS[0].ignores_line(line):
-        return None
-    text = _MODE_SUFFIX.sub(r"\1", line, count=1)
-    problems = []
-    for parser in _PARSERS:
-        try:
-            result = parser.parse_line(text)
-        except (ftputil.error.ParserError, ValueError) as exc:
-            problems.append(f"{type(parser).__name__}: {str(exc).splitlines()[0]}")
-            continue
-        mode = result.st_mode or 0
-        kind = FILE if stat.S_ISREG(mode) else FOLDER if stat.S_ISDIR(mode) else OTHER
-        mtime = datetime.fromtimestamp(result.st_mtime, UTC) if result.st_mtime else None
-        return Entry(result._st_name, kind, result.st_size, mtime, exact=False)
-    raise ListingError(
-        f"unexpected LIST line {line!r}: neither the Unix nor the MS-DOS dialect reads it "
-        f"({'; '.join(problems)})"
-    )
+
+    def __init__(self) -> None:
+        self._parsers: list[ftputil.stat.Parser] = [_UnixParser(), ftputil.stat.MSParser()]
+
+    def parse(self, line: str) -> Entry | None:
+        """One line as an Entry; None for a summary (``total 12``); ListingError if no dialect
+        reads it."""
+        if line.startswith("total") and self._parsers[0].ignores_line(line):
+            return None
+        text = line
+        if len(line) > 10 and line[10] in "+.@":
+            text = _MODE_SUFFIX.sub(r"\1", line, count=1)
+        problems = []
+        for parser in self._parsers:
+            try:
+                result = parser.parse_line(text)
+            except (ftputil.error.ParserError, ValueError) as exc:
+                problems.append(f"{type(parser).__name__}: {str(exc).splitlines()[0]}")
+                continue
+            if parser is not self._parsers[0]:
+                self._parsers.remove(parser)
+                self._parsers.insert(0, parser)
+            # StatResult is a tuple: st_mode [0], st_size [6], st_mtime [8]
+            mode, size, stamp = result[0] or 0, result[6], result[8]
+            kind = FILE if stat.S_ISREG(mode) else FOLDER if stat.S_ISDIR(mode) else OTHER
+            return Entry(result._st_name, kind, size, stamp or None, exact=False)
+        raise ListingError(
+            f"unexpected LIST line {line!r}: neither the Unix nor the MS-DOS dialect reads it "
+            f"({'; '.join(problems)})"
+        )
+
+
+def parse_list_line(line: str) -> Entry | None:
+    """One ``LIST`` line on its own (see ``ListReader``, which a whole listing should use)."""
+    return ListReader().parse(line)
 
 
 def parse_timeval(stamp: str) -> datetime:
