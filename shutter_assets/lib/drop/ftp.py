@@ -204,7 +204,7 @@ class FtpDrop:
             raise DropError(f"listing the log drop {self.where} failed: {exc!r}") from exc
         found = []
         for path, entry in files.items():
-            mtime = mtimes[path] if path in mtimes else entry.mtime
+            mtime = mtimes.get(path, entry.mtime)
             if mtime is not None and entry.size is not None:
                 found.append(RemoteFile(path, entry.size, mtime))
         return Listing(found, skipped)
