@@ -660,6 +660,10 @@ def test_msdos_list_lines():
     assert parse("11-20-2026  12:05AM         7 Relevé production.txt") == Entry(
         "Relevé production.txt", FILE, 7, _at(2026, 11, 20, 0, 5), False
     )
+    # the 24-hour clock of some PLC servers
+    assert parse("11-20-2026  18:05         7 a.log").timestamp == _at(2026, 11, 20, 18, 5)
+    assert parse("11-20-26  00:30       <DIR>          CU-01").timestamp == _at(2026, 11, 20, 0, 30)
+    assert parse("11-20-26  12:30    1 b.log").timestamp == _at(2026, 11, 20, 12, 30)
 
 
 def test_mlsd_lines():

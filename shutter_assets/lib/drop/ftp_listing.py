@@ -3,7 +3,8 @@
 * ``MLSD`` (RFC 3659), when the server's ``FEAT`` offers ``MLST``: machine-readable facts, exact
   sizes and second-precision UTC times (pyftpdlib, ProFTPD, FileZilla Server, IIS). vsftpd has none.
 * ``LIST`` in the Unix dialect (vsftpd, ProFTPD, Pure-FTPd) or the MS-DOS dialect (IIS, many PLC
-  and Windows FTP servers: ``11-20-26  06:05AM   102 CU-01_20261120_060000.log``, ``<DIR>``).
+  and Windows FTP servers: ``11-20-26  06:05AM   102 CU-01_20261120_060000.log``, ``<DIR>``,
+  two- or four-digit years, 12- or 24-hour clock).
   Both are read by ftputil's parsers (``ftputil.stat.UnixParser``/``MSParser``), the well-kept
   ones, rather than by a parser of our own. ``LIST`` dates are minutes or days: ``MDTM`` gives the
   exact time afterwards.
@@ -124,6 +125,17 @@ class _UnixParser(ftputil.stat.UnixParser):
         return self._times[key] if with_precision else self._times[key][0]
 
 
+class _MsDosParser(ftputil.stat.MSParser):
+    """ftputil's MS-DOS parser, also reading the 24-hour clock some PLC servers write
+    (``11-20-26  18:05``) besides IIS's ``06:05PM``."""
+
+    def parse_ms_time(self, date, time_, time_shift, with_precision=False):
+        if len(time_) == 5 and time_[2] == ":" and time_[:2].isdigit():
+            hour = int(time_[:2])
+            time_ = f"{(hour % 12) or 12:02d}:{time_[3:]}{'PM' if hour >= 12 else 'AM'}"
+        return super().parse_ms_time(date, time_, time_shift, with_precision)
+
+
 class ListReader:
     """Reads the ``LIST`` lines of one listing in the Unix or the MS-DOS dialect (ftputil's
     parsers), trying first the dialect that read the previous line. Use one per listing.
@@ -133,7 +145,7 @@ class ListReader:
     """
 
     def __init__(self) -> None:
-        self._parsers: list[ftputil.stat.Parser] = [_UnixParser(), ftputil.stat.MSParser()]
+        self._parsers: list[ftputil.stat.Parser] = [_UnixParser(), _MsDosParser()]
 
     def parse(self, line: str) -> Entry | None:
         """One line as an Entry; None for a summary (``total 12``); ListingError if no dialect
