@@ -120,10 +120,7 @@ class FtpDrop:
             if self.tls:
                 ftp.prot_p()
             ftp.voidcmd("TYPE I")
-            try:
-                self._mlsd = server_offers_mlsd(ftp.sendcmd("FEAT"))
-            except ftplib.error_perm:  # 500/502: a server too old for FEAT has no MLSD either
-                self._mlsd = False
+            self._mlsd = _offers_mlsd(ftp)
             if s.remote_dir.strip() not in ("", "."):
                 try:
                     ftp.cwd(s.remote_dir)
@@ -315,6 +312,13 @@ class FtpDrop:
             current = f"{current}/{part}" if current else part
             with contextlib.suppress(ftplib.error_perm):  # 550: it already exists
                 ftp.mkd(self._abs(current))
+
+
+def _offers_mlsd(ftp: ftplib.FTP) -> bool:
+    try:
+        return server_offers_mlsd(ftp.sendcmd("FEAT"))
+    except ftplib.error_perm:  # 500/502: a server too old for FEAT has no MLSD either
+        return False
 
 
 class _FtpDownload(io.RawIOBase):
