@@ -596,6 +596,48 @@ def test_vsftpd_config_serves_uploads_to_the_platform_over_ftp(drop_user, tmp_pa
         shutil.rmtree(work, ignore_errors=True)
 
 
+def memory_mib(value: str) -> int:
+    """A compose (``3584m``, ``3g``) or Kubernetes (``768Mi``, ``3Gi``) memory quantity in MiB."""
+    m = re.fullmatch(r"(\d+)\s*(m|g|Mi|Gi)", str(value))
+    assert m, f"unexpected memory quantity {value!r}"
+    return int(m.group(1)) * (1024 if m.group(2) in ("g", "Gi") else 1)
+
+
+def test_concurrency_and_memory_follow_the_one_sizing_file():
+    sizing = yaml.safe_load((ROOT / "deploy/sizing.yaml").read_text())
+    runs, run_mib = sizing["max_concurrent_runs"], sizing["run_memory_mib"]
+    server_mib = sizing["code_server_memory_mib"]
+    measured = sizing["measured"]
+    # the budgets cover what bench/run_memory.py measured, with headroom
+    assert run_mib >= 1.2 * measured["heaviest_run_peak_mib"] > 0
+    assert server_mib >= 1.2 * measured["code_server_mib"] > 0
+
+    instance = yaml.safe_load((ROOT / "dagster.yaml").read_text())
+    assert instance["run_coordinator"]["config"]["max_concurrent_runs"] == runs
+
+    limits = {
+        name: memory_mib(svc["deploy"]["resources"]["limits"]["memory"])
+        for name, svc in services().items()
+    }
+    # DefaultRunLauncher: every run is a subprocess of the code server's container
+    assert limits["dagster-code"] == server_mib + runs * run_mib
+    assert limits["dagster-webserver"] == sizing["webserver_memory_mib"]
+    assert limits["dagster-daemon"] == sizing["daemon_memory_mib"]
+
+    values = yaml.safe_load((ROOT / "deploy/helm/values.yaml").read_text())
+    queue = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
+    assert queue["maxConcurrentRuns"] == runs
+    # K8sRunLauncher: each run its own pod, the code server alone in its deployment
+    run_pod = values["runLauncher"]["config"]["k8sRunLauncher"]["runK8sConfig"]
+    assert memory_mib(run_pod["containerConfig"]["resources"]["limits"]["memory"]) == run_mib
+    (deployment,) = values["dagster-user-deployments"]["deployments"]
+    assert memory_mib(deployment["resources"]["limits"]["memory"]) == server_mib
+    webserver = values["dagsterWebserver"]["resources"]["limits"]["memory"]
+    assert memory_mib(webserver) == sizing["webserver_memory_mib"]
+    daemon = values["dagsterDaemon"]["resources"]["limits"]["memory"]
+    assert memory_mib(daemon) == sizing["daemon_memory_mib"]
+
+
 def test_helm_values_run_the_same_code_location_with_the_same_queue():
     values = yaml.safe_load((ROOT / "deploy/helm/values.yaml").read_text())
     code = command(services()["dagster-code"])

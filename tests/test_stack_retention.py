@@ -54,7 +54,7 @@ def test_prune_dbt_targets_keeps_the_most_recent_and_the_current(tmp_path):
 
 @pytest.mark.integration
 def test_dbt_builds_leave_at_most_dbt_target_keep_invocation_folders(pg_settings, monkeypatch):
-    """The real asset, three times: dagster-dbt's per-invocation folders do not pile up.
+    """The real asset, twice with DBT_TARGET_KEEP=1: the first build's folder is gone.
 
     Only one seed, without its checks, so each build is short."""
     for name, value in {
@@ -72,18 +72,18 @@ def test_dbt_builds_leave_at_most_dbt_target_keep_invocation_folders(pg_settings
     target = dbt_project.project_dir / "target"
     resources = {
         "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
-        "dbt_targets": DbtTargetRetention(keep=2),
+        "dbt_targets": DbtTargetRetention(keep=1),
     }
     seed = dg.AssetSelection.assets(["staging", "machine_types"]).without_checks()
-    for _ in range(3):
+    runs = []
+    for _ in range(2):
         result = dg.materialize([shutter_dbt], resources=resources, selection=seed)
         assert result.success
-        folders = sorted(target.glob("shutter_dbt-*"))
-        assert 1 <= len(folders) <= 2, folders
-        # the invocation's own artifacts and log are what stays
-        assert all((f / "dbt.log").exists() for f in folders)
-    run_ids = {f.name.split("-")[1] for f in target.glob("shutter_dbt-*")}
-    assert result.run_id[:7] in run_ids
+        runs.append(result.run_id[:7])
+        folders = list(target.glob("shutter_dbt-*"))
+        # only this build's folder, its artifacts and dbt.log, is left
+        assert [f.name.split("-")[1] for f in folders] == [runs[-1]], folders
+        assert (folders[0] / "dbt.log").exists() and (folders[0] / "run_results.json").exists()
 
 
 @dg.op

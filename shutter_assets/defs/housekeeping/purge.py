@@ -72,7 +72,7 @@ def purge_compute_logs(instance: dg.DagsterInstance, days: int) -> int:
 
 
 @dg.op(description="Deletes finished runs and captured logs past their retention.")
-def purge_history(context: dg.OpExecutionContext, retention: RetentionSettings) -> None:
+def purge_expired_history(context: dg.OpExecutionContext, retention: RetentionSettings) -> None:
     if retention.run_days < 1 or retention.compute_log_days < 0:
         raise dg.Failure(
             f"DAGSTER_RUN_RETENTION_DAYS={retention.run_days} must be 1 or more and "
@@ -89,7 +89,7 @@ def purge_history(context: dg.OpExecutionContext, retention: RetentionSettings) 
     description="Retention of the run history and captured logs (docs/deploy.md).",
 )
 def purge_history_job() -> None:
-    purge_history()
+    purge_expired_history()
 
 
 @dg.definitions
