@@ -26,6 +26,7 @@ import time
 import uuid
 from pathlib import Path
 
+import yaml
 from psycopg import sql
 
 from shutter_assets.lib.connections import MySQLSettings, PostgresSettings
@@ -128,7 +129,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--days", type=int, default=7, help="days of simulated log files")
     parser.add_argument("--headroom", type=float, default=1.5, help="budget = peak x headroom")
-    parser.add_argument("--max-concurrent-runs", type=int, default=4)
+    sizing = yaml.safe_load((ROOT / "deploy" / "sizing.yaml").read_text())
+    parser.add_argument("--max-concurrent-runs", type=int, default=sizing["max_concurrent_runs"])
     args = parser.parse_args()
 
     suffix = uuid.uuid4().hex[:8]
