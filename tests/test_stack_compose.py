@@ -911,3 +911,15 @@ def test_compose_refuses_to_start_without_a_required_secret(tmp_path, missing):
     result = compose_config(tmp_path, env)
     assert result.returncode != 0
     assert missing in result.stderr
+
+
+def test_pymysql_declares_the_crypto_mysql_8_authentication_needs():
+    """MySQL 8's default caching_sha2_password over a plain connection needs RSA (cryptography):
+    declared through PyMySQL's own extra, not inherited by chance from paramiko."""
+    import importlib.metadata
+
+    deps = (ROOT / "pyproject.toml").read_text()
+    assert re.search(r'"pymysql\[rsa\][<>=,.\d]*"', deps), "declare pymysql[rsa] in pyproject"
+    extra = [r for r in importlib.metadata.requires("pymysql") or [] if 'extra == "rsa"' in r]
+    assert any(r.startswith("cryptography") for r in extra), extra
+    importlib.metadata.version("cryptography")  # installed
