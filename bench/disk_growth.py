@@ -94,6 +94,7 @@ def run_mode(retention: bool, cycles: int, admin: PostgresSettings) -> list[dict
                     "hostname": storage.host,
                     "db_name": storage.dbname,
                     "port": storage.port,
+                    "scheme": "postgresql+psycopg2",  # as dagster.yaml
                 }
             }
         },
