@@ -8,6 +8,7 @@ local PostgreSQL and MariaDB. The Dagster commands themselves run natively in te
 
 from __future__ import annotations
 
+import dataclasses
 import ftplib
 import io
 import os
@@ -26,7 +27,6 @@ from typing import Any
 import pymysql
 import pytest
 import yaml
-from psycopg import sql
 
 from shutter_assets.lib.drop import DropSettings, open_drop
 from tests.fixtures.databases import server_mysql as mysql_server
@@ -38,7 +38,24 @@ ENV_EXAMPLE = ROOT / ".env.example"
 DAGSTER_SERVICES = ("dagster-code", "dagster-webserver", "dagster-daemon")
 # ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}; "$$" escapes a literal $.
 VAR_REF = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(?::?[-?+])[^}]*)?\}")
-SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|HASH|_KEY$|API_KEY", re.IGNORECASE)
+SECRET_NAME = re.compile(r"PASSWORD|PASSWD|_PWD$|SECRET|TOKEN|HASH|_KEY$|API_KEY", re.IGNORECASE)
+# Services that run once at every `up` ((re)create the database accounts) and then exit.
+ONE_SHOT_SERVICES = ("warehouse-init", "mysql-init")
+# Least privilege: the .env secrets each service receives, and no other.
+SECRETS_PER_SERVICE = {
+    "postgres": {"POSTGRES_PASSWORD"},
+    "warehouse-init": {"POSTGRES_PASSWORD", "POSTGRES_PIPELINE_PASSWORD", "BI_READONLY_PASSWORD"},
+    "mysql": {"MYSQL_ROOT_PASSWORD"},
+    "mysql-init": {"MYSQL_ROOT_PASSWORD", "MYSQL_READONLY_PASSWORD"},
+    "ftp": {"FTP_PASSWORD"},
+    "dagster-code": {"POSTGRES_PIPELINE_PASSWORD", "MYSQL_READONLY_PASSWORD", "FTP_PASSWORD"},
+    "dagster-webserver": {"POSTGRES_PIPELINE_PASSWORD"},
+    "dagster-daemon": {"POSTGRES_PIPELINE_PASSWORD"},
+    "adminer": set(),
+    "proxy": {"PROXY_AUTH_HASH"},
+}
+# The server-wide keys: never beyond the services that set up accounts with them.
+ADMIN_SECRETS = {"POSTGRES_PASSWORD", "MYSQL_ROOT_PASSWORD"}
 
 
 def compose_text_without_comments() -> str:
@@ -85,6 +102,9 @@ def option(cmd: list[str], *names: str) -> str:
 
 def test_every_service_has_a_healthcheck_and_restarts_unless_stopped():
     for name, svc in services().items():
+        if name in ONE_SHOT_SERVICES:
+            assert svc.get("restart") == "no", f"{name}: a one-shot service must not restart"
+            continue
         check = svc.get("healthcheck") or {}
         assert check.get("test") and not check.get("disable"), f"{name}: no healthcheck"
         assert check["test"][0] in ("CMD", "CMD-SHELL"), f"{name}: healthcheck {check['test']}"
@@ -98,13 +118,54 @@ def test_every_dependency_waits_for_health():
         assert isinstance(deps, dict), f"{name}: depends_on must be a mapping with conditions"
         for dep, spec in deps.items():
             assert dep in all_services, f"{name} depends on unknown service {dep}"
-            assert spec.get("condition") == "service_healthy", f"{name} -> {dep}: {spec}"
+            expected = (
+                "service_completed_successfully" if dep in ONE_SHOT_SERVICES else "service_healthy"
+            )
+            assert spec.get("condition") == expected, f"{name} -> {dep}: {spec}"
     # The start order a deployment needs: storage before Dagster, Dagster before the proxy.
     for name in DAGSTER_SERVICES:
         assert "postgres" in all_services[name]["depends_on"], f"{name} must wait for postgres"
     for name in ("dagster-webserver", "dagster-daemon"):
         assert "dagster-code" in all_services[name]["depends_on"]
     assert "dagster-webserver" in all_services["proxy"]["depends_on"]
+    # The accounts exist (with the passwords of .env) before any Dagster process connects.
+    assert set(ONE_SHOT_SERVICES) <= set(all_services["dagster-code"]["depends_on"])
+    for name in ONE_SHOT_SERVICES:
+        assert all_services[name]["depends_on"], f"{name} must wait for its server"
+
+
+def secret_vars(service: dict[str, Any]) -> set[str]:
+    """The .env variables a service's environment is built from that hold a secret."""
+    return {
+        var
+        for value in environment(service).values()
+        for var in VAR_REF.findall(value)
+        if SECRET_NAME.search(var)
+    }
+
+
+def test_each_service_receives_only_the_secrets_it_uses():
+    for name, svc in services().items():
+        got = secret_vars(svc)
+        if name in SECRETS_PER_SERVICE:
+            assert got == SECRETS_PER_SERVICE[name], f"{name} receives {sorted(got)}"
+        else:  # a service added later: never the servers' admin passwords
+            assert not got & ADMIN_SECRETS, f"{name} receives {sorted(got & ADMIN_SECRETS)}"
+    # The webserver and daemon only reach Dagster's storage: the sources are the code server's.
+    for name in ("dagster-webserver", "dagster-daemon"):
+        env = environment(services()[name])
+        assert set(env) == instance_env_vars() | {"POSTGRES_HOST", "POSTGRES_PORT"} | {
+            "DAGSTER_DATA_DIR",
+            "DAGSTER_COMPUTE_LOGS_DIR",
+        }, f"{name}: {sorted(env)}"
+    # and as the pipeline's own role, not the superuser of the postgres container
+    for name in DAGSTER_SERVICES:
+        env = environment(services()[name])
+        assert env["POSTGRES_USER"] == "${POSTGRES_PIPELINE_USER:-shutter_pipeline}"
+        assert "POSTGRES_PIPELINE_PASSWORD" in env["POSTGRES_PASSWORD"]
+    code = environment(services()["dagster-code"])
+    assert code["MYSQL_USER"] == "${MYSQL_READONLY_USER:-shutter_ro}"
+    assert "BI_READONLY_PASSWORD" not in code  # warehouse-init sets it; the asset only grants
 
 
 def test_every_variable_of_the_compose_file_is_documented_in_env_example():
@@ -130,7 +191,14 @@ def test_no_literal_secret_in_the_compose_file():
 
 def test_required_secrets_make_compose_refuse_to_start_when_unset():
     text = compose_text_without_comments()
-    for var in ("POSTGRES_PASSWORD", "MYSQL_PASSWORD", "MYSQL_ROOT_PASSWORD", "FTP_PASSWORD"):
+    for var in (
+        "POSTGRES_PASSWORD",
+        "POSTGRES_PIPELINE_PASSWORD",
+        "MYSQL_READONLY_PASSWORD",
+        "MYSQL_ROOT_PASSWORD",
+        "FTP_PASSWORD",
+        "BI_READONLY_PASSWORD",
+    ):
         assert re.search(r"\$\{" + var + r":\?", text), f"{var} must be ${{{var}:?...}}"
     assert re.search(r"\$\{PROXY_AUTH_HASH:\?", text)
 
@@ -161,9 +229,8 @@ def test_the_log_volume_is_only_mounted_in_the_ftp_server():
         mounted = " ".join(svc.get("volumes") or [])
         if name != "ftp":
             assert "ftp_logs" not in mounted, f"{name} mounts the FTP log volume"
-    for name in DAGSTER_SERVICES:
-        env = environment(services()[name])
-        assert env["FTP_PROTOCOL"] == "ftp" and env["FTP_HOST"] == "ftp"
+    env = environment(services()["dagster-code"])
+    assert env["FTP_PROTOCOL"] == "ftp" and env["FTP_HOST"] == "ftp"
 
 
 def test_every_service_has_resource_limits():
@@ -194,13 +261,22 @@ def test_only_the_proxy_publishes_the_dagster_ui():
     for name, svc in all_services.items():
         if name != "proxy":
             assert web_port not in published_targets(svc), f"{name} publishes the UI port"
-    assert 8080 in published_targets(all_services["proxy"])
+    # HTTPS only: the plain-HTTP health port stays inside the container.
+    assert sorted(published_targets(all_services["proxy"])) == [8443, 8444]
     caddyfile = (ROOT / "docker/proxy/Caddyfile").read_text()
     proxy_env = environment(all_services["proxy"])
     assert proxy_env["DAGSTER_WEBSERVER_UPSTREAM"] == f"dagster-webserver:{web_port}"
-    assert "basicauth" in caddyfile and "{$PROXY_AUTH_HASH}" in caddyfile
-    # Every site block but the health probe is behind the auth snippet.
-    assert caddyfile.count("import auth") == 2
+    # basic_auth, not the deprecated basicauth alias
+    assert "basic_auth {" in caddyfile and not re.search(r"\bbasicauth\b", caddyfile)
+    assert "{$PROXY_AUTH_HASH}" in caddyfile
+    # Every HTTPS site is behind the auth snippet and has TLS; the HTTP site only answers health.
+    sites = re.findall(r"(?m)^(\S.*) \{$", caddyfile)
+    https_sites = [site for site in sites if site.startswith("https://")]
+    assert len(https_sites) == 2 and caddyfile.count("import auth") == 2
+    assert caddyfile.count("tls {$PROXY_TLS:internal}") == 2
+    assert [site for site in sites if site.startswith("http://")] == [
+        "http://:{$PROXY_HEALTH_PORT:8080}"
+    ]
 
 
 def test_container_commands_are_the_native_dagster_entry_points():
@@ -267,6 +343,13 @@ CODE_ENV_READ = re.compile(
 )
 # The compose drop is plain FTP on the stack's network: the SFTP/FTPS-only settings stay unset.
 NOT_FOR_COMPOSE = {"SFTP_KNOWN_HOSTS", "SFTP_INSECURE_ACCEPT_ANY_HOST_KEY", "FTP_TLS_CA_FILE"}
+# Read by warehouse-init only (shutter_assets/lib/warehouse_roles.py): the BI role's password
+# is set there, the bi/readonly_role asset only re-grants.
+WAREHOUSE_INIT_ONLY = {
+    "POSTGRES_PIPELINE_USER",
+    "POSTGRES_PIPELINE_PASSWORD",
+    "BI_READONLY_PASSWORD",
+}
 
 
 def code_env_vars() -> set[str]:
@@ -276,14 +359,16 @@ def code_env_vars() -> set[str]:
     return found
 
 
-def test_dagster_containers_receive_every_documented_setting_the_code_reads():
-    """A variable added to .env.example and read by the code must also reach the containers."""
+def test_the_code_server_receives_every_documented_setting_the_code_reads():
+    """A variable added to .env.example and read by the code must also reach the code server
+    (where sensors, schedules and runs execute)."""
     documented = env_example_names()
-    needed = (code_env_vars() & documented) - NOT_FOR_COMPOSE
+    needed = (code_env_vars() & documented) - NOT_FOR_COMPOSE - WAREHOUSE_INIT_ONLY
     assert {"POSTGRES_HOST", "FTP_PROTOCOL", "PLANT_TIMEZONE"} <= needed, needed
-    for name in DAGSTER_SERVICES:
-        missing = needed - set(environment(services()[name]))
-        assert not missing, f"{name} lacks {sorted(missing)} (read by shutter_assets)"
+    missing = needed - set(environment(services()["dagster-code"]))
+    assert not missing, f"dagster-code lacks {sorted(missing)} (read by shutter_assets)"
+    missing = WAREHOUSE_INIT_ONLY - set(environment(services()["warehouse-init"]))
+    assert not missing, f"warehouse-init lacks {sorted(missing)}"
 
 
 def test_dagster_containers_receive_every_setting_the_instance_and_resources_read():
@@ -303,8 +388,10 @@ def test_dagster_containers_receive_every_setting_the_instance_and_resources_rea
         "PLANT_TIMEZONE",
     }
     assert {"POSTGRES_PASSWORD", "DAGSTER_PG_DB", "DAGSTER_COMPUTE_LOGS_DIR"} <= needed
-    for name in DAGSTER_SERVICES:
-        missing = needed - set(environment(services()[name]))
+    missing = needed - set(environment(services()["dagster-code"]))
+    assert not missing, f"dagster-code lacks {sorted(missing)}"
+    for name in ("dagster-webserver", "dagster-daemon"):
+        missing = instance_env_vars() - set(environment(services()[name]))
         assert not missing, f"{name} lacks {sorted(missing)}"
     assert instance_env_vars() <= env_example_names()
 
@@ -327,48 +414,20 @@ def test_instance_config_is_production_shaped():
     assert set(config["local_artifact_storage"]["config"]["base_dir"]) == {"env"}
 
 
-@pytest.mark.integration
-def test_postgres_init_script_creates_the_dagster_database_once():
-    server = server_postgres()
-    name = f"shutter_test_dagster_{uuid.uuid4().hex[:10]}"
-    env = {
-        **os.environ,
-        "PGHOST": server.host,
-        "PGPORT": str(server.port),
-        "PGPASSWORD": server.password,
-        "POSTGRES_USER": server.user,
-        "POSTGRES_DB": "postgres",
-        "DAGSTER_PG_DB": name,
-    }
-    script = ROOT / "docker/postgres/10-dagster-db.sh"
-    try:
-        for _ in range(2):  # the second start finds it and does nothing
-            result = subprocess.run(
-                ["bash", str(script)], env=env, capture_output=True, text=True, timeout=60
-            )
-            assert result.returncode == 0, result.stderr
-        with server.connect(autocommit=True) as conn:
-            row = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
-        assert row == (1,)
-    finally:
-        with server.connect(autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
-            )
-
-
-def run_mysql_init(mysql_settings, user: str, password: str) -> subprocess.CompletedProcess:
+def run_mysql_init(
+    mysql_settings, user: str, password: str, port: int | None = None
+) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         "MYSQL_HOST": mysql_settings.host,
-        "MYSQL_TCP_PORT": str(mysql_settings.port),
+        "MYSQL_TCP_PORT": str(port or mysql_settings.port),
         "MYSQL_PWD": mysql_settings.password,
         "MYSQL_DATABASE": mysql_settings.database,
         "SHUTTER_RO_USER": user,
         "SHUTTER_RO_PASSWORD": password,
     }
     return subprocess.run(
-        ["bash", str(ROOT / "docker/mysql/20-readonly-user.sh")],
+        ["bash", str(ROOT / "docker/mysql/readonly-user.sh")],
         env=env,
         capture_output=True,
         text=True,
@@ -410,6 +469,17 @@ def test_mysql_init_gives_the_platform_a_read_only_account(mysql_settings):
                     cur.execute("create table sneaky (id int)")
         finally:
             ro.close()
+        # Every `up` runs it again: a password rotated in .env reaches the existing account.
+        rotated = "r0tated$pw"
+        result = run_mysql_init(mysql_settings, user, rotated)
+        assert result.returncode == 0, result.stderr
+        with pytest.raises(pymysql.err.OperationalError, match="denied"):
+            pymysql.connect(
+                host=mysql_settings.host, port=mysql_settings.port, user=user, password=password
+            )
+        pymysql.connect(
+            host=mysql_settings.host, port=mysql_settings.port, user=user, password=rotated
+        ).close()
     finally:
         admin = mysql_settings.connect()
         try:
@@ -419,11 +489,33 @@ def test_mysql_init_gives_the_platform_a_read_only_account(mysql_settings):
             admin.close()
 
 
-@pytest.mark.integration
-def test_mysql_init_refuses_to_demote_root(mysql_settings):
-    result = run_mysql_init(mysql_settings, "root", "whatever")
+def test_mysql_init_refuses_root_before_touching_the_server():
+    """Checked first: with nothing listening, the refusal is still about root, not the network."""
+    settings = dataclasses.replace(mysql_server(), database="db_commandes")
+    result = run_mysql_init(settings, "root", "whatever", port=1)
     assert result.returncode != 0
     assert "read-only account" in result.stderr
+    assert "Can't connect" not in result.stderr
+
+
+def test_the_read_only_account_is_set_up_at_every_start_not_only_on_an_empty_volume():
+    """mysql-init runs the script at every `up`, after mysql is healthy; the image's init folder
+    (skipped on an existing data volume) no longer holds it, and nothing defaults to root."""
+    all_services = services()
+    mysql_mounts = " ".join(all_services["mysql"]["volumes"])
+    assert "readonly-user.sh" not in mysql_mounts
+    init = all_services["mysql-init"]
+    assert init["entrypoint"] == ["bash", "/usr/local/bin/readonly-user.sh"]
+    assert any(v.startswith("./docker/mysql/readonly-user.sh:") for v in init["volumes"])
+    env = environment(init)
+    assert env["SHUTTER_RO_USER"] == "${MYSQL_READONLY_USER:-shutter_ro}"
+    assert env["MYSQL_HOST"] == "mysql"
+    assert init["depends_on"] == {"mysql": {"condition": "service_healthy"}}
+    example = dict(
+        line.split("=", 1) for line in ENV_EXAMPLE.read_text().splitlines() if "=" in line
+    )
+    assert example["MYSQL_READONLY_USER"] not in ("", "root")
+    assert example["POSTGRES_PIPELINE_USER"] not in ("", "postgres")
 
 
 @pytest.mark.integration
@@ -504,6 +596,48 @@ def test_vsftpd_config_serves_uploads_to_the_platform_over_ftp(drop_user, tmp_pa
         shutil.rmtree(work, ignore_errors=True)
 
 
+def memory_mib(value: str) -> int:
+    """A compose (``3584m``, ``3g``) or Kubernetes (``768Mi``, ``3Gi``) memory quantity in MiB."""
+    m = re.fullmatch(r"(\d+)\s*(m|g|Mi|Gi)", str(value))
+    assert m, f"unexpected memory quantity {value!r}"
+    return int(m.group(1)) * (1024 if m.group(2) in ("g", "Gi") else 1)
+
+
+def test_concurrency_and_memory_follow_the_one_sizing_file():
+    sizing = yaml.safe_load((ROOT / "deploy/sizing.yaml").read_text())
+    runs, run_mib = sizing["max_concurrent_runs"], sizing["run_memory_mib"]
+    server_mib = sizing["code_server_memory_mib"]
+    measured = sizing["measured"]
+    # the budgets cover what bench/run_memory.py measured, with headroom
+    assert run_mib >= 1.2 * measured["heaviest_run_peak_mib"] > 0
+    assert server_mib >= 1.2 * measured["code_server_mib"] > 0
+
+    instance = yaml.safe_load((ROOT / "dagster.yaml").read_text())
+    assert instance["run_coordinator"]["config"]["max_concurrent_runs"] == runs
+
+    limits = {
+        name: memory_mib(svc["deploy"]["resources"]["limits"]["memory"])
+        for name, svc in services().items()
+    }
+    # DefaultRunLauncher: every run is a subprocess of the code server's container
+    assert limits["dagster-code"] == server_mib + runs * run_mib
+    assert limits["dagster-webserver"] == sizing["webserver_memory_mib"]
+    assert limits["dagster-daemon"] == sizing["daemon_memory_mib"]
+
+    values = yaml.safe_load((ROOT / "deploy/helm/values.yaml").read_text())
+    queue = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
+    assert queue["maxConcurrentRuns"] == runs
+    # K8sRunLauncher: each run its own pod, the code server alone in its deployment
+    run_pod = values["runLauncher"]["config"]["k8sRunLauncher"]["runK8sConfig"]
+    assert memory_mib(run_pod["containerConfig"]["resources"]["limits"]["memory"]) == run_mib
+    (deployment,) = values["dagster-user-deployments"]["deployments"]
+    assert memory_mib(deployment["resources"]["limits"]["memory"]) == server_mib
+    webserver = values["dagsterWebserver"]["resources"]["limits"]["memory"]
+    assert memory_mib(webserver) == sizing["webserver_memory_mib"]
+    daemon = values["dagsterDaemon"]["resources"]["limits"]["memory"]
+    assert memory_mib(daemon) == sizing["daemon_memory_mib"]
+
+
 def test_helm_values_run_the_same_code_location_with_the_same_queue():
     values = yaml.safe_load((ROOT / "deploy/helm/values.yaml").read_text())
     code = command(services()["dagster-code"])
@@ -568,17 +702,119 @@ def test_database_healthchecks_pass_against_running_servers():
     assert result.returncode != 0
 
 
+def pg_bindir() -> Path:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    assert found, "PostgreSQL server binaries not found under /usr/lib/postgresql"
+    return found[-1].parent
+
+
+@pytest.mark.integration
+def test_postgres_healthcheck_waits_for_tcp_not_the_init_servers_socket():
+    """On first boot the image's temporary server listens on its socket only
+    (listen_addresses=''), then restarts on TCP: the probe must only pass on the second.
+
+    A private server (initdb in a temporary folder, run as the postgres user) plays both.
+    """
+
+    def free_port() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    work = Path(tempfile.mkdtemp(prefix="shutter-stack-pg-"))  # the postgres user must reach it
+    work.chmod(0o755)
+    shutil.chown(work, "postgres")
+    as_postgres = ["runuser", "-u", "postgres", "--"]
+    subprocess.run(
+        [
+            *as_postgres,
+            str(pg_bindir() / "initdb"),
+            "-D",
+            str(work / "data"),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    port = free_port()
+    env = {
+        **os.environ,
+        "PGPORT": str(port),
+        "PGHOST": str(work),
+        "POSTGRES_USER": "postgres",
+        "POSTGRES_DB": "postgres",
+    }
+
+    def serve(listen: str) -> subprocess.Popen:
+        proc = subprocess.Popen(
+            [
+                *as_postgres,
+                str(pg_bindir() / "postgres"),
+                "-D",
+                str(work / "data"),
+                "-p",
+                str(port),
+                "-c",
+                f"listen_addresses={listen}",
+                "-c",
+                f"unix_socket_directories={work}",
+                "-c",
+                "fsync=off",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        socket_ready = ["pg_isready", "-h", str(work), "-p", str(port), "-U", "postgres"]
+        deadline = time.monotonic() + 30
+        while subprocess.run(socket_ready, capture_output=True, timeout=10).returncode != 0:
+            assert proc.poll() is None and time.monotonic() < deadline, "private server down"
+            time.sleep(0.2)
+        return proc
+
+    def probe() -> int:
+        return subprocess.run(
+            ["sh", "-c", shell_healthcheck("postgres")], env=env, capture_output=True, timeout=30
+        ).returncode
+
+    def stop(proc: subprocess.Popen) -> None:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=30)
+
+    init_server = serve("")  # the entrypoint's temporary server: socket only
+    try:
+        assert probe() != 0, "healthy while clients cannot connect over TCP yet"
+        # what the former probe (no -h) said at that moment
+        old = ["pg_isready", "-U", "postgres", "-d", "postgres"]
+        assert subprocess.run(old, env=env, capture_output=True, timeout=30).returncode == 0
+    finally:
+        stop(init_server)
+    server = serve("127.0.0.1")
+    try:
+        assert probe() == 0
+    finally:
+        stop(server)
+        shutil.rmtree(work, ignore_errors=True)
+
+
 COMPOSE_TEST_ENV = {
     "POSTGRES_USER": "postgres",
-    "POSTGRES_PASSWORD": "pg-secret",
-    "MYSQL_USER": "shutter_ro",
-    "MYSQL_PASSWORD": "ro-secret",
-    "MYSQL_ROOT_PASSWORD": "root-secret",
+    "POSTGRES_PASSWORD": "'pg-secret'",
+    "POSTGRES_PIPELINE_PASSWORD": "'pipeline-secret'",
+    "MYSQL_READONLY_PASSWORD": "'ro-secret'",
+    "MYSQL_ROOT_PASSWORD": "'root-secret'",
     "FTP_USER": "machines",
-    "FTP_PASSWORD": "ftp-secret",
+    "FTP_PASSWORD": "'ftp-secret'",
     "FTP_PASV_ADDRESS": "10.0.0.5",
+    "BI_READONLY_PASSWORD": "'bi-secret'",
     "PROXY_AUTH_USER": "plant-it",
     "PROXY_AUTH_HASH": "'$2a$14$abcdefghijklmnopqrstuv'",
+    "PROXY_HOSTNAME": "dagster.plant.internal",
 }
 
 
@@ -617,13 +853,73 @@ def test_compose_file_is_valid_for_compose_with_a_complete_env(tmp_path):
     # the bcrypt hash arrives intact ("$$" is how compose prints a literal "$")
     assert proxy_env["PROXY_AUTH_HASH"].replace("$$", "$") == "$2a$14$abcdefghijklmnopqrstuv"
     code_env = rendered["services"]["dagster-code"]["environment"]
-    assert code_env["POSTGRES_PASSWORD"] == "pg-secret"
+    assert code_env["POSTGRES_PASSWORD"] == "pipeline-secret"
+    assert code_env["POSTGRES_USER"] == "shutter_pipeline"
+    assert code_env["MYSQL_USER"] == "shutter_ro"
     assert code_env["POSTGRES_HOST"] == "postgres"
+    assert rendered["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"] == "pg-secret"
 
 
-@pytest.mark.parametrize("missing", ["POSTGRES_PASSWORD", "PROXY_AUTH_HASH", "FTP_PASV_ADDRESS"])
+def rendered_env(result: subprocess.CompletedProcess, service: str, name: str) -> str:
+    """A variable as the container gets it ("$$" is how `config` prints a literal "$")."""
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)["services"][service]["environment"][name].replace(
+        "$$", "$"
+    )
+
+
+def test_a_secret_with_a_dollar_arrives_whole_when_quoted_as_env_example_says(tmp_path):
+    """Unquoted, compose v2 expands ``$ecret`` to nothing (``Str0ng$ecret`` -> ``Str0ng``);
+    single-quoted, as .env.example writes every secret, it is taken literally by compose and by
+    the shell that `make` sources .env with."""
+    secret = "Str0ng$ecret$1"
+    quoted = {**COMPOSE_TEST_ENV, "POSTGRES_PIPELINE_PASSWORD": f"'{secret}'"}
+    result = compose_config(tmp_path, quoted)
+    for service in (*DAGSTER_SERVICES, "warehouse-init"):
+        var = "POSTGRES_PASSWORD" if service != "warehouse-init" else "POSTGRES_PIPELINE_PASSWORD"
+        assert rendered_env(result, service, var) == secret
+    sourced = subprocess.run(
+        ["bash", "-c", 'set -a; . ./test.env; printf %s "$POSTGRES_PIPELINE_PASSWORD"'],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert sourced.stdout == secret
+
+
+def test_env_example_quotes_every_secret():
+    for line in ENV_EXAMPLE.read_text().splitlines():
+        m = re.match(r"([A-Z][A-Z0-9_]*)=(.*)$", line)
+        if m and re.search(r"PASSWORD|_PWD$|SECRET|TOKEN|HASH", m.group(1)):
+            assert re.fullmatch(r"'[^']*'", m.group(2)), f".env.example: quote {line!r}"
+
+
+@pytest.mark.parametrize(
+    "missing",
+    [
+        "POSTGRES_PASSWORD",
+        "POSTGRES_PIPELINE_PASSWORD",
+        "MYSQL_READONLY_PASSWORD",
+        "PROXY_AUTH_HASH",
+        "PROXY_HOSTNAME",
+        "FTP_PASV_ADDRESS",
+    ],
+)
 def test_compose_refuses_to_start_without_a_required_secret(tmp_path, missing):
     env = {k: v for k, v in COMPOSE_TEST_ENV.items() if k != missing}
     result = compose_config(tmp_path, env)
     assert result.returncode != 0
     assert missing in result.stderr
+
+
+def test_pymysql_declares_the_crypto_mysql_8_authentication_needs():
+    """MySQL 8's default caching_sha2_password over a plain connection needs RSA (cryptography):
+    declared through PyMySQL's own extra, not inherited by chance from paramiko."""
+    import importlib.metadata
+
+    deps = (ROOT / "pyproject.toml").read_text()
+    assert re.search(r'"pymysql\[rsa\][<>=,.\d]*"', deps), "declare pymysql[rsa] in pyproject"
+    extra = [r for r in importlib.metadata.requires("pymysql") or [] if 'extra == "rsa"' in r]
+    assert any(r.startswith("cryptography") for r in extra), extra
+    importlib.metadata.version("cryptography")  # installed

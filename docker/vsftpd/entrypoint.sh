@@ -22,4 +22,8 @@ cp /etc/vsftpd.conf "$conf"
   echo "pasv_min_port=${FTP_PASV_MIN_PORT:-30000}"
   echo "pasv_max_port=${FTP_PASV_MAX_PORT:-30009}"
 } >> "$conf"
+# Archive retention (prune-archive.sh): at start, then once a day, beside vsftpd.
+days=${FTP_ARCHIVE_RETENTION_DAYS:-90}
+/usr/local/bin/prune-archive.sh /srv/ftp/logs "$days"
+( while sleep 86400; do /usr/local/bin/prune-archive.sh /srv/ftp/logs "$days" || true; done ) &
 exec /usr/sbin/vsftpd "$conf"

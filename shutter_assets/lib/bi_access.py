@@ -13,7 +13,10 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
+from shutter_assets.lib.warehouse_roles import ensure_login_role
+
 MARTS_SCHEMA = "marts"
+BI_ROLE_ATTRIBUTES = "nosuperuser nocreatedb nocreaterole noinherit"
 
 
 def ensure_readonly_role(
@@ -24,32 +27,15 @@ def ensure_readonly_role(
 ) -> bool:
     """Create ``role`` if missing and grant it read access to ``schema`` only; True if created.
 
-    The caller's connection must be allowed to create roles (CREATEROLE) and own the schema's
-    tables. Runs in one transaction on ``conn``.
+    The caller's connection must own the schema's tables, and be allowed to create roles
+    (CREATEROLE) when the role is missing or a password is given: the stack's pipeline role has
+    no CREATEROLE, so ``warehouse-init`` creates the role as the superuser and the asset only
+    re-grants. Tables the caller creates later are readable too (default privileges).
     """
-    if not role or len(role) > 63:
-        raise ValueError(
-            f"BI_READONLY_ROLE={role!r} is not a usable PostgreSQL role name: "
-            "set 1 to 63 characters"
-        )
+    created = ensure_login_role(conn, role, password, BI_ROLE_ATTRIBUTES, "BI_READONLY_ROLE")
     ident = sql.Identifier(role)
     schema_ident = sql.Identifier(schema)
-    created = False
     with conn.transaction():
-        # one builder at a time: two concurrent runs would both see the role missing
-        conn.execute("select pg_advisory_xact_lock(hashtext('shutter_bi_readonly_role'))")
-        exists = conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone()
-        if not exists:
-            conn.execute(
-                sql.SQL(
-                    "create role {} login nosuperuser nocreatedb nocreaterole noinherit"
-                ).format(ident)
-            )
-            created = True
-        if password:
-            conn.execute(
-                sql.SQL("alter role {} with login password {}").format(ident, sql.Literal(password))
-            )
         conn.execute(sql.SQL("create schema if not exists {}").format(schema_ident))
         conn.execute(sql.SQL("grant usage on schema {} to {}").format(schema_ident, ident))
         conn.execute(

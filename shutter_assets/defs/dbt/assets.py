@@ -18,6 +18,8 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from shutter_assets.defs.dbt.project import dbt_project
+from shutter_assets.defs.dbt.resources import DbtTargetRetention
+from shutter_assets.lib.retention import prune_dbt_targets
 
 
 class ShutterDbtTranslator(DagsterDbtTranslator):
@@ -49,7 +51,25 @@ class DbtBuildConfig(dg.Config):
     dagster_dbt_translator=ShutterDbtTranslator(),
     name="shutter_dbt",
 )
-def shutter_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
-    """``dbt build`` of the selected models: seeds, models and their tests, with row counts."""
+def shutter_dbt(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    dbt_targets: DbtTargetRetention,
+    config: DbtBuildConfig,
+):
+    """``dbt build`` of the selected models: seeds, models and their tests, with row counts.
+
+    Each invocation writes its own ``target/shutter_dbt-<run>-<id>/`` (artifacts and dbt.log);
+    only the ``DBT_TARGET_KEEP`` most recent stay (``shutter_assets.lib.retention``).
+    """
     args = ["build", "--full-refresh"] if config.full_refresh else ["build"]
-    yield from dbt.cli(args, context=context).stream().fetch_row_counts().fetch_column_metadata()
+    invocation = dbt.cli(args, context=context)
+    try:
+        yield from invocation.stream().fetch_row_counts().fetch_column_metadata()
+    finally:
+        prune_dbt_targets(
+            invocation.target_path.parent,
+            context.op_execution_context.op.name,
+            dbt_targets.keep,
+            current=invocation.target_path,
+        )

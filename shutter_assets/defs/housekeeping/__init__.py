@@ -1,0 +1,1 @@
+"""Housekeeping: the run history and captured logs kept for a bounded time (docs/deploy.md)."""

@@ -1,0 +1,116 @@
+"""``purge_history``: finished runs older than ``DAGSTER_RUN_RETENTION_DAYS`` leave Dagster's
+database (run, event log, captured logs), and captured stdout/stderr older than
+``DAGSTER_COMPUTE_LOG_RETENTION_DAYS`` leave the disk; daily at 03:30 plant time.
+
+Dagster prunes sensor and schedule ticks itself (``retention:`` in dagster.yaml) but keeps every
+run and its events forever; this is the clean-up job Dagster's database-tuning guide describes,
+run through the public instance API (``DagsterInstance.delete_run``,
+``ComputeLogManager.delete_logs``). Unfinished runs are never touched.
+"""
+
+import os
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+from dagster._core.storage.local_compute_log_manager import LocalComputeLogManager
+
+from shutter_assets.defs.resources import _env_int
+from shutter_assets.lib.retention import prune_compute_logs
+
+JOB_NAME = "purge_history"
+FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
+# Runs deleted per pass of the loop; a first purge of a long history takes several passes.
+BATCH = 200
+
+
+class RetentionSettings(dg.ConfigurableResource):
+    """Days of history kept: finished runs (with their event logs), captured run logs."""
+
+    run_days: int = 90
+    compute_log_days: int = 14
+
+
+def purge_runs(instance: dg.DagsterInstance, days: int, max_runs: int = 100_000) -> int:
+    """Delete finished runs last updated more than ``days`` ago, with their captured logs."""
+    cutoff = datetime.now(UTC) - timedelta(days=days)
+    deleted = 0
+    while deleted < max_runs:
+        records = instance.get_run_records(
+            filters=dg.RunsFilter(statuses=FINISHED, updated_before=cutoff), limit=BATCH
+        )
+        if not records:
+            break
+        for record in records:
+            run_id = record.dagster_run.run_id
+            instance.compute_log_manager.delete_logs(prefix=[run_id])
+            instance.delete_run(run_id)
+            deleted += 1
+    return deleted
+
+
+def purge_compute_logs(instance: dg.DagsterInstance, days: int) -> int:
+    """Delete captured logs of finished runs idle for ``days``; only the local manager's files."""
+    manager = instance.compute_log_manager
+    if not isinstance(manager, LocalComputeLogManager):
+        return 0
+    base_dir = Path(manager._base_dir)  # no public accessor
+
+    def is_finished(run_id: str) -> bool:
+        run = instance.get_run_by_id(run_id)
+        return run is None or run.is_finished
+
+    removed = prune_compute_logs(
+        base_dir,
+        days * 86_400,
+        is_finished,
+        lambda run_id: manager.delete_logs(prefix=[run_id]),
+        now=time.time(),
+    )
+    return len(removed)
+
+
+@dg.op(description="Deletes finished runs and captured logs past their retention.")
+def purge_expired_history(context: dg.OpExecutionContext, retention: RetentionSettings) -> None:
+    if retention.run_days < 1 or retention.compute_log_days < 0:
+        raise dg.Failure(
+            f"DAGSTER_RUN_RETENTION_DAYS={retention.run_days} must be 1 or more and "
+            f"DAGSTER_COMPUTE_LOG_RETENTION_DAYS={retention.compute_log_days} 0 or more"
+        )
+    runs = purge_runs(context.instance, retention.run_days)
+    logs = purge_compute_logs(context.instance, retention.compute_log_days)
+    context.log.info(f"deleted {runs} run(s) and the captured logs of {logs} more")
+
+
+@dg.job(
+    name=JOB_NAME,
+    tags={"shutter/pipeline": "housekeeping"},
+    description="Retention of the run history and captured logs (docs/deploy.md).",
+)
+def purge_history_job() -> None:
+    purge_expired_history()
+
+
+@dg.definitions
+def housekeeping_defs() -> dg.Definitions:
+    timezone = os.environ.get("PLANT_TIMEZONE") or "Europe/Paris"
+    return dg.Definitions(
+        jobs=[purge_history_job],
+        schedules=[
+            dg.ScheduleDefinition(
+                name="purge_history_schedule",
+                cron_schedule="30 3 * * *",
+                execution_timezone=timezone,
+                job=purge_history_job,
+                default_status=dg.DefaultScheduleStatus.RUNNING,
+                description="Daily retention of the run history and captured logs.",
+            )
+        ],
+        resources={
+            "retention": RetentionSettings(
+                run_days=_env_int("DAGSTER_RUN_RETENTION_DAYS", 90),
+                compute_log_days=_env_int("DAGSTER_COMPUTE_LOG_RETENTION_DAYS", 14),
+            )
+        },
+    )

@@ -1,0 +1,87 @@
+"""Bounded disk use of the files the platform writes: dbt invocation folders, captured run logs.
+
+dagster-dbt gives every dbt invocation its own folder ``dbt_project/target/<op>-<run>-<id>/``
+(artifacts and ``dbt.log``, about 4 MB each) and nothing removes them; Dagster's
+``LocalComputeLogManager`` keeps every run's stdout/stderr under ``<base_dir>/<run_id>/``. Both
+are pruned here, by age or count, never the folder of something still running. The run history
+in Dagster's database and the sensor/schedule ticks are pruned by Dagster itself (the
+``purge_history`` job, ``retention:`` in dagster.yaml); the drop's archive folder by the FTP
+server (docker/vsftpd/prune-archive.sh). docs/deploy.md lists every setting.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+
+def tree_size(path: Path) -> int:
+    """Bytes of the regular files under ``path`` (0 if missing)."""
+    if not path.exists():
+        return 0
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def last_activity(path: Path) -> float:
+    """Newest modification time (epoch seconds) of ``path`` or anything under it."""
+    newest = path.stat().st_mtime
+    for p in path.rglob("*"):
+        try:
+            newest = max(newest, p.stat().st_mtime)
+        except FileNotFoundError:  # removed while we walk: a writer is active, newest anyway
+            return time.time()
+    return newest
+
+
+def prune_dbt_targets(
+    target_dir: Path, prefix: str, keep: int, current: Path | None = None
+) -> list[Path]:
+    """Delete all but the ``keep`` most recently active ``<prefix>-*`` folders of ``target_dir``.
+
+    ``current`` (the invocation that just finished) is always kept, so ``keep=0`` still leaves
+    it for the next one to remove. A folder another build is still writing is among the most
+    recent (its ``dbt.log`` moves), so it survives as long as ``keep`` covers the builds that
+    can run at once (one, ``shutter/pipeline=dbt`` in dagster.yaml). Returns the deleted folders.
+    Raises ValueError for a negative ``keep``.
+    """
+    if keep < 0:
+        raise ValueError(f"DBT_TARGET_KEEP={keep} must be 0 or more")
+    folders = [p for p in target_dir.glob(f"{prefix}-*") if p.is_dir()]
+    current = current.resolve() if current else None
+    candidates = [p for p in folders if p.resolve() != current]
+    candidates.sort(key=last_activity, reverse=True)
+    kept = max(keep - (1 if current else 0), 0)
+    removed = []
+    for folder in candidates[kept:]:
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+def stale_compute_log_runs(
+    base_dir: Path, older_than_s: float, now: float | None = None
+) -> Iterable[str]:
+    """Run ids whose log folder ``<base_dir>/<run_id>`` saw no write for ``older_than_s``."""
+    if not base_dir.is_dir():
+        return []
+    cutoff = (now if now is not None else time.time()) - older_than_s
+    return [p.name for p in base_dir.iterdir() if p.is_dir() and last_activity(p) < cutoff]
+
+
+def prune_compute_logs(
+    base_dir: Path,
+    older_than_s: float,
+    is_finished: Callable[[str], bool],
+    delete: Callable[[str], None],
+    now: float | None = None,
+) -> list[str]:
+    """Delete (``delete(run_id)``, the compute log manager's own call) the captured logs of
+    finished runs idle for ``older_than_s`` seconds; returns their run ids."""
+    removed = []
+    for run_id in stale_compute_log_runs(base_dir, older_than_s, now):
+        if is_finished(run_id):
+            delete(run_id)
+            removed.append(run_id)
+    return removed
