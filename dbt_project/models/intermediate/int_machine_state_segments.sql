@@ -130,34 +130,20 @@ cut_points as (
             {{ local_date('stop_lengths.ended_at') }},
             interval '1 day'
         ) as calendar_day
+        {%- for relation, column, machine_filter in [
+            ('int_shift_instances', 'started_at', false),
+            ('int_shift_instances', 'ended_at', false),
+            ('int_planned_downtime_windows', 'window_started_at', true),
+            ('int_planned_downtime_windows', 'window_ended_at', true),
+            ('int_operator_badges', 'badged_at', true),
+        ] %}
         union
-        select shifts.started_at
-        from {{ ref('int_shift_instances') }} as shifts
-        where shifts.started_at > stop_lengths.started_at
-          and shifts.started_at < stop_lengths.ended_at
-        union
-        select shifts.ended_at
-        from {{ ref('int_shift_instances') }} as shifts
-        where shifts.ended_at > stop_lengths.started_at
-          and shifts.ended_at < stop_lengths.ended_at
-        union
-        select windows.window_started_at
-        from {{ ref('int_planned_downtime_windows') }} as windows
-        where windows.machine_id = stop_lengths.machine_id
-          and windows.window_started_at > stop_lengths.started_at
-          and windows.window_started_at < stop_lengths.ended_at
-        union
-        select windows.window_ended_at
-        from {{ ref('int_planned_downtime_windows') }} as windows
-        where windows.machine_id = stop_lengths.machine_id
-          and windows.window_ended_at > stop_lengths.started_at
-          and windows.window_ended_at < stop_lengths.ended_at
-        union
-        select badges.badged_at
-        from {{ ref('int_operator_badges') }} as badges
-        where badges.machine_id = stop_lengths.machine_id
-          and badges.badged_at > stop_lengths.started_at
-          and badges.badged_at < stop_lengths.ended_at
+        select edges.{{ column }}
+        from {{ ref(relation) }} as edges
+        where edges.{{ column }} > stop_lengths.started_at
+          and edges.{{ column }} < stop_lengths.ended_at
+          {% if machine_filter %}and edges.machine_id = stop_lengths.machine_id{% endif %}
+        {%- endfor %}
     ) as cuts
 
 ),
@@ -189,17 +175,7 @@ located as (
               and windows.window_ended_at > segments.cut_at
         ) as in_planned_window
     from segments
-    left join lateral (
-        select
-            instances.shift_code,
-            instances.shift_date,
-            instances.started_at
-        from {{ ref('int_shift_instances') }} as instances
-        where instances.started_at <= segments.cut_at
-          and instances.ended_at > segments.cut_at
-        order by instances.started_at desc
-        limit 1
-    ) as shifts on true
+    {{ shift_instance_at('segments.cut_at') }}
 
 ),
 
@@ -209,15 +185,7 @@ badged as (
         located.*,
         badge.operator_badge
     from located
-    left join lateral (
-        select badges.operator_badge
-        from {{ ref('int_operator_badges') }} as badges
-        where badges.machine_id = located.machine_id
-          and badges.badged_at <= located.cut_at
-          and badges.badged_at >= located.shift_started_at
-        order by badges.badged_at desc, badges.file_id desc, badges.line_no desc
-        limit 1
-    ) as badge on true
+    {{ badge_at('located.machine_id', 'located.cut_at', 'located.shift_started_at') }}
 
 ),
 

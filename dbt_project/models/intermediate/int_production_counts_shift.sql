@@ -48,17 +48,7 @@ located as (
         shifts.shift_date,
         shifts.started_at as shift_started_at
     from new_events
-    left join lateral (
-        select
-            instances.shift_code,
-            instances.shift_date,
-            instances.started_at
-        from {{ ref('int_shift_instances') }} as instances
-        where instances.started_at <= new_events.event_at
-          and instances.ended_at > new_events.event_at
-        order by instances.started_at desc
-        limit 1
-    ) as shifts on true
+    {{ shift_instance_at('new_events.event_at') }}
 
 ),
 
@@ -78,15 +68,7 @@ attributed as (
                 > located.event_at - interval '{{ var("startup_window_s") }} seconds'
         ) as is_startup_scrap
     from located
-    left join lateral (
-        select badges.operator_badge
-        from {{ ref('int_operator_badges') }} as badges
-        where badges.machine_id = located.machine_id
-          and badges.badged_at <= located.event_at
-          and badges.badged_at >= located.shift_started_at
-        order by badges.badged_at desc, badges.file_id desc, badges.line_no desc
-        limit 1
-    ) as badge on true
+    {{ badge_at('located.machine_id', 'located.event_at', 'located.shift_started_at') }}
 
 ),
 

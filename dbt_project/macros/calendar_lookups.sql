@@ -1,0 +1,36 @@
+{#-
+    The two attributions every shift-level model makes of an instant (DESIGN.md s.6), in one
+    place: as `left join lateral` clauses to append after a `from` whose rows carry the instant.
+
+    shift_instance_at: the shift instance containing `instant` (start <= instant < end), as
+    `<alias>.shift_code`, `.shift_date`, `.started_at`; NULLs outside every shift.
+
+    badge_at: the machine's latest OPERATOR badge read at or before `instant` within the same
+    shift instance (read at or after `shift_started_at`), as `<alias>.operator_badge`; NULL when
+    there is none (unassigned) or outside every shift.
+-#}
+{% macro shift_instance_at(instant, alias='shifts') -%}
+    left join lateral (
+        select
+            instances.shift_code,
+            instances.shift_date,
+            instances.started_at
+        from {{ ref('int_shift_instances') }} as instances
+        where instances.started_at <= {{ instant }}
+          and instances.ended_at > {{ instant }}
+        order by instances.started_at desc
+        limit 1
+    ) as {{ alias }} on true
+{%- endmacro %}
+
+{% macro badge_at(machine_id, instant, shift_started_at, alias='badge') -%}
+    left join lateral (
+        select badges.operator_badge
+        from {{ ref('int_operator_badges') }} as badges
+        where badges.machine_id = {{ machine_id }}
+          and badges.badged_at <= {{ instant }}
+          and badges.badged_at >= {{ shift_started_at }}
+        order by badges.badged_at desc, badges.file_id desc, badges.line_no desc
+        limit 1
+    ) as {{ alias }} on true
+{%- endmacro %}
