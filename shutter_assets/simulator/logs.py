@@ -20,6 +20,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from shutter_assets.simulator.calendar import session_calendar
 from shutter_assets.simulator.mess import (
     GrowingFile,
     Mess,
@@ -39,7 +40,7 @@ from shutter_assets.simulator.orders import (
 )
 from shutter_assets.simulator.plant import MACHINES, Machine, machine
 from shutter_assets.simulator.render import HEADER, Plan, file_name, rel_path, render
-from shutter_assets.simulator.session import SHIFTS, local_ms, simulate, to_ms
+from shutter_assets.simulator.session import SHIFTS, local_ms, simulate, to_instant, to_ms
 from shutter_assets.simulator.truth import (
     REJECT_REASONS,
     DayTruth,
@@ -71,7 +72,10 @@ def _plan_shifts(
                 style = style_for(m, mess)
                 begin = local_ms(day, shift_begin, zone)
                 end = local_ms(day, shift_end, zone)
-                events = simulate(seed, m, begin, end, book, bool(style.ms_sep))
+                plan_calendar = session_calendar(m, to_instant(begin), to_instant(end), zone)
+                events = simulate(
+                    seed, m, begin, end, book, bool(style.ms_sep), calendar=plan_calendar
+                )
                 name = file_name(m.machine_id, datetime.combine(day, shift_begin))
                 plans.append(Plan(rel_path(m.machine_id, name, subfolders), m, style, events))
     return plans

@@ -28,6 +28,14 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
+class SessionCalendar:
+    """What the plant's calendar asks of one session (see ``calendar.session_calendar``)."""
+
+    windows: tuple[tuple[int, int, str], ...] = ()  # planned downtime: (start ms, end ms, kind)
+    reliefs: tuple[int, ...] = ()  # shift edges inside the session: a new operator badges in
+
+
+@dataclass(frozen=True)
 class SimEvent:
     instant_ms: int  # true instant, milliseconds since the Unix epoch (UTC)
     event: str
@@ -60,11 +68,26 @@ class _Session:
     file written for a seed.
     """
 
-    def __init__(self, rng: random.Random, m: Machine, book: OrderBook, ms_precision: bool) -> None:
+    def __init__(
+        self,
+        rng: random.Random,
+        m: Machine,
+        book: OrderBook,
+        ms_precision: bool,
+        calendar: SessionCalendar | None = None,
+        extra: random.Random | None = None,
+    ) -> None:
         self.rng = rng
+        # The calendar's behaviours (breaks, maintenance, reliefs, microstops, startup scrap)
+        # draw from their own generator, so they leave the main sequence of draws alone.
+        self.extra = extra or random.Random(0)
         self.m = m
         self.book = book
         self.ms_precision = ms_precision
+        self.calendar = calendar
+        self.pending_windows = list(calendar.windows) if calendar else []
+        self.pending_reliefs = list(calendar.reliefs) if calendar else []
+        self.badge = ""
         self.events: list[SimEvent] = []
         self.orders = [c.numero for c in book.produced_orders()] or book.numeros
 
@@ -90,9 +113,10 @@ class _Session:
         rng = self.rng
         t = begin_ms + self.seconds(3, 90)
         stop = end_ms - 120_000
-        badge = f"B{rng.randint(1000, 9999)}"
-        self.emit(t, "OPERATOR", value=badge, message="Opérateur connecté")
+        self.badge = f"B{rng.randint(1000, 9999)}"
+        self.emit(t, "OPERATOR", value=self.badge, message="Opérateur connecté")
         while t < stop:
+            t = self._calendar_events(t)
             order, prog = self.job()
             t += self.seconds(2, 20)
             self.emit(t, "STATE", value="SETUP", message=f"Réglage {prog}")
@@ -103,7 +127,7 @@ class _Session:
             self.emit(t, "STATE", value="RUNNING")
             t = self._batch(t, stop, order, program(prog))
         t = max(t, stop) + self.seconds(10, 50)
-        self.emit(t, "OPERATOR", value=badge, message="Fin de poste, opérateur déconnecté")
+        self.emit(t, "OPERATOR", value=self.badge, message="Fin de poste, opérateur déconnecté")
         self.emit(t + self.seconds(1, 20), "STATE", value="OFF")
         return self.events
 
@@ -112,10 +136,11 @@ class _Session:
         rng = self.rng
         prog = spec.program
         batch = rng.randint(3, 15) if self.m.machine_type == "AS" else rng.randint(10, 60)
-        for _ in range(batch):
+        for k in range(batch):
             duration = spec.ideal_s_per_part * spec.parts_per_cycle * rng.uniform(1.05, 1.4)
             if t + duration * 1000 + 30_000 >= stop:
                 return stop
+            t = self._calendar_events(t)
             t += self.seconds(1, 8)
             self.emit(t, "CYCLE_START", order_ref=order, program=prog)
             t += duration * 1000
@@ -134,7 +159,53 @@ class _Session:
                     value=str(bad),
                     message=rng.choice(SCRAP_REASONS),
                 )
+            t = self._extras(t, k == 0, order, prog)
             t = self._stoppage(t, stop)
+        return t
+
+    def _calendar_events(self, t: float) -> float:
+        """Reliefs and planned windows whose time has come (the cycle under way finished first,
+        so a machine runs into a window for a while: RUNNING there stays production time)."""
+        if not self.calendar:
+            return t
+        while self.pending_reliefs and self.pending_reliefs[0] <= t:
+            self.pending_reliefs.pop(0)
+            self.badge = f"B{self.extra.randint(1000, 9999)}"
+            self.emit(t, "OPERATOR", value=self.badge, message="Relève de poste")
+        while self.pending_windows and self.pending_windows[0][0] <= t:
+            _, end, kind = self.pending_windows.pop(0)
+            if t >= end or kind not in ("break", "maintenance"):
+                continue
+            if kind == "break":
+                self.emit(t, "STATE", value="IDLE", message="Pause")
+            else:  # the controller in maintenance mode: no failure, no alarm
+                self.emit(t, "STATE", value="SETUP", message="Maintenance préventive")
+            t = end + self.extra.uniform(0, 90) * 1000
+            self.emit(t, "STATE", value="RUNNING")
+        return t
+
+    def _extras(self, t: float, first_cycle: bool, order: str, prog: str) -> float:
+        """Startup scrap after a job's first cycle, and now and then a microstop (< 120 s)."""
+        if not self.calendar:
+            return t
+        extra = self.extra
+        if first_cycle and extra.random() < 0.35:
+            t += extra.uniform(2, 20) * 1000
+            self.emit(
+                t, "SCRAP", order_ref=order, program=prog, value="1", message="Pièce de réglage"
+            )
+        if extra.random() < 0.04:
+            t += extra.uniform(1, 10) * 1000
+            if extra.random() < 0.5:
+                self.emit(t, "STATE", value="IDLE", message="Micro-arrêt")
+                t += extra.uniform(10, 100) * 1000
+            else:  # a short jam: an alarm like any failure, cleared within the threshold
+                code, text = extra.choice(ALARMS[self.m.machine_type])
+                self.emit(t, "ALARM", value=code, message=text)
+                self.emit(t, "STATE", value="DOWN")
+                t += extra.uniform(10, 100) * 1000
+                self.emit(t, "ALARM_CLEAR", value=code)
+            self.emit(t, "STATE", value="RUNNING")
         return t
 
     def _stoppage(self, t: float, stop: float) -> float:
@@ -165,7 +236,15 @@ def simulate(
     book: OrderBook,
     ms_precision: bool,
     tag: str = "",
+    calendar: SessionCalendar | None = None,
 ) -> list[SimEvent]:
-    """The events of machine ``m`` between two instants; a pure function of its arguments."""
-    rng = random.Random(f"session:{seed}:{m.machine_id}:{begin_ms}:{end_ms}:{tag}")
-    return _Session(rng, m, book, ms_precision).run(begin_ms, end_ms)
+    """The events of machine ``m`` between two instants; a pure function of its arguments.
+
+    With a ``calendar`` the session also takes the plant's breaks (IDLE) and maintenance
+    windows (SETUP), badges a new operator in at shift edges, scraps a setup part now and then
+    after a job's first cycle and has short microstops.
+    """
+    identity = f"{seed}:{m.machine_id}:{begin_ms}:{end_ms}:{tag}"
+    rng = random.Random(f"session:{identity}")
+    extra = random.Random(f"calendar:{identity}")
+    return _Session(rng, m, book, ms_precision, calendar, extra).run(begin_ms, end_ms)
