@@ -17,6 +17,8 @@
             instances.started_at
         from {{ ref('int_shift_instances') }} as instances
         where instances.started_at <= {{ instant }}
+          -- a shift lasts less than a day and a DST hour: bounds the backward index scan
+          and instances.started_at > {{ instant }} - interval '26 hours'
           and instances.ended_at > {{ instant }}
         order by instances.started_at desc
         limit 1
@@ -33,4 +35,21 @@
         order by badges.badged_at desc, badges.file_id desc, badges.line_no desc
         limit 1
     ) as {{ alias }} on true
+{%- endmacro %}
+
+
+{#-
+    in_planned_window: whether the machine's merged planned-downtime windows contain `instant`.
+    Merged windows are disjoint, so only the latest one starting at or before `instant` can:
+    one index probe, however long windows are.
+-#}
+{% macro in_planned_window(machine_id, instant) -%}
+    coalesce((
+        select windows.window_ended_at > {{ instant }}
+        from {{ ref('int_planned_downtime_windows') }} as windows
+        where windows.machine_id = {{ machine_id }}
+          and windows.window_started_at <= {{ instant }}
+        order by windows.window_started_at desc
+        limit 1
+    ), false)
 {%- endmacro %}

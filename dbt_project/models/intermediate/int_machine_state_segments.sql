@@ -167,13 +167,7 @@ located as (
         shifts.shift_code,
         shifts.shift_date,
         shifts.started_at as shift_started_at,
-        exists (
-            select
-            from {{ ref('int_planned_downtime_windows') }} as windows
-            where windows.machine_id = segments.machine_id
-              and windows.window_started_at <= segments.cut_at
-              and windows.window_ended_at > segments.cut_at
-        ) as in_planned_window
+        {{ in_planned_window('segments.machine_id', 'segments.cut_at') }} as in_planned_window
     from segments
     {{ shift_instance_at('segments.cut_at') }}
 

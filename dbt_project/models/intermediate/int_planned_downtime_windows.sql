@@ -10,7 +10,10 @@
 {{
     config(
         materialized='table',
-        indexes=[{'columns': ['machine_id', 'window_started_at']}],
+        indexes=[
+            {'columns': ['machine_id', 'window_started_at']},
+            {'columns': ['machine_id', 'window_ended_at']},
+        ],
     )
 }}
 

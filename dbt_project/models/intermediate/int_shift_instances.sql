@@ -10,7 +10,7 @@
 {{
     config(
         materialized='table',
-        indexes=[{'columns': ['started_at']}],
+        indexes=[{'columns': ['started_at']}, {'columns': ['ended_at']}],
     )
 }}
 
