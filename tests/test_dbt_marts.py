@@ -21,7 +21,6 @@ from fractions import Fraction
 
 import psycopg
 import pytest
-from psycopg.rows import dict_row
 
 from tests.fixtures.databases import (
     create_mysql_database,
@@ -30,6 +29,7 @@ from tests.fixtures.databases import (
     drop_pg_database,
 )
 from tests.fixtures.dbt_data import load
+from tests.fixtures.dbt_data.compare import close, rows
 from tests.fixtures.dbt_data.runner import dbt
 
 pytestmark = pytest.mark.integration
@@ -44,6 +44,11 @@ MARTS = [
     "dim_order",
     "dim_customer",
     "dim_product",
+    "machine_oee_shift",
+    "oee_losses",
+    "changeovers",
+    "changeovers_weekly",
+    "operator_performance",
 ]
 
 
@@ -51,15 +56,14 @@ def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
-def close(actual, expected) -> bool:
-    """Numeric equality to 1e-15 (ratios are numeric with 20 decimals); None only equals None."""
-    if expected is None or actual is None:
-        return actual is expected
-    return abs(Fraction(Decimal(actual)) - Fraction(expected)) < Fraction(1, 10**15)
+D19, D20 = date(2026, 11, 19), date(2026, 11, 20)
+DST, DST_NEXT = date(2026, 10, 25), date(2026, 10, 26)
 
 
-def oee_row(machine, day, run, setup, down, idle, produced, scrap, ideal):
+def oee_row(machine, day, run, setup, down, idle, produced, scrap, ideal, scrap_ideal=0):
+    """A machine_oee_daily row; ``scrap_ideal`` is the ideal time (PRU) of the scrapped parts."""
     run, setup, down, idle, ideal = (Fraction(x) for x in (run, setup, down, idle, ideal))
+    calendar = 25 * 3600 if day == DST else 24 * 3600
     pbt = run + setup + down + idle
     availability = run / pbt if pbt else None
     performance = ideal / run if run else None
@@ -82,18 +86,19 @@ def oee_row(machine, day, run, setup, down, idle, produced, scrap, ideal):
         "performance": performance,
         "quality": quality,
         "oee": oee,
+        # no planned-downtime window of the shipped seed touches these fixtures
+        "planned_downtime_s": 0,
+        "calendar_s": calendar,
+        "teep": (ideal - Fraction(scrap_ideal)) / calendar,
     }
 
-
-D19, D20 = date(2026, 11, 19), date(2026, 11, 20)
-DST, DST_NEXT = date(2026, 10, 25), date(2026, 10, 26)
 
 EXPECTED_OEE = [
     # the DST day: 13 h RUNNING + 11 h IDLE = 24 h busy (+ 1 h OFF = 25 h)
     oee_row("AS-01", DST, 46800, 0, 0, 39600, 2, 0, 2 * 240),
     # only OFF (planned down time): every ratio's denominator is 0
     oee_row("AS-01", DST_NEXT, 0, 0, 0, 0, 0, 0, 0),
-    oee_row("CU-01", D19, "7199.75", "900.25", 600, 1200, 18, 5, 12 * 9 + 4 * 22),
+    oee_row("CU-01", D19, "7199.75", "900.25", 600, 1200, 18, 5, 12 * 9 + 4 * 22, 9 + 4 * 22),
     # RUNNING 10:00-12:00 spans two files; + 12:10-12:40
     oee_row("CU-02", D20, 9000, 0, 1200, 600, 8, 0, 8 * Fraction("7.5")),
     oee_row("SC-01", D19, 7200, 0, 0, 0, 6, 0, 6 * 6),
@@ -143,11 +148,6 @@ EXPECTED_THROUGHPUT = [
     (D20, "CU", "LAME-PVC-40", 8, 8, 0, 2, 1),
     (D20, "SC", "DEBIT-LAME-ALU", 6, 6, 0, 1, 1),
 ]
-
-
-def rows(conn: psycopg.Connection, query: str) -> list[dict]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(query).fetchall()
 
 
 def assert_rows(actual: list[dict], expected: list[tuple], columns: list[str]) -> None:

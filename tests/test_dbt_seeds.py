@@ -6,7 +6,7 @@ import csv
 from decimal import Decimal
 from pathlib import Path
 
-from shutter_assets.simulator import plant
+from shutter_assets.simulator import calendar, plant
 
 SEEDS = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds"
 
@@ -36,3 +36,38 @@ def test_programs_seed_matches_plant_ideal_times():
         for p in plant.PROGRAMS
     }
     assert seed == expected
+
+
+def test_shift_calendar_seed_matches_the_simulator_calendar():
+    seed = [
+        (r["shift_code"], r["weekdays"], r["local_start"], r["local_end"], r["shift_label"])
+        for r in read("shift_calendar.csv")
+    ]
+    assert seed == [
+        (
+            s.shift_code,
+            " ".join(map(str, s.weekdays)),
+            f"{s.local_start:%H:%M}",
+            f"{s.local_end:%H:%M}",
+            s.label,
+        )
+        for s in calendar.SHIFT_CALENDAR
+    ]
+
+
+def test_planned_downtime_seed_matches_the_simulator_calendar():
+    seed = [tuple(r.values()) for r in read("planned_downtime.csv")]
+    assert seed == [
+        (
+            w.window_id,
+            w.scope,
+            w.scope_id,
+            w.kind,
+            w.recurrence,
+            " ".join(map(str, w.weekdays)),
+            w.local_start,
+            w.local_end,
+            w.description,
+        )
+        for w in calendar.PLANNED_DOWNTIME
+    ]

@@ -23,3 +23,17 @@
 {% macro safe_ratio(a, b) -%}
     (({{ a }})::numeric / nullif(({{ b }})::numeric, 0))
 {%- endmacro %}
+
+{#- The true instant of a plant-local day plus a local time of day (timestamptz). -#}
+{% macro local_instant(d, t) -%}
+    ((({{ d }})::date + ({{ t }})::time) at time zone '{{ plant_timezone() }}')
+{%- endmacro %}
+
+{#- The plant-local days over which weekly calendars are expanded (vars calendar_*_date). -#}
+{% macro calendar_days(alias='calendar_day') -%}
+    generate_series(
+        '{{ var("calendar_first_date") }}'::date,
+        '{{ var("calendar_last_date") }}'::date,
+        interval '1 day'
+    ) as {{ alias }}
+{%- endmacro %}

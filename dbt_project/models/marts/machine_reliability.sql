@@ -2,19 +2,38 @@
     MTBF / MTTR per machine and plant-local day. A failure is one entry into DOWN (a DOWN state
     whose previous state was not DOWN), counted on the day the failure started. run_s and down_s
     are that day's seconds, so summing the components over any period and dividing again gives
-    that period's MTBF / MTTR.
+    that period's MTBF / MTTR. Microstops (DESIGN.md s.6): DOWN or IDLE stops shorter than var
+    microstop_threshold_s outside planned downtime, counted on the day they start, with their
+    seconds on each day they cover (per shift: marts.oee_losses).
 -#}
 with
 
-components as (
+microstops as (
 
     select
         machine_id,
         production_date,
-        run_s,
-        down_s,
-        failure_count
-    from {{ ref('int_machine_daily_components') }}
+        sum(microstop_count) as microstop_count,
+        sum(microstop_s) as microstop_s
+    from {{ ref('int_machine_shift_components') }}
+    group by machine_id, production_date
+
+),
+
+components as (
+
+    select
+        day_components.machine_id,
+        day_components.production_date,
+        day_components.run_s,
+        day_components.down_s,
+        day_components.failure_count,
+        coalesce(microstops.microstop_count, 0) as microstop_count,
+        coalesce(microstops.microstop_s, 0) as microstop_s
+    from {{ ref('int_machine_daily_components') }} as day_components
+    left join microstops
+        on day_components.machine_id = microstops.machine_id
+        and day_components.production_date = microstops.production_date
 
 ),
 
@@ -27,7 +46,9 @@ final as (
         down_s,
         failure_count,
         {{ safe_ratio('run_s', 'failure_count') }} as mtbf_s,
-        {{ safe_ratio('down_s', 'failure_count') }} as mttr_s
+        {{ safe_ratio('down_s', 'failure_count') }} as mttr_s,
+        microstop_count,
+        microstop_s
     from components
 
 )
