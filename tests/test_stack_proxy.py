@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.integration
+
 ROOT = Path(__file__).resolve().parents[1]
 CADDYFILE = ROOT / "docker" / "proxy" / "Caddyfile"
 # A fresh password each run (with a space and a ";" to exercise quoting), never a literal.
