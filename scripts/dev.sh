@@ -26,6 +26,7 @@ BIN=${VENV:-.venv}/bin
 # `dagster dev`, which maps SIGTERM to its SIGINT handler) would ignore both signals.
 pids=()
 dagster_pid=
+stopper_pid=
 start() {
   setsid env --default-signal=INT "$@" &
   pids+=($!)
@@ -53,6 +54,13 @@ stop() {
     [ "$pid" = "$dagster_pid" ] || kill -INT "$pid" 2>/dev/null || true
   done
   while any_alive && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
+  # Past the bound: kill what is left, then give dev_stop.py a moment to record the runs it
+  # could not cancel cleanly (their processes are gone now) before it is killed too.
+  for pid in "${pids[@]}"; do
+    [ "$pid" = "$stopper_pid" ] || kill -KILL -- "-$pid" 2>/dev/null || true
+  done
+  deadline=$((SECONDS + 5))
+  while any_alive && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
   for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   echo "make dev: stopped in $((SECONDS - began)) s" >&2
@@ -75,6 +83,7 @@ start "$BIN/dagster" dev -w workspace.yaml -h "${DAGSTER_DEV_HOST:-127.0.0.1}" \
 dagster_pid=$!
 # Waits for the stop, then cancels the runs in flight and stops `dagster dev` (see stop above).
 start "$BIN/python" -m scripts.dev_stop "$dagster_pid"
+stopper_pid=$!
 
 # Sensors and schedules start stopped unless their code says otherwise; dev runs them all (the
 # daemon picks the new state up at its next tick).

@@ -37,6 +37,7 @@ VENV = Path(sys.executable).parent.parent
 # the measured time is printed.
 STOP_BOUND_S = 40
 RUN_IN_FLIGHT_WITHIN_S = 420
+IN_FLIGHT = ("STARTING", "STARTED")  # launched: a run worker exists or is being started
 UNFINISHED = ("NOT_STARTED", "QUEUED", "STARTING", "STARTED", "CANCELING")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4} - ")
@@ -191,11 +192,11 @@ def test_dev_loop_stops_cleanly_with_a_run_in_flight(
         while not in_flight:
             assert proc.poll() is None, log_path.read_text()[-4000:]
             assert time.monotonic() < deadline, (
-                f"no run started within {RUN_IN_FLIGHT_WITHIN_S} s: "
+                f"no run launched within {RUN_IN_FLIGHT_WITHIN_S} s: "
                 f"{run_statuses(dagster_storage)}\n{log_path.read_text()[-4000:]}"
             )
             time.sleep(0.5)
-            in_flight = [r for r, s in run_statuses(dagster_storage).items() if s == "STARTED"]
+            in_flight = [r for r, s in run_statuses(dagster_storage).items() if s in IN_FLIGHT]
 
         started = time.monotonic()
         if how == "sigterm":
