@@ -176,7 +176,9 @@ def test_dev_loop_stops_cleanly_with_a_run_in_flight(
         # As `make dev &` from a script or a service manager: SIGINT ignored from the start.
         command = ["env", "--ignore-signal=INT", "bash", "scripts/dev.sh"]
     else:
-        command = ["bash", "scripts/dev.sh"]
+        # As a terminal's shell starts a foreground job: SIGINT at its default, whatever the
+        # test runner inherited.
+        command = ["env", "--default-signal=INT", "bash", "scripts/dev.sh"]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             command,
