@@ -198,6 +198,8 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
         "FTP_REMOTE_DIR": str(drop),
         "PLANT_TIMEZONE": "Europe/Paris",
         "DAGSTER_DISABLE_TELEMETRY": "1",
+        # A manifest parsed for this module's warehouse, outside the checkout's target/.
+        "DBT_TARGET_PATH": str(workdir / "dbt_target"),
         # Roles are server-wide: this module's own BI role, dropped at the end.
         "BI_READONLY_ROLE": f"bi_stack_{warehouse.dbname[-10:]}",
     }
