@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # Local defaults from .env.example, overridden by .env, overridden by the caller's environment.
 ENV := caller=$$(export -p); set -a; . ./.env.example; if [ -f .env ]; then . ./.env; fi; set +a; eval "$$caller";
 
-.PHONY: venv prepare demo test dev lint format services clean
+.PHONY: venv prepare demo test dev lint format services tools test-tools clean
 
 venv: $(VENV)/.installed
 
@@ -21,13 +21,21 @@ $(VENV)/.installed: pyproject.toml
 prepare: venv
 	$(ENV) cd dbt_project && ../$(BIN)/dbt parse --quiet --profiles-dir . --project-dir .
 
-services:
+# Debian packages (database clients; for the tests also vsftpd, sshd, chromium, caddy...), installed
+# only when missing: scripts/ensure_tools.sh holds the one list, shared with .ci/run.
+tools:
+	@bash scripts/ensure_tools.sh
+
+test-tools:
+	@bash scripts/ensure_tools.sh test
+
+services: tools
 	bash scripts/ensure_services.sh
 
 demo: prepare services
 	$(ENV) bash scripts/demo.sh
 
-test: prepare services
+test: prepare services test-tools
 	$(BIN)/pytest
 
 dev: prepare services

@@ -58,8 +58,12 @@ def render_table(columns: list[str], rows: list[tuple]) -> str:
             return "-"
         if column in ("availability", "performance", "quality", "oee"):
             return f"{float(value) * 100:.1f}%"
+        if column.endswith("_s"):
+            return f"{float(value):,.0f}"
+        if isinstance(value, int):
+            return f"{value:,}"
         if isinstance(value, (float, Decimal)):
-            return f"{float(value):,.0f}" if column.endswith("_s") else f"{float(value):g}"
+            return f"{float(value):,g}"
         return str(value)
 
     text = [[cell(c, v) for c, v in zip(columns, row, strict=True)] for row in rows]
@@ -68,6 +72,16 @@ def render_table(columns: list[str], rows: list[tuple]) -> str:
     lines.append("  ".join("-" * w for w in widths))
     lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in text]
     return "\n".join(lines)
+
+
+def render_counts(counts: dict[str, int | None]) -> str:
+    """One line per table: names padded to the longest, row counts right-aligned with separators."""
+    name_width = max(map(len, counts))
+    cells = {name: "missing" if n is None else f"{n:,} rows" for name, n in counts.items()}
+    count_width = max(map(len, cells.values()))
+    return "\n".join(
+        f"  {name:<{name_width}}  {cell:>{count_width}}" for name, cell in cells.items()
+    )
 
 
 def count_rows(conn: psycopg.Connection, schema: str, table: str) -> int | None:
@@ -85,16 +99,17 @@ def main() -> int:
     problems: list[str] = []
     with settings.connect(autocommit=True) as conn:
         print(f"\nWarehouse {settings.dbname} on {settings.host}:{settings.port}")
+        counts = {}
         for schema, tables in LAYERS.items():
             for table in tables:
-                n = count_rows(conn, schema, table)
-                print(f"  {schema}.{table:<28} {'missing' if n is None else f'{n:>10,} rows'}")
+                n = counts[f"{schema}.{table}"] = count_rows(conn, schema, table)
                 if (n is None or n == 0) and (schema, table) not in MAY_BE_EMPTY:
                     problems.append(f"{schema}.{table} is {'missing' if n is None else 'empty'}")
+        print(render_counts(counts))
         files = conn.execute(
             "select status, count(*) from raw.ingested_files group by status order by status"
         ).fetchall()
-        print("  files by status: " + ", ".join(f"{s} {n}" for s, n in files))
+        print("  files by status: " + ", ".join(f"{s} {n:,}" for s, n in files))
         if count_rows(conn, "marts", "machine_oee_daily"):
             columns = sql.SQL(", ").join(sql.Identifier(c) for c in OEE_COLUMNS)
             rows = conn.execute(

@@ -8,7 +8,8 @@
 #   3. starts the plant simulator in live mode, writing log files into $FTP_REMOTE_DIR,
 #   4. turns every sensor and schedule on and runs `dagster dev` (webserver + daemon), so the
 #      daemon ticks machine_logs_sensor and the legacy-orders schedule as in production.
-# Ctrl-C stops everything this script started.
+# Ctrl-C and SIGTERM stop everything it started within ~15 s, runs in flight canceled
+# (scripts/dev_stop.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -18,35 +19,78 @@ BIN=${VENV:-.venv}/bin
 # and the two databases, shared with `make demo` so its runs show up in this UI.
 . scripts/instance_env.sh
 
+# Every long-running process: one `start` line each. Each gets its own session (setsid) so a
+# terminal's Ctrl-C reaches this script only, and this script decides the order: a run process
+# that got the SIGINT itself would fail with a traceback. `env --default-signal=INT` undoes the
+# SIGINT-ignore a background job of a non-interactive shell inherits; otherwise Python (and so
+# `dagster dev`, which maps SIGTERM to its SIGINT handler) would ignore both signals.
 pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do
-    kill "$pid" 2>/dev/null || true
-  done
-  wait 2>/dev/null || true
+dagster_pid=
+stopper_pid=
+start() {
+  setsid env --default-signal=INT "$@" &
+  pids+=($!)
 }
-trap cleanup EXIT
+# A one-off command, run the same way so a signal meanwhile is handled at once (bash defers traps
+# while a foreground command runs) and stops it too.
+step() {
+  start "$@"
+  wait "$!" || true
+  unset 'pids[-1]'
+}
+any_alive() {
+  local pid
+  for pid in "${pids[@]}"; do kill -0 -- "-$pid" 2>/dev/null && return 0; done
+  return 1
+}
+stop() {
+  local status=$? pid began=$SECONDS deadline=$((SECONDS + 15))
+  trap '' INT TERM
+  [ ${#pids[@]} -gt 0 ] || exit "$status"
+  echo "make dev: stopping ..." >&2
+  # SIGINT to each process; scripts/dev_stop.py, on its SIGINT, cancels the runs in flight and
+  # then stops `dagster dev` itself (which therefore gets no signal from here).
+  for pid in "${pids[@]}"; do
+    [ "$pid" = "$dagster_pid" ] || kill -INT "$pid" 2>/dev/null || true
+  done
+  while any_alive && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
+  # Past the bound: kill what is left, then give dev_stop.py a moment to record the runs it
+  # could not cancel cleanly (their processes are gone now) before it is killed too.
+  for pid in "${pids[@]}"; do
+    [ "$pid" = "$stopper_pid" ] || kill -KILL -- "-$pid" 2>/dev/null || true
+  done
+  deadline=$((SECONDS + 5))
+  while any_alive && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
+  for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  echo "make dev: stopped in $((SECONDS - began)) s" >&2
+  exit "$status"
+}
+trap stop EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-if "$BIN/python" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('shutter_assets.simulator.__main__') is None)"; then
-  if [ "${FTP_PROTOCOL:-local}" != local ]; then
-    echo "make dev: FTP_PROTOCOL=$FTP_PROTOCOL: the simulator writes into the local directory" \
-      "$FTP_REMOTE_DIR, not to the FTP server" >&2
-  fi
-  "$BIN/python" -m shutter_assets.simulator live --out "$FTP_REMOTE_DIR" --interval 5 \
-    >"$DAGSTER_HOME/simulator.log" 2>&1 &
-  pids+=($!)
-  echo "make dev: simulator writing to $FTP_REMOTE_DIR (log: $DAGSTER_HOME/simulator.log)"
-else
-  echo "make dev: shutter_assets.simulator has no CLI yet; no live log files will appear" >&2
+if [ "${FTP_PROTOCOL:-local}" != local ]; then
+  echo "make dev: FTP_PROTOCOL=$FTP_PROTOCOL: the simulator writes into the local directory" \
+    "$FTP_REMOTE_DIR, not to the FTP server" >&2
 fi
+start "$BIN/python" -m shutter_assets.simulator live --out "$FTP_REMOTE_DIR" --interval 5 \
+  >"$DAGSTER_HOME/simulator.log" 2>&1
+echo "make dev: simulator writing to $FTP_REMOTE_DIR (log: $DAGSTER_HOME/simulator.log)"
 
-# Sensors and schedules start stopped unless their code says otherwise; dev runs them all.
-"$BIN/dagster" sensor start --start-all -w workspace.yaml || true
-"$BIN/dagster" schedule start --start-all -w workspace.yaml || true
-
-# In the foreground: a background job would ignore Ctrl-C, and `dagster dev` shuts its webserver,
-# daemon and code servers down on SIGINT only.
-"$BIN/dagster" dev -w workspace.yaml -h "${DAGSTER_DEV_HOST:-127.0.0.1}" \
+start "$BIN/dagster" dev -w workspace.yaml -h "${DAGSTER_DEV_HOST:-127.0.0.1}" \
   -p "${DAGSTER_DEV_PORT:-3000}"
+dagster_pid=$!
+# Waits for the stop, then cancels the runs in flight and stops `dagster dev` (see stop above).
+start "$BIN/python" -m scripts.dev_stop "$dagster_pid"
+stopper_pid=$!
+
+# Sensors and schedules start stopped unless their code says otherwise; dev runs them all (the
+# daemon picks the new state up at its next tick).
+step "$BIN/dagster" sensor start --start-all -w workspace.yaml
+step "$BIN/dagster" schedule start --start-all -w workspace.yaml
+
+# Until a signal (trap above) or until one of the processes ends by itself: then stop the rest.
+wait -n "${pids[@]}" || true
+echo "make dev: a process ended by itself; stopping the others" >&2
+exit 1

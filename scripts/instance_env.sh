@@ -35,4 +35,13 @@ for var in ("POSTGRES_DB", "DAGSTER_PG_DB"):
             f"{settings.dbname!r} ({var}): {exc}. Start it (make services) or fix .env."
         ) from exc
     print(f"database {settings.dbname} ({var}) {'created' if created else 'present'}")
+
+with PostgresSettings.from_env(db_var="DAGSTER_PG_DB").connect() as conn:
+    has_tables = conn.execute("select to_regclass('public.runs') is not null").fetchone()[0]
+if not has_tables:
+    # Dagster's tables, created once here: `dagster dev`'s webserver, daemon and code server
+    # would otherwise race to create them and log "Retrying failed database creation".
+    from dagster import DagsterInstance
+
+    DagsterInstance.get().dispose()
 PY

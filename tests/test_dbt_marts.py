@@ -18,9 +18,11 @@ import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from fractions import Fraction
+from pathlib import Path
 
 import psycopg
 import pytest
+import yaml
 
 from tests.fixtures.databases import (
     create_mysql_database,
@@ -162,6 +164,21 @@ def assert_rows(actual: list[dict], expected: list[tuple], columns: list[str]) -
             assert ok, f"{column}: got {got[column]!r}, want {value!r} in {got}"
 
 
+RATIO_COLUMNS = {"availability", "performance", "quality", "oee", "teep"}
+DBT_PROJECT = Path(__file__).resolve().parents[1] / "dbt_project"
+
+
+def declared_types() -> dict[tuple[str, str], str]:
+    """(mart, column) -> data_type as the marts' YAML documents it for BI."""
+    spec = yaml.safe_load((DBT_PROJECT / "models" / "marts" / "_marts__models.yml").read_text())
+    return {
+        (model["name"], column["name"]): column["data_type"]
+        for model in spec["models"]
+        for column in model.get("columns", [])
+        if "data_type" in column
+    }
+
+
 def mart_snapshot(conn: psycopg.Connection) -> dict[str, list[tuple]]:
     return {
         mart: sorted(map(tuple, conn.execute(f"select * from marts.{mart}").fetchall()), key=repr)
@@ -205,6 +222,25 @@ def test_every_dbt_test_passes_and_only_the_unknown_program_warns(built):
     models = {uid: s for uid, s in statuses.items() if uid.startswith("model.")}
     assert {uid.split(".")[-1] for uid in models} >= set(MARTS)
     assert set(models.values()) == {"success"}
+
+
+def test_marts_carry_the_types_their_yaml_documents_for_bi(built):
+    conn, _ = built
+    declared = declared_types()
+    assert set(declared.values()) == {"numeric(18,3)", "numeric(9,6)", "bigint"}
+    actual = {
+        (table, column): data_type if data_type != "numeric" else f"numeric({precision},{scale})"
+        for table, column, data_type, precision, scale in conn.execute(
+            "select table_name, column_name, data_type, numeric_precision, numeric_scale"
+            " from information_schema.columns where table_schema = 'marts'"
+        ).fetchall()
+    }
+    assert {key: actual.get(key) for key in declared} == declared
+    # every column of seconds or ratios in any mart has its declared type (a new one too)
+    figures = {
+        key for key in actual if key[1].endswith(("_s", "_share")) or key[1] in RATIO_COLUMNS
+    }
+    assert figures - set(declared) == set()
 
 
 def test_machine_oee_daily_holds_the_hand_computed_iso_22400_values(built):

@@ -11,11 +11,11 @@ from decimal import Decimal
 
 import dagster as dg
 import pytest
-from psycopg import sql
 
 from shutter_assets.simulator.logs import Mess, write_logs
 from shutter_assets.simulator.orders import load_orders
 from shutter_assets.simulator.truth_shifts import shift_truth
+from tests.fixtures.databases import drop_role
 
 SEED = 5
 ORDERS = 60
@@ -52,13 +52,7 @@ def plant_env(monkeypatch, tmp_path, pg_settings, mysql_settings):
         monkeypatch.setenv(key, value)
     yield drop
     # Roles are server-wide: the test's read-only BI role must not outlive its database.
-    name = values["BI_READONLY_ROLE"]
-    role = sql.Identifier(name)
-    with pg_settings.connect(autocommit=True) as conn:
-        if conn.execute("select 1 from pg_roles where rolname = %s", (name,)).fetchone():
-            conn.execute(sql.SQL("drop owned by {}").format(role))
-    with pg_settings.with_db("postgres").connect(autocommit=True) as conn:
-        conn.execute(sql.SQL("drop role if exists {}").format(role))
+    drop_role(pg_settings, values["BI_READONLY_ROLE"])
 
 
 def test_materialize_all_matches_the_simulated_plant(plant_env, pg_settings, mysql_settings):

@@ -4,9 +4,11 @@ The code server, webserver and daemon commands are read from docker-compose.yaml
 with only host, port and file paths rewritten, so what the containers run is what this module
 proves: the webserver serves the asset graph of the gRPC code location (checked through GraphQL
 against the Definitions loaded in-process), the daemon records a sensor tick in the PostgreSQL
-instance, the compose health probes pass, and headless Chromium renders the asset graph (the
-screenshot of a mart's upstream lineage down to the raw tables is kept in
-docs/screenshots/asset_graph.png).
+instance, the compose health probes pass, and headless Chromium renders the platform once it is
+materialized (a simulated plant, every asset materialized by hand as an operator would). The
+screenshots are kept in docs/screenshots/ and shown in the README: a mart's upstream lineage down to
+the raw tables (asset_graph.png), the OEE mart's page with its metadata (oee_asset.png), and the
+sensor's ticks (sensor_ticks.png).
 """
 
 from __future__ import annotations
@@ -39,15 +41,18 @@ from tests.fixtures.databases import (
     create_pg_database,
     drop_mysql_database,
     drop_pg_database,
+    drop_role,
 )
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-SCREENSHOT = ROOT / "docs" / "screenshots" / "asset_graph.png"
+SCREENSHOTS = ROOT / "docs" / "screenshots"
+SCREENSHOT = SCREENSHOTS / "asset_graph.png"
 PREFERRED_SENSOR = "machine_logs_sensor"
 REPOSITORY = "__repository__"
+MATERIALIZING_TEST_TIMEOUT_S = 1800
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -193,6 +198,10 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
         "FTP_REMOTE_DIR": str(drop),
         "PLANT_TIMEZONE": "Europe/Paris",
         "DAGSTER_DISABLE_TELEMETRY": "1",
+        # A manifest parsed for this module's warehouse, outside the checkout's target/.
+        "DBT_TARGET_PATH": str(workdir / "dbt_target"),
+        # Roles are server-wide: this module's own BI role, dropped at the end.
+        "BI_READONLY_ROLE": f"bi_stack_{warehouse.dbname[-10:]}",
     }
     st = Stack(env=env, home=home, workdir=workdir, services=compose_services())
     try:
@@ -237,9 +246,41 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
     finally:
         for name in reversed(list(st.procs)):
             st.stop(name)
+        drop_role(warehouse, env["BI_READONLY_ROLE"])
         drop_pg_database(dagster_db)
         drop_pg_database(warehouse)
         drop_mysql_database(legacy)
+
+
+@pytest.fixture(scope="module")
+def materialized(stack: Stack) -> str:
+    """A simulated plant (orders in MariaDB, one day of log files), every asset materialized.
+
+    As an operator would, by hand (README): `dagster asset materialize --select '*'` on the
+    stack's instance, before any daemon runs, so no sensor-launched run competes with it.
+    Returns the CLI's output.
+    """
+    env = {**stack.env, "LOGS_MIN_AGE_S": "0"}
+    python = str(BIN / "python")
+    simulate = [python, "-m", "shutter_assets.simulator", "all", "--out", env["FTP_REMOTE_DIR"]]
+    small = ["--days", "1", "--machines", "CU-01,SC-01,AS-01", "--orders", "30"]
+    done = subprocess.run(
+        [*simulate, *small], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    materialize = [str(BIN / "dagster"), "asset", "materialize", "-m", "shutter_assets.definitions"]
+    done = subprocess.run(
+        [*materialize, "--select", "*"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-6000:]
+    assert "RUN_SUCCESS" in output, output[-6000:]
+    return output
 
 
 @pytest.fixture(scope="module")
@@ -296,7 +337,17 @@ def sensor_states(stack: Stack) -> dict[str, str]:
     return {s["name"]: s["sensorState"]["status"] for s in result["results"]}
 
 
-def test_daemon_records_a_sensor_tick_in_the_postgres_instance(stack):
+@dataclass(frozen=True)
+class TickedSensor:
+    name: str
+    tick: Any
+
+
+@pytest.fixture(scope="module")
+def ticked_sensor(stack: Stack, materialized: str) -> TickedSensor:
+    """The sensor started, the compose daemon command running (until the module ends), and the
+    sensor's first finished tick. After the materialization, so no daemon run competes with it.
+    """
     states = sensor_states(stack)
     assert states, "the code location defines no sensor: nothing for the daemon to tick"
     sensor = PREFERRED_SENSOR if PREFERRED_SENSOR in states else sorted(states)[0]
@@ -318,59 +369,64 @@ def test_daemon_records_a_sensor_tick_in_the_postgres_instance(stack):
 
     daemon = stack.services["dagster-daemon"]
     stack.start("daemon", rewrite(daemon["command"], {"-w": str(stack.workdir / "workspace.yaml")}))
-    try:
-        with patch.dict(os.environ, stack.env):
-            instance = dg.DagsterInstance.from_config(str(stack.home))
-            try:
-                assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-                assert type(instance.schedule_storage).__name__ == "PostgresScheduleStorage"
+    with patch.dict(os.environ, stack.env):
+        instance = dg.DagsterInstance.from_config(str(stack.home))
+        try:
+            assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+            assert type(instance.schedule_storage).__name__ == "PostgresScheduleStorage"
 
-                def finished_tick():
-                    for state in instance.all_instigator_state(
-                        instigator_type=InstigatorType.SENSOR
-                    ):
-                        if state.name != sensor:
-                            continue
-                        ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id)
-                        done = [t for t in ticks if t.status != TickStatus.STARTED]
-                        if done:
-                            return done[-1]
-                    return None
+            def finished_tick():
+                for state in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR):
+                    if state.name != sensor:
+                        continue
+                    ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id)
+                    done = [t for t in ticks if t.status != TickStatus.STARTED]
+                    if done:
+                        return done[-1]
+                return None
 
-                tick = wait_until(f"a finished tick of {sensor}", finished_tick, 180, stack.logs)
-            finally:
-                instance.dispose()
-        assert tick.status in (TickStatus.SKIPPED, TickStatus.SUCCESS), (
-            f"{sensor} tick {tick.status}: {tick.error}"
-        )
-        # The tick lives in the unique PostgreSQL database named by DAGSTER_PG_DB.
-        with psycopg.connect(
-            host=stack.env["POSTGRES_HOST"],
-            port=stack.env["POSTGRES_PORT"],
-            user=stack.env["POSTGRES_USER"],
-            password=stack.env["POSTGRES_PASSWORD"] or None,
-            dbname=stack.env["DAGSTER_PG_DB"],
-        ) as conn:
-            count = conn.execute(
-                "select count(*) from job_ticks where selector_id is not null"
-            ).fetchone()[0]
-        assert count >= 1
-        # The compose healthcheck of the daemon passes against this instance.
-        liveness = stack.services["dagster-daemon"]["healthcheck"]["test"][1:]
-        wait_until(
-            "dagster-daemon liveness-check passing",
-            lambda: stack.run(rewrite(liveness, {}), timeout=60).returncode == 0,
-            120,
-            stack.logs,
-        )
-    finally:
-        stack.stop("daemon")
+            tick = wait_until(f"a finished tick of {sensor}", finished_tick, 180, stack.logs)
+        finally:
+            instance.dispose()
+    return TickedSensor(sensor, tick)
+
+
+# Whichever of the next two tests runs first materializes the platform (fixture `materialized`):
+# minutes on a loaded 2-core machine, more than the suite's default timeout.
+@pytest.mark.timeout(MATERIALIZING_TEST_TIMEOUT_S)
+def test_daemon_records_a_sensor_tick_in_the_postgres_instance(stack, ticked_sensor):
+    tick = ticked_sensor.tick
+    assert tick.status in (TickStatus.SKIPPED, TickStatus.SUCCESS), (
+        f"{ticked_sensor.name} tick {tick.status}: {tick.error}"
+    )
+    # The tick lives in the unique PostgreSQL database named by DAGSTER_PG_DB.
+    with psycopg.connect(
+        host=stack.env["POSTGRES_HOST"],
+        port=stack.env["POSTGRES_PORT"],
+        user=stack.env["POSTGRES_USER"],
+        password=stack.env["POSTGRES_PASSWORD"] or None,
+        dbname=stack.env["DAGSTER_PG_DB"],
+    ) as conn:
+        count = conn.execute(
+            "select count(*) from job_ticks where selector_id is not null"
+        ).fetchone()[0]
+    assert count >= 1
+    # The compose healthcheck of the daemon passes against this instance.
+    liveness = stack.services["dagster-daemon"]["healthcheck"]["test"][1:]
+    wait_until(
+        "dagster-daemon liveness-check passing",
+        lambda: stack.run(rewrite(liveness, {}), timeout=60).returncode == 0,
+        120,
+        stack.logs,
+    )
 
 
 LINEAGE_DEPTH = 3  # upstream hops shown by the asset page (lineageDepth in its URL)
 PREFERRED_DBT_TARGET = dg.AssetKey(["marts", "machine_oee_daily"])  # DESIGN.md section 6
 MAX_VIEWS_TRIED = 8
 VIEWPORT = {"width": 2200, "height": 1200}  # wide enough for full-size nodes on a mart
+PAGE_VIEWPORT = {"width": 1600, "height": 1000}
+OEE_PAGE = "marts/machine_oee_daily"
 
 
 @dataclass(frozen=True)
@@ -420,7 +476,11 @@ def graph_views(defs: dg.Definitions) -> list[GraphView]:
     return ordered
 
 
-def test_browser_renders_the_raw_and_dbt_assets(stack, in_process_defs):
+@pytest.mark.timeout(MATERIALIZING_TEST_TIMEOUT_S)
+def test_browser_shows_the_materialized_platform(
+    stack, in_process_defs, materialized, ticked_sensor
+):
+    """Headless Chromium on the webserver after the run: lineage, the OEE mart, the sensor."""
     from playwright.sync_api import sync_playwright
 
     views = graph_views(in_process_defs)
@@ -430,7 +490,7 @@ def test_browser_renders_the_raw_and_dbt_assets(stack, in_process_defs):
         120,
         stack.logs,
     )
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     tried = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
@@ -452,12 +512,34 @@ def test_browser_renders_the_raw_and_dbt_assets(stack, in_process_defs):
                 shown = all(node.is_visible() for node in nodes)
                 shot = SCREENSHOT if shown else stack.workdir / f"asset_graph_{len(tried)}.png"
                 page.screenshot(path=str(shot), full_page=False)
+                never = graph.get_by_text("Never materialized").count()
                 page.context.close()
                 if shown:
                     break
                 tried.append(f"{url} ({shot})")
             else:
                 pytest.fail(f"no lineage view showed {views[0].labels} by name: {tried}")
+            assert never == 0, "the lineage view shows assets never materialized"
+
+            page = browser.new_context(viewport=PAGE_VIEWPORT).new_page()
+            page.goto(f"{stack.web_url}/assets/{OEE_PAGE}", wait_until="domcontentloaded")
+            page.get_by_text("dagster/row_count").first.wait_for(state="visible", timeout=90_000)
+            page.wait_for_timeout(2000)
+            page.screenshot(path=str(SCREENSHOTS / "oee_asset.png"), full_page=False)
+            page.context.close()
+
+            page = browser.new_context(viewport=PAGE_VIEWPORT).new_page()
+            page.goto(
+                f"{stack.web_url}/locations/{REPOSITORY}@shutter_assets/sensors/"
+                f"{ticked_sensor.name}",
+                wait_until="domcontentloaded",
+            )
+            status = ticked_sensor.tick.status.value.capitalize()  # "Skipped", "Success"
+            page.get_by_text(status, exact=True).first.wait_for(state="visible", timeout=90_000)
+            page.wait_for_timeout(2000)
+            page.screenshot(path=str(SCREENSHOTS / "sensor_ticks.png"), full_page=False)
+            page.context.close()
         finally:
             browser.close()
-    assert SCREENSHOT.stat().st_size > 10_000
+    for name in ("asset_graph.png", "oee_asset.png", "sensor_ticks.png"):
+        assert (SCREENSHOTS / name).stat().st_size > 10_000, name

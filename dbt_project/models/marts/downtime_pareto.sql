@@ -72,15 +72,16 @@ final as (
     select
         machine_id,
         alarm_code,
-        down_s,
-        failure_count,
-        alarm_count,
-        alarm_active_s,
-        {{ safe_ratio('down_s', 'sum(down_s) over (partition by machine_id)') }} as down_share,
-        {{ safe_ratio(
+        {{ as_seconds('down_s') }} as down_s,
+        {{ as_count('failure_count') }} as failure_count,
+        {{ as_count('alarm_count') }} as alarm_count,
+        {{ as_seconds('alarm_active_s') }} as alarm_active_s,
+        {{ as_ratio(safe_ratio('down_s', 'sum(down_s) over (partition by machine_id)')) }}
+            as down_share,
+        {{ as_ratio(safe_ratio(
             'sum(down_s) over (partition by machine_id order by down_s desc, alarm_code'
             ~ ' rows between unbounded preceding and current row)',
-            'sum(down_s) over (partition by machine_id)') }} as cumulative_down_share,
+            'sum(down_s) over (partition by machine_id)')) }} as cumulative_down_share,
         row_number() over (partition by machine_id order by down_s desc, alarm_code)
             as pareto_rank
     from combined

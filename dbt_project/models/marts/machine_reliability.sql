@@ -42,13 +42,13 @@ final as (
     select
         machine_id,
         production_date,
-        run_s,
-        down_s,
-        failure_count,
-        {{ safe_ratio('run_s', 'failure_count') }} as mtbf_s,
-        {{ safe_ratio('down_s', 'failure_count') }} as mttr_s,
-        microstop_count,
-        microstop_s
+        {{ as_seconds('run_s') }} as run_s,
+        {{ as_seconds('down_s') }} as down_s,
+        {{ as_count('failure_count') }} as failure_count,
+        {{ as_seconds(safe_ratio('run_s', 'failure_count')) }} as mtbf_s,
+        {{ as_seconds(safe_ratio('down_s', 'failure_count')) }} as mttr_s,
+        {{ as_count('microstop_count') }} as microstop_count,
+        {{ as_seconds('microstop_s') }} as microstop_s
     from components
 
 )

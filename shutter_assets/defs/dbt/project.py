@@ -48,4 +48,13 @@ def _prepared(project: DbtProject) -> DbtProject:
     return project
 
 
-dbt_project = _prepared(DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR))
+# The manifest names the warehouse database it was parsed for (dagster-dbt reads row counts and
+# column metadata through those names). DBT_TARGET_PATH, dbt's own variable, moves it out of the
+# checkout's target/ for a process with a warehouse of its own (tests/test_stack_native.py).
+dbt_project = _prepared(
+    DbtProject(
+        project_dir=DBT_PROJECT_DIR,
+        profiles_dir=DBT_PROJECT_DIR,
+        target_path=os.environ.get("DBT_TARGET_PATH") or "target",
+    )
+)
