@@ -20,7 +20,7 @@ from shutter_assets.defs.monitoring.observations import PIPELINE_TAG, failing_me
 from shutter_assets.defs.monitoring.resources import AlertingResource
 from shutter_assets.defs.resources import LogDropResource, WarehouseResource
 from shutter_assets.lib.drop import DropError
-from shutter_assets.lib.log_ingest import is_safe_path, is_temporary
+from shutter_assets.lib.log_selection import candidates
 from shutter_assets.lib.monitoring.inputs import (
     rejected_files,
     rejected_since,
@@ -82,16 +82,20 @@ def silent_machines_check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 
 
 def _drop_name_problems(log_drop: LogDropResource) -> dict[str, str]:
-    """Names in the drop that will never load: unsafe (``..``, absolute) or unreadable."""
-    problems: dict[str, str] = {}
+    """Names in the drop that will never load: refused by the loader's name rules, or left out
+    of the listing as unreadable (a listing's ``skipped`` names, where the drop client reports
+    them); a drop that cannot be listed at all is one offender."""
     try:
         with log_drop.open() as drop:
             listing = drop.list_files()
     except DropError as exc:
         return {"log drop listing": f"the drop cannot be listed: {exc}"}
-    for f in listing:
-        if not is_temporary(f.path) and not is_safe_path(f.path):
-            problems[f.path] = "refused name (absolute or containing '..'): rename it on the server"
+    problems = {
+        path: "refused name (absolute, '..' or a character a path may not hold): rename it"
+        for path in candidates(listing)[1]
+    }
+    for skipped in getattr(listing, "skipped", ()):
+        problems[skipped.path] = f"unreadable name skipped by the listing: {skipped.reason}"
     return problems
 
 
