@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.databases",
     "tests.fixtures.servers",
     "tests.fixtures.receivers",
+    "tests.fixtures.monitoring",
 ]

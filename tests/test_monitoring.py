@@ -8,135 +8,14 @@ storage and, for the run-status sensor, the cursor from before the incident.
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
-import dagster as dg
 import pytest
-from psycopg import sql
 
-from tests.fixtures.databases import create_pg_database, drop_pg_database
 from tests.fixtures.dbt_data.runner import dbt
+from tests.fixtures.monitoring import PG_SECRET, Platform, assert_no_secret
 
 pytestmark = pytest.mark.integration
-
-HEAD = "timestamp;machine_id;event;order_ref;program;value;message\n"
-PG_SECRET = "pg-Secr3t-value"
-SMTP_SECRET = "smtp-Secr3t-value"
-INGEST_KEYS = [
-    dg.AssetKey(["raw", "machine_events"]),
-    dg.AssetKey(["raw", "machine_event_rejects"]),
-    dg.AssetKey(["raw", "ingested_files"]),
-]
-
-
-class Platform:
-    """The code location loaded from a test environment, and a Dagster instance on PostgreSQL."""
-
-    def __init__(self, warehouse, storage, drop: Path, home: Path) -> None:
-        self.warehouse = warehouse
-        self.drop = drop
-        self.home = home
-        home.mkdir(exist_ok=True)
-        (home / "dagster.yaml").write_text(
-            textwrap.dedent(
-                f"""
-                storage:
-                  postgres:
-                    postgres_db:
-                      username: {storage.user}
-                      password: ""
-                      hostname: {storage.host}
-                      db_name: {storage.dbname}
-                      port: {storage.port}
-                      scheme: postgresql+psycopg2
-                telemetry:
-                  enabled: false
-                """
-            )
-        )
-        from shutter_assets.definitions import defs
-
-        self.defs = defs()
-        self.repo = self.defs.get_repository_def()
-        self.instance = self.restart()
-
-    def restart(self) -> dg.DagsterInstance:
-        """A new instance object on the same storage, as a restarted daemon gets."""
-        self.instance = dg.DagsterInstance.from_config(str(self.home))
-        return self.instance
-
-    def resources(self) -> dict:
-        return dict(self.defs.resources)
-
-    def write(self, name: str, lines: list[str]) -> None:
-        (self.drop / name).write_text(HEAD + "".join(f"{line}\n" for line in lines))
-
-    def ingest(self) -> dg.ExecuteInProcessResult:
-        return self.repo.get_implicit_global_asset_job_def().execute_in_process(
-            asset_selection=INGEST_KEYS,
-            instance=self.instance,
-            tags={"shutter/pipeline": "machine_logs"},
-            raise_on_error=False,
-        )
-
-    def run_checks(self, *ops: str) -> dg.ExecuteInProcessResult:
-        """The monitoring checks job as its schedule runs it (only ``ops`` when given)."""
-        result = self.defs.get_job_def("monitoring_checks_job").execute_in_process(
-            instance=self.instance, raise_on_error=False, op_selection=list(ops) or None
-        )
-        assert result.success
-        return result
-
-    def set_now(self, instant: str) -> None:
-        with self.warehouse.connect(autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("alter database {} set shutter.now = {}").format(
-                    sql.Identifier(self.warehouse.dbname), sql.Literal(instant)
-                )
-            )
-
-    def tick(self, sensor, cursor: str | None = None, repository: bool = False):
-        context = dg.build_sensor_context(
-            instance=self.instance,
-            cursor=cursor,
-            resources=self.resources(),
-            repository_def=self.repo if repository else None,
-        )
-        return sensor.evaluate_tick(context)
-
-
-@pytest.fixture
-def platform(tmp_path, pg_settings, smtp_inbox, webhook_inbox, monkeypatch) -> Platform:
-    storage = create_pg_database("dagster_test")
-    drop = tmp_path / "drop"
-    drop.mkdir()
-    env = {
-        "POSTGRES_HOST": pg_settings.host,
-        "POSTGRES_PORT": str(pg_settings.port),
-        "POSTGRES_USER": pg_settings.user,
-        # trust authentication ignores it; alerts must never show it
-        "POSTGRES_PASSWORD": PG_SECRET,
-        "POSTGRES_DB": pg_settings.dbname,
-        "FTP_PROTOCOL": "local",
-        "FTP_REMOTE_DIR": str(drop),
-        "LOGS_MIN_AGE_S": "0",
-        "PLANT_TIMEZONE": "Europe/Paris",
-        "ALERT_SMTP_HOST": smtp_inbox.host,
-        "ALERT_SMTP_PORT": str(smtp_inbox.port),
-        "ALERT_SMTP_STARTTLS": "0",
-        "ALERT_SMTP_PASSWORD": SMTP_SECRET,
-        "ALERT_EMAIL_TO": "maintenance@plant.example, data@plant.example",
-        "ALERT_WEBHOOK_URL": webhook_inbox.url,
-        "ALERT_SILENT_MACHINE_S": "3600",
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    try:
-        yield Platform(pg_settings.with_db(pg_settings.dbname), storage, drop, tmp_path / "home")
-    finally:
-        drop_pg_database(storage)
-
 
 SILENT_OP = "marts__machine_status_silent_machines"
 
@@ -154,14 +33,6 @@ def dbt_build_machine_status(platform: Platform, target: Path) -> None:
         "--resource-type",
         "model",
     )
-
-
-def assert_no_secret(smtp_inbox, webhook_inbox) -> None:
-    token = webhook_inbox.url.rsplit("/", 1)[-1]
-    texts = [m.as_string() for m in smtp_inbox.messages] + [r.decode() for r in webhook_inbox.raw]
-    for text in texts:
-        for secret in (PG_SECRET, SMTP_SECRET, token):
-            assert secret not in text
 
 
 def test_silent_machine_alerts_once_recovers_once_and_off_machine_never(

@@ -152,10 +152,11 @@ def build_sync_failure_check(table: str) -> dg.AssetChecksDefinition:
             ),
             limit=limit,
         )
+        # A run without an asset selection ran the whole job, hence this table.
         attempts = [
             r
             for r in runs
-            if r.dagster_run.asset_selection is None or key in r.dagster_run.asset_selection
+            if not r.dagster_run.asset_selection or key in r.dagster_run.asset_selection
         ]
         offenders = {}
         if len(attempts) >= limit:

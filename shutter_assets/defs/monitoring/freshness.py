@@ -18,6 +18,7 @@ from shutter_assets.lib.mysql_sync import TABLE_SPECS, TARGET_SCHEMA
 
 MACHINE_EVENTS_KEY = dg.AssetKey(["raw", "machine_events"])
 FRESHNESS_SENSOR = "freshness_checks_sensor"
+FRESHNESS_JOB = "freshness_checks_job"
 
 
 def mart_keys() -> list[dg.AssetKey]:
@@ -55,4 +56,11 @@ def freshness_defs() -> dg.Definitions:
         default_status=dg.DefaultSensorStatus.RUNNING,
         tags={"shutter/pipeline": "monitoring"},
     )
-    return dg.Definitions(asset_checks=checks, sensors=[sensor])
+    # Launchpad: evaluate every freshness check now (the sensor does it when one can change).
+    job = dg.define_asset_job(
+        FRESHNESS_JOB,
+        selection=dg.AssetSelection.checks(*checks),
+        description="Evaluates every freshness check now.",
+        tags={"shutter/pipeline": "monitoring"},
+    )
+    return dg.Definitions(asset_checks=checks, sensors=[sensor], jobs=[job])
