@@ -16,7 +16,12 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from shutter_assets.lib.monitoring.channels import DeliveryError, EmailChannel, Message
+from shutter_assets.lib.monitoring.channels import (
+    DeliveryError,
+    EmailChannel,
+    Message,
+    configured_channels,
+)
 from shutter_assets.lib.monitoring.incidents import Incident, IncidentStore
 from shutter_assets.lib.monitoring.redact import MASK, redact
 from shutter_assets.lib.monitoring.settings import AlertSettings, variable_names
@@ -36,6 +41,13 @@ def settings_for(smtp: SmtpInbox | None, webhook_url: str = "", **kw) -> AlertSe
         webhook_url=webhook_url,
         **kw,
     )
+
+
+def store_and_channels(pg, settings: AlertSettings) -> tuple[IncidentStore, list]:
+    """An incident store on ``pg`` (schema created) and the channels ``settings`` configure."""
+    store = IncidentStore(pg, settings)
+    store.ensure_schema()
+    return store, configured_channels(settings)
 
 
 def incident(n: int) -> Incident:
@@ -97,13 +109,9 @@ def test_redact_masks_secret_variables_url_credentials_and_password_pairs(monkey
 def test_rate_limit_holds_messages_back_until_the_hour_allows(
     pg_settings, smtp_inbox, webhook_inbox
 ):
-    store = IncidentStore(
+    store, channels = store_and_channels(
         pg_settings, settings_for(smtp_inbox, webhook_inbox.url, rate_limit_per_hour=2)
     )
-    store.ensure_schema()
-    from shutter_assets.lib.monitoring.channels import configured_channels
-
-    channels = configured_channels(store.settings)
     store.observe([incident(1), incident(2), incident(3)], now=T0)
     first = store.flush(channels, now=T0)
     assert first.held_back == 2  # one per channel
@@ -124,9 +132,9 @@ def test_rate_limit_holds_messages_back_until_the_hour_allows(
 
 @pytest.mark.integration
 def test_incident_resolved_before_its_alert_went_out_sends_nothing(pg_settings, smtp_inbox):
-    store = IncidentStore(pg_settings, settings_for(smtp_inbox, rate_limit_per_hour=0))
-    store.ensure_schema()
-    channels = [EmailChannel(store.settings)]
+    store, channels = store_and_channels(
+        pg_settings, settings_for(smtp_inbox, rate_limit_per_hour=0)
+    )
     store.observe([incident(1)], now=T0)
     assert store.flush(channels, now=T0).held_back == 1
     store.observe([], evaluated_sources=["check:x"], now=T0 + timedelta(minutes=5))
@@ -139,13 +147,9 @@ def test_incident_resolved_before_its_alert_went_out_sends_nothing(pg_settings, 
 def test_webhook_down_is_retried_then_given_up_while_email_flows(
     pg_settings, smtp_inbox, webhook_inbox
 ):
-    store = IncidentStore(
+    store, channels = store_and_channels(
         pg_settings, settings_for(smtp_inbox, webhook_inbox.url, max_delivery_attempts=3)
     )
-    store.ensure_schema()
-    from shutter_assets.lib.monitoring.channels import configured_channels
-
-    channels = configured_channels(store.settings)
     store.observe([incident(1)], now=T0)
     webhook_inbox.status = 503
     first = store.flush(channels, now=T0)
@@ -170,9 +174,7 @@ def test_webhook_down_is_retried_then_given_up_while_email_flows(
 def test_a_reopened_incident_is_a_new_episode_with_its_own_alert_and_recovery(
     pg_settings, smtp_inbox
 ):
-    store = IncidentStore(pg_settings, settings_for(smtp_inbox))
-    store.ensure_schema()
-    channels = [EmailChannel(store.settings)]
+    store, channels = store_and_channels(pg_settings, settings_for(smtp_inbox))
     for hour in range(2):
         now = T0 + timedelta(hours=hour)
         store.observe([incident(1)], now=now)
@@ -389,3 +391,72 @@ def test_stale_raw_table_fails_its_freshness_check_alerts_once_and_recovers(
         "[shutter] ALERT: freshness_check failed on raw/machine_events",
         "[shutter] RESOLVED: freshness_check failed on raw/machine_events",
     ]
+
+
+def record_tick(instance, name: str, status, error: str | None = None):
+    """The records the sensor daemon writes for a sensor and one of its ticks."""
+    from dagster._core.remote_origin import (
+        InProcessCodeLocationOrigin,
+        RemoteInstigatorOrigin,
+        RemoteRepositoryOrigin,
+    )
+    from dagster._core.scheduler.instigation import (
+        InstigatorState,
+        InstigatorStatus,
+        InstigatorType,
+        SensorInstigatorData,
+        TickData,
+    )
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+    from dagster._utils.error import SerializableErrorInfo
+
+    location = InProcessCodeLocationOrigin(
+        LoadableTargetOrigin(module_name="shutter_assets.definitions", attribute="defs")
+    )
+    origin = RemoteInstigatorOrigin(RemoteRepositoryOrigin(location, "__repository__"), name)
+    state = InstigatorState(
+        origin,
+        InstigatorType.SENSOR,
+        InstigatorStatus.RUNNING,
+        SensorInstigatorData(min_interval=30),
+    )
+    if instance.get_instigator_state(state.instigator_origin_id, state.selector_id) is None:
+        instance.add_instigator_state(state)
+    instance.create_tick(
+        TickData(
+            instigator_origin_id=state.instigator_origin_id,
+            instigator_name=name,
+            instigator_type=InstigatorType.SENSOR,
+            status=status,
+            timestamp=time.time(),
+            selector_id=state.selector_id,
+            error=SerializableErrorInfo(error, [], "DropError") if error else None,
+        )
+    )
+
+
+@pytest.mark.integration
+def test_failing_sensor_tick_alerts_once_and_recovers_on_its_next_good_tick(
+    platform: Platform, smtp_inbox, webhook_inbox
+):
+    from dagster._core.scheduler.instigation import TickStatus
+
+    from shutter_assets.defs.monitoring.sensors import monitoring_alerts_sensor
+    from tests.fixtures.monitoring import PG_SECRET
+
+    error = f"DropError: cannot list ftp://machines:{PG_SECRET}@10.0.0.5/drop: timed out"
+    record_tick(platform.instance, "machine_logs_sensor", TickStatus.FAILURE, error)
+    platform.tick(monitoring_alerts_sensor, repository=True)
+    record_tick(platform.instance, "machine_logs_sensor", TickStatus.FAILURE, error)
+    platform.restart()
+    platform.tick(monitoring_alerts_sensor, repository=True)
+    assert smtp_inbox.subjects() == ["[shutter] ALERT: sensor machine_logs_sensor is failing"]
+    assert "ftp://machines:***@10.0.0.5" in smtp_inbox.messages[0].get_content()
+
+    record_tick(platform.instance, "machine_logs_sensor", TickStatus.SKIPPED)
+    platform.tick(monitoring_alerts_sensor, repository=True)
+    assert smtp_inbox.subjects()[1:] == [
+        "[shutter] RESOLVED: sensor machine_logs_sensor is failing"
+    ]
+    assert [p["status"] for p in webhook_inbox.payloads] == ["firing", "resolved"]
+    assert_no_secret(smtp_inbox, webhook_inbox)
