@@ -103,7 +103,10 @@ class IncidentStore:
         self.settings = settings
 
     def ensure_schema(self) -> None:
+        """Create the two tables if missing; a cheap lookup when they exist (every tick)."""
         with self.pg.connect() as conn:
+            if conn.execute("select to_regclass('monitoring.alert_deliveries')").fetchone()[0]:
+                return
             conn.execute("select pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
             conn.execute(DDL)
 
