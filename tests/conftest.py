@@ -11,6 +11,8 @@ import pytest
 pytest_plugins = [
     "tests.fixtures.databases",
     "tests.fixtures.servers",
+    "tests.fixtures.receivers",
+    "tests.fixtures.monitoring",
 ]
 
 SERVER_FIXTURES = frozenset(

@@ -93,11 +93,14 @@ def test_materializing_everything_builds_the_marts_and_runs_the_dbt_checks(
         ]
         assert unique_oee.passed
         failed = sorted(k for k, e in checks.items() if not e.passed)
-        # only the warning: PROTO-X is not in the programs seed
+        # the warning (PROTO-X is not in the programs seed), and the fixture's machines that
+        # stopped in November 2026 without going OFF are silent today (docs/operations.md)
         assert failed == [
-            ("intermediate/int_production_counts", "assert_production_programs_in_seed")
+            ("intermediate/int_production_counts", "assert_production_programs_in_seed"),
+            ("marts/machine_status", "silent_machines"),
         ]
         assert checks[failed[0]].severity == dg.AssetCheckSeverity.WARN
+        assert checks[failed[1]].severity == dg.AssetCheckSeverity.ERROR
 
         with pg_settings.connect() as conn:
             cu02 = conn.execute(
@@ -110,7 +113,10 @@ def test_materializing_everything_builds_the_marts_and_runs_the_dbt_checks(
                 "where grantee = %s and table_schema = 'marts' and privilege_type = 'SELECT'",
                 (role,),
             ).fetchone()[0]
-            assert readable == 9
+            relations = conn.execute(
+                "select count(*) from information_schema.tables where table_schema = 'marts'"
+            ).fetchone()[0]
+            assert readable == relations >= 10  # every mart table and view
     finally:
         with pg_settings.connect(autocommit=True) as conn:
             drop_readonly_role(conn, role)

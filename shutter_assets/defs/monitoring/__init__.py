@@ -1,0 +1,1 @@
+"""Monitoring: freshness, silent machines, stuck inputs and alerts by email and webhook."""

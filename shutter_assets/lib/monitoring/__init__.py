@@ -1,0 +1,2 @@
+"""Monitoring and alerting without Dagster: settings, secret masking, channels, incidents and the
+warehouse queries behind the monitoring checks (docs/operations.md)."""

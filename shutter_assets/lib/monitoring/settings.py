@@ -1,0 +1,93 @@
+"""Monitoring and alerting settings: every ``ALERT_*`` variable, its default, read in one place.
+
+No Dagster here. ``AlertSettings.from_env()`` is called when a sensor tick, a check or the
+definitions load (freshness lags shape the checks themselves), never at import time.
+Durations are seconds; an empty ``ALERT_SMTP_HOST`` or ``ALERT_WEBHOOK_URL`` turns that channel off.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+
+_TRUE = ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Thresholds of the monitoring checks and where alerts go (docs/operations.md)."""
+
+    # Freshness: an asset not materialized for longer than its lag fails its freshness check.
+    freshness_machine_logs_s: int = 7200
+    freshness_legacy_orders_s: int = 3600
+    freshness_marts_s: int = 7200
+    # Stuck inputs: a file failing this many times, a table whose sync failed this many runs in a
+    # row; rejected files are reported for this long unless a later version of the path loaded.
+    file_failures: int = 3
+    sync_failures: int = 3
+    rejected_window_s: int = 86400
+    # Email (SMTP). STARTTLS is used when the server offers it unless smtp_starttls is off;
+    # a required STARTTLS that the server does not offer is an error (never a silent plain login).
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_user: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_ca_file: str = ""
+    smtp_timeout_s: float = 20.0
+    email_from: str = "shutter-platform@localhost"
+    email_to: tuple[str, ...] = ()
+    # Webhook: Slack / Teams / Mattermost-style incoming webhook (JSON with a "text" field).
+    webhook_url: str = field(default="", repr=False)
+    webhook_timeout_s: float = 10.0
+    # At most this many messages per channel per hour; the rest wait for the next hour.
+    rate_limit_per_hour: int = 20
+    # Delivery attempts of one message before it is given up (logged as an error).
+    max_delivery_attempts: int = 5
+    # Link to the Dagster UI in messages (empty: no link).
+    ui_url: str = ""
+    # Prefix of every subject line, so a plant with several platforms can tell them apart.
+    subject_prefix: str = "[shutter]"
+
+    @property
+    def email_enabled(self) -> bool:
+        return bool(self.smtp_host and self.email_to)
+
+    @property
+    def webhook_enabled(self) -> bool:
+        return bool(self.webhook_url)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> AlertSettings:
+        """Settings from ``ALERT_<FIELD>`` variables (upper case); unset or empty keeps the default.
+
+        Raises ``ValueError`` naming the variable when a value does not parse.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            name = f"ALERT_{f.name.upper()}"
+            raw = (env.get(name) or "").strip()
+            if not raw:
+                continue
+            default = f.default
+            try:
+                if isinstance(default, bool):
+                    values[f.name] = raw.lower() in _TRUE
+                elif isinstance(default, int):
+                    values[f.name] = int(raw)
+                elif isinstance(default, float):
+                    values[f.name] = float(raw)
+                elif isinstance(default, tuple):
+                    values[f.name] = tuple(p.strip() for p in raw.split(",") if p.strip())
+                else:
+                    values[f.name] = raw
+            except ValueError as exc:
+                raise ValueError(f"{name}={raw!r} is not a valid value: {exc}") from exc
+        return cls(**values)
+
+
+def variable_names() -> list[str]:
+    """Every ``ALERT_*`` variable (documentation and tests keep .env.example complete)."""
+    return [f"ALERT_{f.name.upper()}" for f in fields(AlertSettings)]
