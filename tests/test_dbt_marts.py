@@ -170,9 +170,13 @@ DBT_PROJECT = Path(__file__).resolve().parents[1] / "dbt_project"
 
 def declared_types() -> dict[tuple[str, str], str]:
     """(mart, column) -> data_type as the marts' YAML documents it for BI."""
-    spec = yaml.safe_load((DBT_PROJECT / "models" / "marts" / "_marts__models.yml").read_text())
+    specs = [
+        yaml.safe_load(path.read_text())
+        for path in sorted((DBT_PROJECT / "models" / "marts").glob("_*__models.yml"))
+    ]
     return {
         (model["name"], column["name"]): column["data_type"]
+        for spec in specs
         for model in spec["models"]
         for column in model.get("columns", [])
         if "data_type" in column

@@ -106,11 +106,11 @@ final as (
         started_at,
         ended_at,
         {{ local_date('started_at') }} as changeover_date,
-        {{ seconds_between('started_at', 'ended_at') }} as elapsed_s,
-        changeover_s,
-        setup_s,
-        planned_downtime_s,
-        off_s
+        {{ as_seconds(seconds_between('started_at', 'ended_at')) }} as elapsed_s,
+        {{ as_seconds('changeover_s') }} as changeover_s,
+        {{ as_seconds('setup_s') }} as setup_s,
+        {{ as_seconds('planned_downtime_s') }} as planned_downtime_s,
+        {{ as_seconds('off_s') }} as off_s
     from measured
 
 )

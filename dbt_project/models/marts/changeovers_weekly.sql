@@ -19,9 +19,9 @@ final as (
     select
         machine_id,
         week_start_date,
-        count(*) as changeover_count,
-        sum(changeover_s) as changeover_s,
-        {{ safe_ratio('sum(changeover_s)', 'count(*)') }} as avg_changeover_s
+        {{ as_count('count(*)') }} as changeover_count,
+        {{ as_seconds('sum(changeover_s)') }} as changeover_s,
+        {{ as_seconds(safe_ratio('sum(changeover_s)', 'count(*)')) }} as avg_changeover_s
     from changeovers
     group by machine_id, week_start_date
 

@@ -68,8 +68,8 @@ final as (
         last_state_since,
         last_event_at,
         checked_at,
-        silent_for_s,
-        silent_after_s,
+        {{ as_seconds('silent_for_s') }} as silent_for_s,
+        {{ as_seconds('silent_after_s') }} as silent_after_s,
         status = 'silent' as is_silent,
         status
     from classified

@@ -48,20 +48,20 @@ final as (
         production_date,
         shift_date,
         shift_code,
-        run_s + setup_s + down_s + idle_s as planned_busy_s,
-        breakdown_s,
-        breakdown_count,
-        setup_s,
-        minor_stop_s,
-        microstop_s,
-        microstop_count,
-        run_s,
-        ideal_run_s,
-        run_s - ideal_run_s as speed_loss_s,
+        {{ as_seconds('run_s + setup_s + down_s + idle_s') }} as planned_busy_s,
+        {{ as_seconds('breakdown_s') }} as breakdown_s,
+        {{ as_count('breakdown_count') }} as breakdown_count,
+        {{ as_seconds('setup_s') }} as setup_s,
+        {{ as_seconds('minor_stop_s') }} as minor_stop_s,
+        {{ as_seconds('microstop_s') }} as microstop_s,
+        {{ as_count('microstop_count') }} as microstop_count,
+        {{ as_seconds('run_s') }} as run_s,
+        {{ as_seconds('ideal_run_s') }} as ideal_run_s,
+        {{ as_seconds('run_s - ideal_run_s') }} as speed_loss_s,
         run_s < ideal_run_s as is_speed_loss_negative,
-        startup_reject_s,
-        production_reject_s,
-        ideal_good_s
+        {{ as_seconds('startup_reject_s') }} as startup_reject_s,
+        {{ as_seconds('production_reject_s') }} as production_reject_s,
+        {{ as_seconds('ideal_good_s') }} as ideal_good_s
     from components
 
 )
