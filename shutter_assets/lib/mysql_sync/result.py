@@ -1,0 +1,33 @@
+"""What one table's sync reports, and the one error it raises."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class LegacySyncError(RuntimeError):
+    """A sync of one legacy table failed; nothing of that table's run was committed."""
+
+
+@dataclass
+class TableSyncResult:
+    """What one table's sync did; every field ends up in the materialization metadata."""
+
+    table: str
+    strategy: str
+    mode: str = "incremental"  # initial | full | incremental
+    full_read_reason: str | None = None
+    rows_read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    undeleted: int = 0
+    new_columns: list[str] = field(default_factory=list)
+    retyped_columns: list[str] = field(default_factory=list)
+    dropped_columns: list[str] = field(default_factory=list)
+    high_water_mark: datetime | None = None
+    previous_high_water_mark: datetime | None = None
+    reconciled: bool = False
+    workers: int = 1
+    duration_s: float = 0.0
