@@ -36,6 +36,10 @@ def materialization_metadata(result: TableSyncResult) -> dict[str, dg.MetadataVa
         "new_columns": dg.MetadataValue.json(result.new_columns),
         "retyped_columns": dg.MetadataValue.json(result.retyped_columns),
         "dropped_columns": dg.MetadataValue.json(result.dropped_columns),
+        "dropped_views": dg.MetadataValue.json(result.dropped_views),
+        "invalid_dates_nulled": dg.MetadataValue.json(result.invalid_dates),
+        "nul_bytes_removed": dg.MetadataValue.json(result.nul_bytes_removed),
+        "type_fallbacks": dg.MetadataValue.json(result.type_fallbacks),
         "high_water_mark": dg.MetadataValue.text(hwm.isoformat() if hwm else ""),
         "reconciled_deletes": dg.MetadataValue.bool(result.reconciled),
         "workers": dg.MetadataValue.int(result.workers),
@@ -70,6 +74,22 @@ def build_table_asset(spec: TableSpec) -> dg.AssetsDefinition:
                 f"schema drift on db_commandes.{spec.name}: new columns {result.new_columns}, "
                 f"changed types {result.retyped_columns}; the mirror followed and re-read the "
                 "table. Tell the dbt staging owners if the new columns matter downstream."
+            )
+        if result.type_fallbacks:
+            context.log.warning(
+                f"db_commandes.{spec.name} has columns without a PostgreSQL twin, mirrored "
+                f"losslessly in another form: {result.type_fallbacks}"
+            )
+        if result.invalid_dates or result.nul_bytes_removed:
+            context.log.warning(
+                f"db_commandes.{spec.name}: values PostgreSQL cannot hold, per column: dates "
+                f"that do not exist (now NULL) {result.invalid_dates}, text with NUL bytes "
+                f"(removed) {result.nul_bytes_removed}"
+            )
+        if result.dropped_views:
+            context.log.warning(
+                f"views {result.dropped_views} read a column whose type changed and were "
+                "dropped; the next dbt build recreates them"
             )
         if result.dropped_columns:
             context.log.warning(

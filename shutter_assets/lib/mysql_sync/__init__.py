@@ -15,7 +15,7 @@ from shutter_assets.lib.mysql_sync.specs import (
 )
 from shutter_assets.lib.mysql_sync.state import ensure_state_table, read_state
 from shutter_assets.lib.mysql_sync.sync import sync_table, sync_tables
-from shutter_assets.lib.mysql_sync.typemap import SourceColumn, UnsupportedColumnType, pg_type
+from shutter_assets.lib.mysql_sync.typemap import SourceColumn, pg_type
 
 __all__ = [
     "SPECS_BY_NAME",
@@ -26,7 +26,6 @@ __all__ = [
     "SyncOptions",
     "TableSpec",
     "TableSyncResult",
-    "UnsupportedColumnType",
     "ensure_state_table",
     "open_snapshot",
     "pg_type",

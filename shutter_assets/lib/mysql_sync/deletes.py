@@ -1,30 +1,28 @@
-"""Delete reconciliation: find mirror rows gone at the source, and rows that came back.
+"""Delete reconciliation: find mirror rows gone at the source (and rows that came back) every run.
 
 A hard delete leaves no trace in ``date_maj``, so primary keys are compared. For a single integer
-key, both databases compute ``(count, sum of keys)`` per bucket of ``reconcile_bucket`` keys and
-only mismatching buckets have their keys streamed from MySQL and compared row by row; other keys
-are compared whole. Everything runs in the caller's snapshot and PostgreSQL transaction.
+key, both databases compute ``(count, sum of keys)`` per bucket of ``reconcile_bucket`` keys (an
+index scan on MySQL, no row is sent); only mismatching buckets are re-read whole and upserted,
+with every live mirror row of those buckets that the re-read did not bring marked deleted. A row
+that reappeared is in a mismatching bucket too (the mirror counts live rows only), so it is re-read
+and un-deleted. A table without a single integer key is re-read whole. Everything runs in the
+caller's snapshot and PostgreSQL transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections import Counter
 
 import psycopg
 from psycopg import sql
 
-from shutter_assets.lib.mysql_sync.mirror import (
-    UpsertCounts,
-    copy_rows,
-    staged_upsert,
-    target,
-)
+from shutter_assets.lib.mysql_sync.mirror import UpsertCounts, staged_upsert, target
 from shutter_assets.lib.mysql_sync.snapshot import Snapshot, SourceTable
 from shutter_assets.lib.mysql_sync.specs import DELETED_AT
-from shutter_assets.lib.mysql_sync.streaming import Batch, stream
-from shutter_assets.lib.mysql_sync.typemap import pg_type, quote_mysql
+from shutter_assets.lib.mysql_sync.streaming import stream
+from shutter_assets.lib.mysql_sync.typemap import quote_mysql
 
-_KEYS = sql.Identifier("_source_keys")
+KeyRange = tuple[int, int]  # inclusive
 
 
 def reconcile(
@@ -33,101 +31,42 @@ def reconcile(
     table: SourceTable,
     bucket: int,
     fetch_rows: int,
+    cleaned: Counter,
 ) -> UpsertCounts:
-    """Mark rows gone at the source as deleted; re-read and un-delete rows that came back."""
-    scope, scope_params, mysql_where = sql.SQL("true"), (), ""
-    if table.has_int_key:
-        buckets = mismatched_buckets(pgc, my, table, bucket)
-        if not buckets:
-            return UpsertCounts()
-        scope = sql.SQL("(m.{} / %s) = any(%s)").format(sql.Identifier(table.pk[0]))
-        scope_params = (bucket, buckets)
-        q = quote_mysql(table.pk[0])
-        mysql_where = " OR ".join(
-            f"{q} BETWEEN {lo} AND {hi}" for lo, hi in bucket_ranges(buckets, bucket)
-        )
-    _load_source_keys(pgc, my, table, mysql_where, fetch_rows)
-    join_on = sql.SQL(" and ").join(
-        sql.SQL("m.{0} = k.{0}").format(sql.Identifier(k)) for k in table.pk
-    )
-    deleted_at = sql.Identifier(DELETED_AT)
-    deleted = pgc.execute(
-        sql.SQL(
-            "update {} m set {} = now() where m.{} is null and {}"
-            " and not exists (select 1 from {} k where {})"
-        ).format(target(table.name), deleted_at, deleted_at, scope, _KEYS, join_on),
-        scope_params,
-    ).rowcount
-    back = pgc.execute(
-        sql.SQL(
-            "select {} from {} m where m.{} is not null and {}"
-            " and exists (select 1 from {} k where {})"
-        ).format(
-            sql.SQL(", ").join(sql.SQL("m.{}").format(sql.Identifier(k)) for k in table.pk),
-            target(table.name),
-            deleted_at,
-            scope,
-            _KEYS,
-            join_on,
-        ),
-        scope_params,
-    ).fetchall()
-    counts = refetch(pgc, my, table, back, fetch_rows) if back else UpsertCounts()
-    counts.deleted += deleted
-    return counts
+    """Mark rows gone at the source as deleted; re-read the buckets where the two sides differ."""
+    if not table.has_int_key:
+        rows = stream(my, table, "", (), fetch_rows)
+        return staged_upsert(pgc, table, rows, cleaned, deletes_in=sql.SQL("true"))
+    buckets = mismatched_buckets(pgc, my, table, bucket)
+    if not buckets:
+        return UpsertCounts()
+    return reread_ranges(pgc, my, table, bucket_ranges(buckets, bucket), fetch_rows, cleaned)
 
 
-def _load_source_keys(
+def reread_ranges(
     pgc: psycopg.Connection,
     my: Snapshot,
     table: SourceTable,
-    mysql_where: str,
+    ranges: list[KeyRange],
     fetch_rows: int,
-) -> None:
-    """The source's primary keys (those in ``mysql_where``) into the temp table ``_source_keys``."""
-    key_cols = table.key_columns()
-    pgc.execute(
-        sql.SQL("create temp table {} ({}) on commit drop").format(
-            _KEYS,
-            sql.SQL(", ").join(
-                sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(pg_type(c)))
-                for c in key_cols
-            ),
-        )
-    )
-    keys = stream(my, table, mysql_where, (), fetch_rows, columns=key_cols)
-    copy_rows(pgc, _KEYS, table.pk, keys)
-    pgc.execute(sql.SQL("analyze {}").format(_KEYS))
-
-
-def refetch(
-    pgc: psycopg.Connection,
-    my: Snapshot,
-    table: SourceTable,
-    keys: list[tuple],
-    fetch_rows: int,
+    cleaned: Counter,
 ) -> UpsertCounts:
-    """Re-read rows that reappeared at the source (their values may have changed) and upsert.
-
-    The upsert clears ``_deleted_at`` and counts them as un-deleted.
-    """
-    cols = ", ".join(quote_mysql(k) for k in table.pk)
-    tuple_sql = "(" + ", ".join(["%s"] * len(table.pk)) + ")"
-
-    def batches() -> Iterator[Batch]:
-        for start in range(0, len(keys), 1000):
-            chunk = keys[start : start + 1000]
-            where = f"({cols}) IN ({', '.join([tuple_sql] * len(chunk))})"
-            params = tuple(v for key in chunk for v in key)
-            yield from stream(my, table, where, params, fetch_rows)
-
-    return staged_upsert(pgc, table, batches(), exact_deletes=False, stage_name="reappeared")
+    """Re-read every source row with its key in ``ranges`` and make the mirror's ranges equal."""
+    q = quote_mysql(table.pk[0])
+    where = " OR ".join(f"{q} BETWEEN {int(lo)} AND {int(hi)}" for lo, hi in ranges)
+    key = sql.Identifier("m", table.pk[0])
+    scope = sql.SQL(" or ").join(
+        sql.SQL("{} between {} and {}").format(key, sql.Literal(lo), sql.Literal(hi))
+        for lo, hi in ranges
+    )
+    rows = stream(my, table, where, (), fetch_rows)
+    return staged_upsert(pgc, table, rows, cleaned, deletes_in=scope, stage_name="reread")
 
 
 def mismatched_buckets(
     pgc: psycopg.Connection, my: Snapshot, table: SourceTable, bucket: int
 ) -> list[int]:
-    """Buckets of ``bucket`` keys whose (count, sum) differ between the two sides."""
+    """Buckets of ``bucket`` keys whose (count, sum of keys) differ between the two sides."""
     q = quote_mysql(table.pk[0])
     source = {
         int(r[0]): (int(r[1]), int(r[2]))
@@ -153,9 +92,9 @@ def mismatched_buckets(
     return sorted(k for k in source.keys() | mirror.keys() if source.get(k) != mirror.get(k))
 
 
-def bucket_ranges(buckets: list[int], width: int) -> list[tuple[int, int]]:
+def bucket_ranges(buckets: list[int], width: int) -> list[KeyRange]:
     """Inclusive key ranges covering the buckets (truncating division, as both servers do)."""
-    ranges: list[tuple[int, int]] = []
+    ranges: list[KeyRange] = []
     for k in buckets:
         if k > 0:
             lo, hi = k * width, k * width + width - 1

@@ -6,6 +6,7 @@ delete marks commit together or not at all.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -15,7 +16,7 @@ from psycopg import sql
 from shutter_assets.lib.mysql_sync.snapshot import SourceTable
 from shutter_assets.lib.mysql_sync.specs import DELETED_AT, SYNCED_AT, TARGET_SCHEMA
 from shutter_assets.lib.mysql_sync.streaming import Batch
-from shutter_assets.lib.mysql_sync.typemap import SourceColumn, pg_type
+from shutter_assets.lib.mysql_sync.typemap import SourceColumn, pg_type, strip_marks
 
 
 def target(table: str) -> sql.Identifier:
@@ -49,6 +50,8 @@ class Drift:
     new_columns: list[str] = field(default_factory=list)
     retyped_columns: list[str] = field(default_factory=list)
     dropped_columns: list[str] = field(default_factory=list)
+    old_key: tuple[str, ...] | None = None  # the mirror's primary key, when the source's differs
+    dropped_views: list[str] = field(default_factory=list)
 
 
 def mirror_columns(pgc: psycopg.Connection, table: str) -> dict[str, str]:
@@ -112,17 +115,102 @@ def apply_schema(pgc: psycopg.Connection, table: SourceTable, strategy: str) -> 
             )
             drift.new_columns.append(col.name)
         elif mirror[col.name] != wanted:
-            pgc.execute(
-                sql.SQL("alter table {} alter column {} type {} using {}::{}").format(
-                    target(table.name), name, sql.SQL(wanted), name, sql.SQL(wanted)
-                )
-            )
+            drift.dropped_views += _retype(pgc, table.name, col.name, mirror[col.name], wanted)
             drift.retyped_columns.append(f"{col.name}: {mirror[col.name]} -> {wanted}")
     source_names = {c.name for c in table.columns}
     drift.dropped_columns = [
         name for name in mirror if name not in source_names and name not in (SYNCED_AT, DELETED_AT)
     ]
+    key = mirror_key(pgc, table.name)
+    if key != table.pk:
+        drift.old_key = key
     return drift
+
+
+def _retype(pgc: psycopg.Connection, table: str, column: str, old: str, new: str) -> list[str]:
+    """``ALTER COLUMN … TYPE``; returns the views that had to be dropped for it.
+
+    PostgreSQL refuses to retype a column a view reads (the dbt staging views do). Those views
+    are dropped in this transaction and listed: the next dbt build recreates them from their
+    models, which are the ones that must follow the new type anyway. The table is re-read right
+    after, so the ``USING`` conversion only has to succeed, through text when no cast exists.
+    """
+    name = sql.Identifier(column)
+    via = sql.SQL("::integer") if old == "boolean" else sql.SQL("")
+    views = [
+        r[0]
+        for r in pgc.execute(
+            """
+            select distinct v.oid::regclass::text
+            from pg_attribute a
+            join pg_depend d on d.refobjid = a.attrelid and d.refobjsubid = a.attnum
+            join pg_rewrite r on r.oid = d.objid
+            join pg_class v on v.oid = r.ev_class
+            where a.attrelid = %s::regclass and a.attname = %s and v.oid <> a.attrelid
+            """,
+            (f'"{TARGET_SCHEMA}"."{table}"', column),
+        ).fetchall()
+    ]
+    for view in views:
+        pgc.execute(sql.SQL("drop view if exists {} cascade").format(sql.SQL(view)))
+    pgc.execute(
+        sql.SQL("alter table {} alter column {} type {} using {}{}::{}").format(
+            target(table), name, sql.SQL(new), name, via, sql.SQL(new)
+        )
+    )
+    return views
+
+
+def mirror_key(pgc: psycopg.Connection, table: str) -> tuple[str, ...]:
+    """The mirror's primary-key columns, in key order."""
+    rows = pgc.execute(
+        """
+        select a.attname
+        from pg_constraint c
+        cross join lateral unnest(c.conkey) with ordinality as k(attnum, pos)
+        join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.attnum
+        where c.conrelid = %s::regclass and c.contype = 'p'
+        order by k.pos
+        """,
+        (f'"{TARGET_SCHEMA}"."{table}"',),
+    ).fetchall()
+    return tuple(r[0] for r in rows)
+
+
+def clear_for_rebuild(
+    pgc: psycopg.Connection, table: SourceTable, old_key: tuple[str, ...]
+) -> None:
+    """Empty the mirror before a full read under a new primary key (same transaction).
+
+    Old key columns no longer at the source stay as dropped columns, so they must accept NULL.
+    """
+    pgc.execute(sql.SQL("truncate {}").format(target(table.name)))
+    name = _key_constraint(pgc, table.name)
+    pgc.execute(
+        sql.SQL("alter table {} drop constraint {}").format(
+            target(table.name), sql.Identifier(name)
+        )
+    )
+    source_names = {c.name for c in table.columns}
+    for column in old_key:
+        if column not in source_names:
+            pgc.execute(
+                sql.SQL("alter table {} alter column {} drop not null").format(
+                    target(table.name), sql.Identifier(column)
+                )
+            )
+    pgc.execute(
+        sql.SQL("alter table {} add constraint {} primary key ({})").format(
+            target(table.name), sql.Identifier(name), _idents(table.pk)
+        )
+    )
+
+
+def _key_constraint(pgc: psycopg.Connection, table: str) -> str:
+    return pgc.execute(
+        "select conname from pg_constraint where conrelid = %s::regclass and contype = 'p'",
+        (f'"{TARGET_SCHEMA}"."{table}"',),
+    ).fetchone()[0]
 
 
 def is_empty(pgc: psycopg.Connection, table: str) -> bool:
@@ -134,37 +222,42 @@ def is_empty(pgc: psycopg.Connection, table: str) -> bool:
 def copy_rows(
     pgc: psycopg.Connection,
     into: sql.Composable,
-    columns: Iterable[str],
+    columns: list[str],
     batches: Iterator[Batch],
+    cleaned: Counter | None = None,
 ) -> int:
-    """``COPY into (columns) FROM STDIN`` from the batches; returns the rows copied."""
+    """``COPY into (columns) FROM STDIN`` from the batches; returns the rows copied.
+
+    Values cleaned on the way (``typemap.strip_marks``) are counted in ``cleaned`` by
+    ``(kind, column)``.
+    """
+    counts = Counter() if cleaned is None else cleaned
     copied = 0
     with (
         pgc.cursor() as cur,
         cur.copy(sql.SQL("copy {} ({}) from stdin").format(into, _idents(columns))) as copy,
     ):
         for data, n in batches:
-            copy.write(data)
+            copy.write(strip_marks(data, columns, counts))
             copied += n
     return copied
 
 
-def bulk_load(pgc: psycopg.Connection, table: SourceTable, batches: Iterator[Batch]) -> int:
+def bulk_load(
+    pgc: psycopg.Connection, table: SourceTable, batches: Iterator[Batch], cleaned: Counter
+) -> int:
     """COPY straight into the empty mirror, building its primary key once at the end.
 
     Sorting the keys once is much cheaper than a B-tree insert per row; a duplicate key (the
     source broke its own primary key) fails the ADD and rolls the whole load back.
     """
-    name = pgc.execute(
-        "select conname from pg_constraint where conrelid = %s::regclass and contype = 'p'",
-        (f'"{TARGET_SCHEMA}"."{table.name}"',),
-    ).fetchone()[0]
+    name = _key_constraint(pgc, table.name)
     pgc.execute(
         sql.SQL("alter table {} drop constraint {}").format(
             target(table.name), sql.Identifier(name)
         )
     )
-    copied = copy_rows(pgc, target(table.name), [c.name for c in table.columns], batches)
+    copied = copy_rows(pgc, target(table.name), [c.name for c in table.columns], batches, cleaned)
     pgc.execute(
         sql.SQL("alter table {} add constraint {} primary key ({})").format(
             target(table.name), sql.Identifier(name), _idents(table.pk)
@@ -187,13 +280,15 @@ def staged_upsert(
     pgc: psycopg.Connection,
     table: SourceTable,
     batches: Iterator[Batch],
-    exact_deletes: bool,
+    cleaned: Counter,
+    deletes_in: sql.Composable | None = None,
     stage_name: str = "stage",
 ) -> UpsertCounts:
     """COPY into a temp table, then upsert by PK counting inserts and real changes exactly.
 
-    With ``exact_deletes`` the batches are the whole table in one snapshot, so every live mirror
-    row they did not bring is marked deleted.
+    ``deletes_in`` (a condition on mirror alias ``m``, ``true`` for the whole table) says the
+    batches hold every source row of that scope in one snapshot, so every live mirror row in it
+    that they did not bring is marked deleted.
     """
     stage = sql.Identifier(f"_{stage_name}_{table.name}")
     names = [c.name for c in table.columns]
@@ -203,7 +298,7 @@ def staged_upsert(
         )
     )
     counts = UpsertCounts()
-    if copy_rows(pgc, stage, names, batches) == 0 and not exact_deletes:
+    if copy_rows(pgc, stage, names, batches, cleaned) == 0 and deletes_in is None:
         return counts
     join_on = _key_match(table.pk, "m", "s")
     undeleted = pgc.execute(
@@ -213,15 +308,16 @@ def staged_upsert(
     ).fetchone()[0]
     inserted, updated = pgc.execute(_upsert_statement(table, stage)).fetchone()
     counts.inserted, counts.updated, counts.undeleted = inserted, updated - undeleted, undeleted
-    if exact_deletes:
+    if deletes_in is not None:
         counts.deleted = pgc.execute(
             sql.SQL(
-                "update {} m set {} = now() where m.{} is null"
+                "update {} m set {} = now() where m.{} is null and ({})"
                 " and not exists (select 1 from {} s where {})"
             ).format(
                 target(table.name),
                 sql.Identifier(DELETED_AT),
                 sql.Identifier(DELETED_AT),
+                deletes_in,
                 stage,
                 join_on,
             )

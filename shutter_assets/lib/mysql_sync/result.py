@@ -26,6 +26,11 @@ class TableSyncResult:
     new_columns: list[str] = field(default_factory=list)
     retyped_columns: list[str] = field(default_factory=list)
     dropped_columns: list[str] = field(default_factory=list)
+    dropped_views: list[str] = field(default_factory=list)  # views that blocked a column retype
+    # Values PostgreSQL cannot hold, per column, in the rows read this run (DESIGN.md section 5):
+    invalid_dates: dict[str, int] = field(default_factory=dict)  # dates that do not exist → NULL
+    nul_bytes_removed: dict[str, int] = field(default_factory=dict)  # text values cleaned
+    type_fallbacks: dict[str, str] = field(default_factory=dict)  # column → how it lands instead
     high_water_mark: datetime | None = None
     previous_high_water_mark: datetime | None = None
     reconciled: bool = False

@@ -40,14 +40,16 @@ the source is kept in the mirror (old values stay) and reported.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import psycopg
 import pymysql
+from psycopg import sql
 
 from shutter_assets.lib.connections import MySQLSettings, PostgresSettings
-from shutter_assets.lib.mysql_sync import deletes, mirror, snapshot, state
+from shutter_assets.lib.mysql_sync import deletes, mirror, snapshot, state, typemap
 from shutter_assets.lib.mysql_sync.mirror import UpsertCounts
 from shutter_assets.lib.mysql_sync.result import LegacySyncError, TableSyncResult
 from shutter_assets.lib.mysql_sync.snapshot import SourceTable
@@ -131,10 +133,15 @@ def _run(
     result.new_columns = drift.new_columns
     result.retyped_columns = drift.retyped_columns
     result.dropped_columns = drift.dropped_columns
+    result.dropped_views = drift.dropped_views
+    result.type_fallbacks = {
+        c.name: why for c in table.columns if (why := typemap.type_fallback(c)) is not None
+    }
     stored = state.lock_state(pgc, spec.name)
     result.previous_high_water_mark = stored.high_water_mark if stored else None
     hwm = snapshot.high_water_mark(my, table)
     result.full_read_reason = _full_read_reason(table, drift, stored)
+    cleaned: Counter = Counter()
 
     if result.full_read_reason is None:
         result.mode = "incremental"
@@ -143,26 +150,31 @@ def _run(
             lower = prev - timedelta(seconds=opts.overlap_s)
             where, params = snapshot.changed_since(table, lower, hwm)
             order = (table.cursor_column, *table.pk)
-            rows = stream(my, table, where, params, opts.fetch_rows, order=order)
-            _add(result, mirror.staged_upsert(pgc, table, _counted(rows, result), False))
+            rows = _counted(stream(my, table, where, params, opts.fetch_rows, order=order), result)
+            _add(result, mirror.staged_upsert(pgc, table, rows, cleaned))
         new_hwm = max(h for h in (prev, hwm) if h is not None)
         deletes_exact = False
     else:
         empty = mirror.is_empty(pgc, spec.name)
         result.mode = "initial" if empty else "full"
-        deletes_exact = _full_read(pgc, my, table, opts, result, hwm, direct=empty)
+        if drift.old_key:  # rows cannot be matched across keys: start over, in this transaction
+            mirror.clear_for_rebuild(pgc, table, drift.old_key)
+        direct = empty or drift.old_key is not None
+        deletes_exact = _full_read(pgc, my, table, opts, result, hwm, direct, cleaned)
         new_hwm = hwm
 
     reconciled_at = stored.last_full_reconcile if stored else None
     if not deletes_exact and state.reconcile_due(
         pgc, reconciled_at, opts.reconcile_interval_s, forced=result.full_read_reason is not None
     ):
-        _add(result, deletes.reconcile(pgc, my, table, opts.reconcile_bucket, opts.fetch_rows))
+        counts = deletes.reconcile(pgc, my, table, opts.reconcile_bucket, opts.fetch_rows, cleaned)
+        _add(result, counts)
         deletes_exact = True
     if deletes_exact:
         result.reconciled = True
         reconciled_at = pgc.execute("select now()").fetchone()[0]
     result.high_water_mark = new_hwm
+    _report_cleaned(result, cleaned)
     state.save_state(
         pgc, spec, table.columns, new_hwm, reconciled_at, result.mode, result.rows_read
     )
@@ -172,6 +184,11 @@ def _full_read_reason(
     table: SourceTable, drift: mirror.Drift, stored: StoredState | None
 ) -> str | None:
     """Why this run reads the whole table, or None for an incremental read."""
+    if drift.old_key:
+        return (
+            f"primary key changed at the source: ({', '.join(drift.old_key)}) -> "
+            f"({', '.join(table.pk)}); the mirror is rebuilt by a full read"
+        )
     if table.cursor_column is None:
         return "no change-tracking column: full refresh"
     if drift.created or stored is None:
@@ -191,6 +208,7 @@ def _full_read(
     result: TableSyncResult,
     hwm: datetime | None,
     direct: bool,
+    cleaned: Counter,
 ) -> bool:
     """Read the whole table (up to ``hwm``); True when deletes are thereby settled exactly.
 
@@ -208,10 +226,11 @@ def _full_read(
         batches = parallel_stream(my.settings, table, jobs, opts.fetch_rows)
     batches = _counted(batches, result)
     if direct:
-        result.inserted = mirror.bulk_load(pgc, table, batches)
+        result.inserted = mirror.bulk_load(pgc, table, batches, cleaned)
         return True
     exact = len(ranges) == 1 or table.cursor_column is None
-    _add(result, mirror.staged_upsert(pgc, table, batches, exact_deletes=exact))
+    deletes_in = sql.SQL("true") if exact else None
+    _add(result, mirror.staged_upsert(pgc, table, batches, cleaned, deletes_in=deletes_in))
     return exact
 
 
@@ -220,6 +239,14 @@ def _counted(batches: Iterator[Batch], result: TableSyncResult) -> Iterator[Batc
     for batch in batches:
         result.rows_read += batch[1]
         yield batch
+
+
+def _report_cleaned(result: TableSyncResult, cleaned: Counter) -> None:
+    for (kind, column), n in sorted(cleaned.items()):
+        if kind == typemap.INVALID_DATE:
+            result.invalid_dates[column] = n
+        elif kind == typemap.NUL_REMOVED:
+            result.nul_bytes_removed[column] = n
 
 
 def _add(result: TableSyncResult, counts: UpsertCounts) -> None:
