@@ -42,6 +42,8 @@ def materialization_metadata(result: TableSyncResult) -> dict[str, dg.MetadataVa
         "type_fallbacks": dg.MetadataValue.json(result.type_fallbacks),
         "high_water_mark": dg.MetadataValue.text(hwm.isoformat() if hwm else ""),
         "reconciled_deletes": dg.MetadataValue.bool(result.reconciled),
+        "swept_keys": dg.MetadataValue.json([list(r) for r in result.swept_keys]),
+        "swept_changes": dg.MetadataValue.int(result.swept_changes),
         "workers": dg.MetadataValue.int(result.workers),
         "duration_s": dg.MetadataValue.float(result.duration_s),
         "table": dg.MetadataValue.text(f"{TARGET_SCHEMA}.{result.table}"),
@@ -85,6 +87,12 @@ def build_table_asset(spec: TableSpec) -> dg.AssetsDefinition:
                 f"db_commandes.{spec.name}: values PostgreSQL cannot hold, per column: dates "
                 f"that do not exist (now NULL) {result.invalid_dates}, text with NUL bytes "
                 f"(removed) {result.nul_bytes_removed}"
+            )
+        if result.swept_changes:
+            context.log.warning(
+                f"db_commandes.{spec.name}: the content sweep found {result.swept_changes} "
+                f"change(s) that date_maj did not reveal (keys {result.swept_keys}): late "
+                "commits, or writers that set date_maj themselves or leave it unchanged"
             )
         if result.dropped_views:
             context.log.warning(

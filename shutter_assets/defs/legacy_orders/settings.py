@@ -17,6 +17,7 @@ class LegacyOrdersSyncSettings(dg.ConfigurableResource):
 
     overlap_s: int = _DEFAULTS.overlap_s
     reconcile_interval_s: int = _DEFAULTS.reconcile_interval_s
+    verify_interval_s: int = _DEFAULTS.verify_interval_s
     workers: int = _DEFAULTS.workers
     parallel_min_rows: int = _DEFAULTS.parallel_min_rows
     fetch_rows: int = _DEFAULTS.fetch_rows
@@ -26,6 +27,7 @@ class LegacyOrdersSyncSettings(dg.ConfigurableResource):
         return SyncOptions(
             overlap_s=self.overlap_s,
             reconcile_interval_s=self.reconcile_interval_s,
+            verify_interval_s=self.verify_interval_s,
             workers=self.workers,
             parallel_min_rows=self.parallel_min_rows,
             fetch_rows=self.fetch_rows,
@@ -38,6 +40,7 @@ def build_legacy_orders_sync_settings() -> LegacyOrdersSyncSettings:
         reconcile_interval_s=_env_int(
             "LEGACY_ORDERS_RECONCILE_INTERVAL_S", _DEFAULTS.reconcile_interval_s
         ),
+        verify_interval_s=_env_int("LEGACY_ORDERS_VERIFY_INTERVAL_S", _DEFAULTS.verify_interval_s),
         workers=_env_int("LEGACY_ORDERS_WORKERS", _DEFAULTS.workers),
         parallel_min_rows=_env_int("LEGACY_ORDERS_PARALLEL_MIN_ROWS", _DEFAULTS.parallel_min_rows),
         fetch_rows=_env_int("LEGACY_ORDERS_FETCH_ROWS", _DEFAULTS.fetch_rows),

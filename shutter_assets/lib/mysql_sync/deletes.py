@@ -1,8 +1,9 @@
 """Delete reconciliation: find mirror rows gone at the source (and rows that came back) every run.
 
 A hard delete leaves no trace in ``date_maj``, so primary keys are compared. For a single integer
-key, both databases compute ``(count, sum of keys)`` per bucket of ``reconcile_bucket`` keys (an
-index scan on MySQL, no row is sent); only mismatching buckets are re-read whole and upserted,
+key, MySQL computes ``(count, sum of keys)`` per bucket of ``reconcile_bucket`` keys (an index
+scan, no row is sent) and the mirror's side is read from its kept summaries (``buckets.py``);
+only mismatching buckets are re-read whole and upserted,
 with every live mirror row of those buckets that the re-read did not bring marked deleted. A row
 that reappeared is in a mismatching bucket too (the mirror counts live rows only), so it is re-read
 and un-deleted. A table without a single integer key is re-read whole. Everything runs in the
@@ -16,13 +17,13 @@ from collections import Counter
 import psycopg
 from psycopg import sql
 
-from shutter_assets.lib.mysql_sync.mirror import UpsertCounts, staged_upsert, target
+from shutter_assets.lib.mysql_sync import buckets
+from shutter_assets.lib.mysql_sync.mirror import UpsertCounts, staged_upsert
 from shutter_assets.lib.mysql_sync.snapshot import Snapshot, SourceTable
-from shutter_assets.lib.mysql_sync.specs import DELETED_AT
 from shutter_assets.lib.mysql_sync.streaming import stream
 from shutter_assets.lib.mysql_sync.typemap import quote_mysql
 
-KeyRange = tuple[int, int]  # inclusive
+KeyRange = buckets.KeyRange
 
 
 def reconcile(
@@ -37,10 +38,11 @@ def reconcile(
     if not table.has_int_key:
         rows = stream(my, table, "", (), fetch_rows)
         return staged_upsert(pgc, table, rows, cleaned, deletes_in=sql.SQL("true"))
-    buckets = mismatched_buckets(pgc, my, table, bucket)
-    if not buckets:
+    differing = mismatched_buckets(pgc, my, table, bucket)
+    if not differing:
         return UpsertCounts()
-    return reread_ranges(pgc, my, table, bucket_ranges(buckets, bucket), fetch_rows, cleaned)
+    ranges = buckets.bucket_ranges(differing, bucket)
+    return reread_ranges(pgc, my, table, ranges, fetch_rows, cleaned, bucket)
 
 
 def reread_ranges(
@@ -50,8 +52,11 @@ def reread_ranges(
     ranges: list[KeyRange],
     fetch_rows: int,
     cleaned: Counter,
+    width: int,
+    stage_name: str = "reread",
 ) -> UpsertCounts:
-    """Re-read every source row with its key in ``ranges`` and make the mirror's ranges equal."""
+    """Re-read every source row with its key in ``ranges`` and make the mirror's ranges equal;
+    the key summaries of those ranges follow (``width``: their bucket width)."""
     q = quote_mysql(table.pk[0])
     where = " OR ".join(f"{q} BETWEEN {int(lo)} AND {int(hi)}" for lo, hi in ranges)
     key = sql.Identifier("m", table.pk[0])
@@ -60,7 +65,9 @@ def reread_ranges(
         for lo, hi in ranges
     )
     rows = stream(my, table, where, (), fetch_rows)
-    return staged_upsert(pgc, table, rows, cleaned, deletes_in=scope, stage_name="reread")
+    counts = staged_upsert(pgc, table, rows, cleaned, deletes_in=scope, stage_name=stage_name)
+    buckets.refresh(pgc, table.name, table.pk[0], width, ranges)
+    return counts
 
 
 def mismatched_buckets(
@@ -75,35 +82,5 @@ def mismatched_buckets(
             (bucket,),
         )
     }
-    mirror = {
-        int(r[0]): (int(r[1]), int(r[2]))
-        for r in pgc.execute(
-            sql.SQL(
-                "select ({k} / %s)::bigint, count(*), sum({k}) from {t}"
-                " where {d} is null group by 1"
-            ).format(
-                k=sql.Identifier(table.pk[0]),
-                t=target(table.name),
-                d=sql.Identifier(DELETED_AT),
-            ),
-            (bucket,),
-        ).fetchall()
-    }
+    mirror = buckets.read(pgc, table.name, table.pk[0], bucket)
     return sorted(k for k in source.keys() | mirror.keys() if source.get(k) != mirror.get(k))
-
-
-def bucket_ranges(buckets: list[int], width: int) -> list[KeyRange]:
-    """Inclusive key ranges covering the buckets (truncating division, as both servers do)."""
-    ranges: list[KeyRange] = []
-    for k in buckets:
-        if k > 0:
-            lo, hi = k * width, k * width + width - 1
-        elif k == 0:
-            lo, hi = -(width - 1), width - 1
-        else:
-            lo, hi = k * width - width + 1, k * width
-        if ranges and ranges[-1][1] + 1 >= lo:
-            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], hi))
-        else:
-            ranges.append((lo, hi))
-    return ranges

@@ -266,6 +266,11 @@ def bulk_load(
     return copied
 
 
+def stage_table(table: str, stage_name: str) -> sql.Identifier:
+    """The temp table ``staged_upsert`` fills (it lives until the transaction ends)."""
+    return sql.Identifier(f"_{stage_name}_{table}")
+
+
 @dataclass
 class UpsertCounts:
     """Rows an upsert inserted, really changed, brought back from deleted, or marked deleted."""
@@ -290,7 +295,7 @@ def staged_upsert(
     batches hold every source row of that scope in one snapshot, so every live mirror row in it
     that they did not bring is marked deleted.
     """
-    stage = sql.Identifier(f"_{stage_name}_{table.name}")
+    stage = stage_table(table.name, stage_name)
     names = [c.name for c in table.columns]
     pgc.execute(
         sql.SQL("create temp table {} ({}) on commit drop").format(

@@ -34,5 +34,9 @@ class TableSyncResult:
     high_water_mark: datetime | None = None
     previous_high_water_mark: datetime | None = None
     reconciled: bool = False
+    # The content sweep (verify.py): key ranges re-read this run, and the changes it found that
+    # the incremental read had missed (late commits, date_maj set by hand or left unchanged).
+    swept_keys: list[tuple[int, int]] = field(default_factory=list)
+    swept_changes: int = 0
     workers: int = 1
     duration_s: float = 0.0

@@ -168,15 +168,20 @@ def mysql_ts(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def high_water_mark(my: Snapshot, table: SourceTable) -> datetime | None:
-    """``MAX(cursor_column)`` in the snapshot; None for a full-refresh table or an empty one."""
+def high_water_mark(my: Snapshot, table: SourceTable) -> tuple[datetime | None, datetime]:
+    """``MAX(cursor_column)`` in the snapshot (None: full-refresh or empty table), and MySQL's now.
+
+    A row dated in the future by a client whose clock runs ahead must not carry the stored mark
+    past the server's clock, or every correctly dated change after it would fall below the next
+    read's window; the caller stores ``min(max, now)``.
+    """
     if table.cursor_column is None:
-        return None
+        return None, datetime.now(UTC)
     row = my.query(
-        f"SELECT CAST(MAX({quote_mysql(table.cursor_column)}) AS CHAR)"
+        f"SELECT CAST(MAX({quote_mysql(table.cursor_column)}) AS CHAR), CAST(NOW(6) AS CHAR)"
         f" FROM {quote_mysql(table.name)}",
     )[0]
-    return parse_mysql_ts(row[0])
+    return parse_mysql_ts(row[0]), parse_mysql_ts(row[1])
 
 
 def cursor_bound(table: SourceTable, hwm: datetime | None) -> tuple[str, tuple]:

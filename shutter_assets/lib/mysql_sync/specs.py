@@ -59,6 +59,10 @@ class SyncOptions:
     - ``workers``: parallel primary-key ranges for a full read of a large table.
     - ``parallel_min_rows``: below this (estimated) size a full read uses one stream.
     - ``fetch_rows``: rows fetched per round trip from the server-side cursor; bounds memory.
+    - ``verify_interval_s``: the content sweep re-reads every key at least once per this many
+      seconds (each run a slice proportional to the time since the previous run), so a change
+      that ``date_maj`` does not reveal reaches the mirror within this delay (``verify.py``);
+      0 turns the sweep off (then only ``date_maj`` and the overlap window find changes).
     - ``reconcile_bucket``: width of the primary-key ranges compared by count and sum; a bucket
       that differs is re-read whole.
     """
@@ -68,4 +72,5 @@ class SyncOptions:
     workers: int = 2
     parallel_min_rows: int = 200_000
     fetch_rows: int = 5_000
-    reconcile_bucket: int = 10_000
+    verify_interval_s: int = 21_600
+    reconcile_bucket: int = 1_000

@@ -14,6 +14,7 @@ import psycopg
 from psycopg import sql
 
 from shutter_assets.lib.connections import PostgresSettings
+from shutter_assets.lib.mysql_sync import buckets
 from shutter_assets.lib.mysql_sync.specs import STATE_TABLE, TARGET_SCHEMA, TableSpec
 from shutter_assets.lib.mysql_sync.typemap import SourceColumn, pg_type
 
@@ -44,6 +45,13 @@ def ensure_state_table(pg: PostgresSettings) -> None:
                 """
             ).format(_STATE)
         )
+        buckets.ensure_table(conn)
+        # added with the content sweep (verify.py); a warehouse synced before gets it here
+        conn.execute(
+            sql.SQL("alter table {} add column if not exists verify_next_key numeric").format(
+                _STATE
+            )
+        )
 
 
 def read_state(pg: PostgresSettings, table: str) -> dict | None:
@@ -61,21 +69,28 @@ def read_state(pg: PostgresSettings, table: str) -> dict | None:
 
 @dataclass(frozen=True)
 class StoredState:
-    """What the previous run left: where it stopped and when deletes were last reconciled."""
+    """What the previous run left: where it stopped, when deletes were last reconciled, how long
+    ago it ran (seconds) and the key the content sweep resumes at."""
 
     high_water_mark: datetime | None
     last_full_reconcile: datetime | None
+    seconds_since_last_run: float
+    verify_next_key: int | None
 
 
 def lock_state(pgc: psycopg.Connection, table: str) -> StoredState | None:
     """The table's state row, locked for this transaction; None before the first sync."""
     row = pgc.execute(
         sql.SQL(
-            "select high_water_mark, last_full_reconcile from {} where table_name = %s for update"
+            "select high_water_mark, last_full_reconcile,"
+            " extract(epoch from now() - last_synced_at)::float8, verify_next_key"
+            " from {} where table_name = %s for update"
         ).format(_STATE),
         (table,),
     ).fetchone()
-    return StoredState(*row) if row else None
+    if row is None:
+        return None
+    return StoredState(row[0], row[1], row[2], None if row[3] is None else int(row[3]))
 
 
 def reconcile_due(
@@ -96,14 +111,16 @@ def save_state(
     reconciled_at: datetime | None,
     mode: str,
     rows_read: int,
+    verify_next_key: int | None,
 ) -> None:
     seen = [{"name": c.name, "mysql_type": c.column_type, "pg_type": pg_type(c)} for c in columns]
     pgc.execute(
         sql.SQL(
             """
             insert into {} (table_name, strategy, cursor_column, high_water_mark,
-                last_full_reconcile, columns_seen, last_synced_at, last_mode, last_rows_read)
-            values (%s, %s, %s, %s, %s, %s::jsonb, now(), %s, %s)
+                last_full_reconcile, columns_seen, last_synced_at, last_mode, last_rows_read,
+                verify_next_key)
+            values (%s, %s, %s, %s, %s, %s::jsonb, now(), %s, %s, %s)
             on conflict (table_name) do update set
                 strategy = excluded.strategy,
                 cursor_column = excluded.cursor_column,
@@ -112,7 +129,8 @@ def save_state(
                 columns_seen = excluded.columns_seen,
                 last_synced_at = excluded.last_synced_at,
                 last_mode = excluded.last_mode,
-                last_rows_read = excluded.last_rows_read
+                last_rows_read = excluded.last_rows_read,
+                verify_next_key = excluded.verify_next_key
             """
         ).format(_STATE),
         (
@@ -124,5 +142,6 @@ def save_state(
             json.dumps(seen),
             mode,
             rows_read,
+            verify_next_key,
         ),
     )

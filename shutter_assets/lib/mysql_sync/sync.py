@@ -49,7 +49,15 @@ import pymysql
 from psycopg import sql
 
 from shutter_assets.lib.connections import MySQLSettings, PostgresSettings
-from shutter_assets.lib.mysql_sync import deletes, mirror, snapshot, state, typemap
+from shutter_assets.lib.mysql_sync import (
+    buckets,
+    deletes,
+    mirror,
+    snapshot,
+    state,
+    typemap,
+    verify,
+)
 from shutter_assets.lib.mysql_sync.mirror import UpsertCounts
 from shutter_assets.lib.mysql_sync.result import LegacySyncError, TableSyncResult
 from shutter_assets.lib.mysql_sync.snapshot import SourceTable
@@ -139,45 +147,101 @@ def _run(
     }
     stored = state.lock_state(pgc, spec.name)
     result.previous_high_water_mark = stored.high_water_mark if stored else None
-    hwm = snapshot.high_water_mark(my, table)
     result.full_read_reason = _full_read_reason(table, drift, stored)
+    # Cleaned values are counted in the rows of the incremental or full read; re-reads of the
+    # same rows (reconcile, sweep) are cleaned the same way but not counted twice.
     cleaned: Counter = Counter()
+    recounted: Counter = Counter()
 
-    if result.full_read_reason is None:
-        result.mode = "incremental"
-        prev = stored.high_water_mark
-        if hwm is not None:
-            lower = prev - timedelta(seconds=opts.overlap_s)
-            where, params = snapshot.changed_since(table, lower, hwm)
-            order = (table.cursor_column, *table.pk)
-            rows = _counted(stream(my, table, where, params, opts.fetch_rows, order=order), result)
-            _add(result, mirror.staged_upsert(pgc, table, rows, cleaned))
-        new_hwm = max(h for h in (prev, hwm) if h is not None)
-        deletes_exact = False
-    else:
-        empty = mirror.is_empty(pgc, spec.name)
-        result.mode = "initial" if empty else "full"
-        if drift.old_key:  # rows cannot be matched across keys: start over, in this transaction
-            mirror.clear_for_rebuild(pgc, table, drift.old_key)
-        direct = empty or drift.old_key is not None
-        deletes_exact = _full_read(pgc, my, table, opts, result, hwm, direct, cleaned)
-        new_hwm = hwm
-
+    new_hwm, deletes_exact = _read_rows(pgc, my, table, drift, stored, opts, result, cleaned)
     reconciled_at = stored.last_full_reconcile if stored else None
     if not deletes_exact and state.reconcile_due(
         pgc, reconciled_at, opts.reconcile_interval_s, forced=result.full_read_reason is not None
     ):
-        counts = deletes.reconcile(pgc, my, table, opts.reconcile_bucket, opts.fetch_rows, cleaned)
+        counts = deletes.reconcile(
+            pgc, my, table, opts.reconcile_bucket, opts.fetch_rows, recounted
+        )
         _add(result, counts)
         deletes_exact = True
     if deletes_exact:
         result.reconciled = True
         reconciled_at = pgc.execute("select now()").fetchone()[0]
+    next_key = stored.verify_next_key if stored else None
+    if result.mode == "incremental" and table.has_int_key and opts.verify_interval_s > 0:
+        next_key = _sweep(pgc, my, table, stored, opts, result, recounted)
     result.high_water_mark = new_hwm
     _report_cleaned(result, cleaned)
     state.save_state(
-        pgc, spec, table.columns, new_hwm, reconciled_at, result.mode, result.rows_read
+        pgc, spec, table.columns, new_hwm, reconciled_at, result.mode, result.rows_read, next_key
     )
+
+
+def _read_rows(
+    pgc: psycopg.Connection,
+    my: snapshot.Snapshot,
+    table: SourceTable,
+    drift: mirror.Drift,
+    stored: StoredState | None,
+    opts: SyncOptions,
+    result: TableSyncResult,
+    cleaned: Counter,
+) -> tuple[datetime | None, bool]:
+    """The incremental or full read; returns the high-water mark to store and whether deletes
+    are thereby settled exactly.
+
+    The stored mark never passes MySQL's clock (``snapshot.high_water_mark``), while the read
+    itself goes up to the largest ``date_maj`` there is.
+    """
+    hwm, source_now = snapshot.high_water_mark(my, table)
+    if result.full_read_reason is None:
+        result.mode = "incremental"
+        prev = stored.high_water_mark
+        if hwm is not None:
+            lower = min(prev, source_now) - timedelta(seconds=opts.overlap_s)
+            where, params = snapshot.changed_since(table, lower, hwm)
+            order = (table.cursor_column, *table.pk)
+            rows = _counted(stream(my, table, where, params, opts.fetch_rows, order=order), result)
+            _add(result, mirror.staged_upsert(pgc, table, rows, cleaned))
+            if table.has_int_key:  # keep the key summaries of delete reconciliation current
+                key, width = table.pk[0], opts.reconcile_bucket
+                written = buckets.touched(pgc, mirror.stage_table(table.name, "stage"), key, width)
+                buckets.refresh(pgc, table.name, key, width, written)
+        newest = max(h for h in (prev, hwm) if h is not None)
+        return min(newest, source_now), False
+    empty = mirror.is_empty(pgc, table.name)
+    result.mode = "initial" if empty else "full"
+    if drift.old_key:  # rows cannot be matched across keys: start over, in this transaction
+        mirror.clear_for_rebuild(pgc, table, drift.old_key)
+    direct = empty or drift.old_key is not None
+    exact = _full_read(pgc, my, table, opts, result, hwm, direct, cleaned)
+    if table.has_int_key:
+        buckets.rebuild(pgc, table.name, table.pk[0], opts.reconcile_bucket)
+    return (None if hwm is None else min(hwm, source_now)), exact
+
+
+def _sweep(
+    pgc: psycopg.Connection,
+    my: snapshot.Snapshot,
+    table: SourceTable,
+    stored: StoredState,
+    opts: SyncOptions,
+    result: TableSyncResult,
+    cleaned: Counter,
+) -> int | None:
+    """This run's slice of the content sweep (``verify.py``); returns where the next one starts."""
+    plan = verify.plan_sweep(
+        my,
+        table,
+        stored.verify_next_key,
+        stored.seconds_since_last_run,
+        opts.verify_interval_s,
+        opts.reconcile_bucket,
+    )
+    counts = verify.sweep(pgc, my, table, plan, opts.fetch_rows, cleaned, opts.reconcile_bucket)
+    result.swept_keys = plan.ranges
+    result.swept_changes = counts.inserted + counts.updated + counts.deleted + counts.undeleted
+    _add(result, counts)
+    return plan.next_key
 
 
 def _full_read_reason(
