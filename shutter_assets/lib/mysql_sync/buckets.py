@@ -72,10 +72,10 @@ def refresh(
         (table, buckets),
     )
     k = sql.Identifier(key)
-    scope = sql.SQL("({} / %s)::bigint = any(%s) and {} between %s and %s").format(k, k)
-    lo = min(b * width - width for b in buckets)  # a superset range the index can use
-    hi = max(b * width + width for b in buckets)
-    _insert(pgc, table, key, width, scope, (width, buckets, lo, hi))
+    # one statement (one index range scan) per run of adjacent buckets: an OR of many ranges in
+    # one statement can be planned as a scan of the whole mirror
+    for lo, hi in bucket_ranges(buckets, width):
+        _insert(pgc, table, key, width, sql.SQL("{} between %s and %s").format(k), (lo, hi))
 
 
 def touched(pgc: psycopg.Connection, stage: sql.Identifier, key: str, width: int) -> list[KeyRange]:

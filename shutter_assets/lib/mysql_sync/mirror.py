@@ -83,6 +83,7 @@ def _create(pgc: psycopg.Connection, table: SourceTable, strategy: str) -> None:
             _idents(table.pk),
         )
     )
+    _index_deleted(pgc, table)
     pgc.execute(
         sql.SQL("comment on table {} is {}").format(
             target(table.name),
@@ -90,6 +91,19 @@ def _create(pgc: psycopg.Connection, table: SourceTable, strategy: str) -> None:
                 f"Mirror of db_commandes.{table.name} ({strategy}); "
                 "_deleted_at is set when the row is gone at the source."
             ),
+        )
+    )
+
+
+def _index_deleted(pgc: psycopg.Connection, table: SourceTable) -> None:
+    """A small partial index on the rows marked deleted, so that finding which staged rows come
+    back (``staged_upsert``) never scans the whole mirror."""
+    pgc.execute(
+        sql.SQL("create index if not exists {} on {} ({}) where {} is not null").format(
+            sql.Identifier(f"{table.name}_deleted_{'_'.join(table.pk)}"[:63]),
+            target(table.name),
+            _idents(table.pk),
+            sql.Identifier(DELETED_AT),
         )
     )
 
@@ -124,6 +138,8 @@ def apply_schema(pgc: psycopg.Connection, table: SourceTable, strategy: str) -> 
     key = mirror_key(pgc, table.name)
     if key != table.pk:
         drift.old_key = key
+    else:
+        _index_deleted(pgc, table)  # mirrors created before the index existed
     return drift
 
 
@@ -204,6 +220,7 @@ def clear_for_rebuild(
             target(table.name), sql.Identifier(name), _idents(table.pk)
         )
     )
+    _index_deleted(pgc, table)
 
 
 def _key_constraint(pgc: psycopg.Connection, table: str) -> str:
@@ -306,10 +323,12 @@ def staged_upsert(
     if copy_rows(pgc, stage, names, batches, cleaned) == 0 and deletes_in is None:
         return counts
     join_on = _key_match(table.pk, "m", "s")
+    pgc.execute(sql.SQL("analyze {}").format(stage))  # a temp table has no statistics otherwise
     undeleted = pgc.execute(
-        sql.SQL("select count(*) from {} m join {} s on {} where m.{} is not null").format(
-            target(table.name), stage, join_on, sql.Identifier(DELETED_AT)
-        )
+        sql.SQL(
+            "select count(*) from {} m where m.{} is not null and exists (select 1 from {} s"
+            " where {})"
+        ).format(target(table.name), sql.Identifier(DELETED_AT), stage, join_on)
     ).fetchone()[0]
     inserted, updated = pgc.execute(_upsert_statement(table, stage)).fetchone()
     counts.inserted, counts.updated, counts.undeleted = inserted, updated - undeleted, undeleted

@@ -214,6 +214,8 @@ def _read_rows(
         mirror.clear_for_rebuild(pgc, table, drift.old_key)
     direct = empty or drift.old_key is not None
     exact = _full_read(pgc, my, table, opts, result, hwm, direct, cleaned)
+    # fresh statistics, or the planner takes the rewritten mirror for an empty table next time
+    pgc.execute(sql.SQL("analyze {}").format(mirror.target(table.name)))
     if table.has_int_key:
         buckets.rebuild(pgc, table.name, table.pk[0], opts.reconcile_bucket)
     return (None if hwm is None else min(hwm, source_now)), exact
