@@ -27,14 +27,21 @@ ranges do not overlap, so nothing is doubled. Deletes after a full read are reco
 coordinator's snapshot; a row that a later worker snapshot saw but the coordinator did not (inserted
 in between) may be marked deleted for one run and is un-deleted by the next reconcile.
 
-Deletes: primary keys are compared by ranges (count and sum per bucket of ``reconcile_bucket``
-keys, computed by both databases); only mismatching buckets have their keys streamed and compared
-row by row. Rows missing at the source get ``_deleted_at``; a row that reappears is un-deleted.
+``date_maj`` is only a hint, though: the stored ``H`` never passes MySQL's clock, and every run
+also re-reads a slice of the key space (the content sweep, ``verify.py``), so a change committed
+with a ``date_maj`` outside the window (a transaction open longer than the overlap, a writer that
+sets ``date_maj`` itself or leaves it, a clock behind) reaches the mirror within
+``verify_interval_s``.
+
+Deletes, every run by default (``deletes.py``): count and sum of keys per bucket, MySQL's from an
+index scan, the mirror's from kept summaries (``buckets.py``); mismatching buckets are re-read
+whole. Rows missing at the source get ``_deleted_at``; a row that reappears is un-deleted.
 
 Schema drift: the source columns are read from ``information_schema`` each run. A new column is
 added to the mirror (existing rows NULL) and triggers a full re-read of that table, so old rows get
 their values for it; a column whose mapped type changed is altered the same way; a column dropped at
-the source is kept in the mirror (old values stay) and reported.
+the source is kept in the mirror (old values stay) and reported; a changed primary key rebuilds the
+mirror by a full read in the same transaction.
 """
 
 from __future__ import annotations
