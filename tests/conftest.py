@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.fixtures.databases",
     "tests.fixtures.servers",
+    "tests.fixtures.legacy_orders",
 ]

@@ -34,19 +34,11 @@ from tests.fixtures.legacy_orders import (
     mysql_exec,
     mysql_rows,
     pg_value,
-    seed,
 )
 
 pytestmark = pytest.mark.integration
 
 EVERY_RUN = SyncOptions(reconcile_interval_s=0, overlap_s=600)
-
-
-@pytest.fixture
-def legacy(mysql_settings: MySQLSettings) -> MySQLSettings:
-    apply_init_sql(mysql_settings)
-    seed(mysql_settings)
-    return mysql_settings
 
 
 # ------------------------------------------------------------------------------------------------

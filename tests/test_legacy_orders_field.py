@@ -16,22 +16,13 @@ from shutter_assets.lib.connections import MySQLSettings
 from shutter_assets.lib.mysql_sync import SyncOptions, sync_tables
 from tests.fixtures.dbt_data.runner import dbt
 from tests.fixtures.legacy_orders import (
-    apply_init_sql,
     assert_mirror_equals_source,
     mirror_table,
     mysql_exec,
     pg_value,
-    seed,
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def legacy(mysql_settings: MySQLSettings) -> MySQLSettings:
-    apply_init_sql(mysql_settings)
-    seed(mysql_settings)
-    return mysql_settings
 
 
 def invalid_dates_session(settings: MySQLSettings, statements: list[str]) -> None:

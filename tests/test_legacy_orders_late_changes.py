@@ -17,24 +17,15 @@ import pytest
 from shutter_assets.lib.connections import MySQLSettings, PostgresSettings
 from shutter_assets.lib.mysql_sync import SyncOptions, sync_tables
 from tests.fixtures.legacy_orders import (
-    apply_init_sql,
     assert_mirror_equals_source,
     mirror_table,
     mysql_exec,
     pg_value,
-    seed,
 )
 
 pytestmark = pytest.mark.integration
 
 SIX_HOURS = SyncOptions().verify_interval_s
-
-
-@pytest.fixture
-def legacy(mysql_settings: MySQLSettings) -> MySQLSettings:
-    apply_init_sql(mysql_settings)
-    seed(mysql_settings)
-    return mysql_settings
 
 
 def open_session(settings: MySQLSettings, shift_s: int = 0) -> pymysql.connections.Connection:
