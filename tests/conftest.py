@@ -13,6 +13,7 @@ pytest_plugins = [
     "tests.fixtures.servers",
     "tests.fixtures.receivers",
     "tests.fixtures.monitoring",
+    "tests.fixtures.legacy_orders",
 ]
 
 SERVER_FIXTURES = frozenset(

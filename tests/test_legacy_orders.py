@@ -13,11 +13,9 @@ import tracemalloc
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pymysql
 import pytest
-from psycopg import sql
 
 from shutter_assets.lib.connections import MySQLSettings, PostgresSettings
 from shutter_assets.lib.mysql_sync import (
@@ -28,158 +26,19 @@ from shutter_assets.lib.mysql_sync import (
     sync_tables,
 )
 from tests.fixtures.databases import server_mysql
+from tests.fixtures.legacy_orders import (
+    apply_init_sql,
+    assert_mirror_equals_source,
+    checksums,
+    mirror_table,
+    mysql_exec,
+    mysql_rows,
+    pg_value,
+)
 
 pytestmark = pytest.mark.integration
 
-INIT_SQL = Path(__file__).resolve().parents[1] / "shutter_assets" / "simulator" / "init.sql"
 EVERY_RUN = SyncOptions(reconcile_interval_s=0, overlap_s=600)
-PKS = {"clients": "id_client", "produits": "id_produit", "commandes": "id_commande"}
-PKS["lignes_commande"] = "id_ligne"
-
-
-# ------------------------------------------------------------------------------------------------
-# helpers
-
-
-def apply_init_sql(settings: MySQLSettings) -> None:
-    """Create the db_commandes tables (init.sql, statements split at ';' line ends)."""
-    text = "\n".join(
-        line for line in INIT_SQL.read_text().splitlines() if not line.strip().startswith("--")
-    )
-    mysql_exec(settings, [s for s in text.split(";\n") if s.strip()])
-
-
-def mysql_exec(settings: MySQLSettings, statements: list[str], time_zone: str = "+00:00") -> None:
-    """Run statements as the ERP would: permissive sql_mode (zero dates allowed), autocommit."""
-    conn = settings.connect(autocommit=True)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SET SESSION sql_mode = ''")
-            cur.execute("SET SESSION time_zone = %s", (time_zone,))
-            for statement in statements:
-                cur.execute(statement)
-    finally:
-        conn.close()
-
-
-def mysql_rows(settings: MySQLSettings, statement: str) -> list[tuple]:
-    conn = settings.connect()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(statement)
-            return list(cur.fetchall())
-    finally:
-        conn.close()
-
-
-def source_table(settings: MySQLSettings, table: str) -> tuple[list[str], list[tuple]]:
-    """All source rows, normalized the way the mirror must hold them."""
-    cols = mysql_rows(
-        settings,
-        "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE FROM information_schema.COLUMNS"
-        f" WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '{table}' ORDER BY ORDINAL_POSITION",
-    )
-    names = [c[0] for c in cols]
-    rows = mysql_rows(
-        settings,
-        f"SELECT {', '.join(f'`{n}`' for n in names)} FROM `{table}` ORDER BY `{PKS[table]}`",
-    )
-
-    def norm(value, data_type: str, column_type: str):
-        if value is None:
-            return None
-        if data_type in ("date", "datetime", "timestamp") and isinstance(value, str):
-            assert value.startswith("0000-00-00"), value
-            return None  # pymysql hands zero dates back as text
-        if data_type == "timestamp":
-            return value.replace(tzinfo=UTC)
-        if column_type.startswith("tinyint(1)"):
-            return bool(value)
-        return value
-
-    return names, [
-        tuple(norm(v, c[1], c[2]) for v, c in zip(row, cols, strict=True)) for row in rows
-    ]
-
-
-def mirror_table(
-    pg: PostgresSettings, table: str, names: list[str], live_only: bool = True
-) -> list[tuple]:
-    with pg.connect() as conn:
-        return conn.execute(
-            sql.SQL("select {} from {} {} order by {}").format(
-                sql.SQL(", ").join(map(sql.Identifier, names)),
-                sql.Identifier("raw_commandes", table),
-                sql.SQL("where _deleted_at is null" if live_only else ""),
-                sql.Identifier(PKS[table]),
-            )
-        ).fetchall()
-
-
-def assert_mirror_equals_source(mysql: MySQLSettings, pg: PostgresSettings, table: str) -> None:
-    names, expected = source_table(mysql, table)
-    actual = mirror_table(pg, table, names)
-    assert len(actual) == len(expected), (
-        f"{table}: {len(actual)} live rows, {len(expected)} at source"
-    )
-    for want, got in zip(expected, actual, strict=True):
-        assert got == want, f"{table} row differs:\n source {want}\n mirror {got}"
-
-
-def checksums(settings: MySQLSettings) -> dict[str, int]:
-    rows = mysql_rows(settings, "CHECKSUM TABLE clients, produits, commandes, lignes_commande")
-    return {name.split(".")[-1]: value for name, value in rows}
-
-
-def pg_value(pg: PostgresSettings, query: str, params: tuple = ()):
-    with pg.connect() as conn:
-        return conn.execute(query, params).fetchone()[0]
-
-
-def seed(settings: MySQLSettings, lines_per_order: int = 3, orders: int = 40) -> None:
-    """A small order book with every legacy reality: latin1 accents, zero dates, odd text."""
-    statements = [
-        "INSERT INTO produits VALUES"
-        " (1, 'LAME-PVC-39', 'Lame PVC 39 mm', 'PVC', 'MANUEL', 42.50, 1),"
-        " (2, 'LAME-ALU-39', 'Lame alu 39 mm à isolation', 'ALU', 'FILAIRE', 61.00, 1),"
-        " (3, 'LAME-ALU-ISO', 'Lame alu isolée — gamme été', 'ALU_ISOLE', 'RADIO', 79.90, 0),"
-        " (4, 'LAME-SOL', 'Volet solaire', 'ALU', 'SOLAIRE', NULL, 1)",
-        "INSERT INTO clients (id_client, raison_sociale, ville, code_postal, email, date_creation,"
-        " date_maj) VALUES"
-        " (1, 'Menuiserie Hélène Müller', 'Besançon', '25000', 'contact@muller.fr',"
-        "  '2019-03-31 02:30:00', '2026-01-10 08:00:00'),"
-        " (2, 'Fermetures Côte d''Opale', 'Boulogne-sur-Mer', '62200', NULL,"
-        "  '0000-00-00 00:00:00', '2026-01-10 08:00:00'),"
-        " (3, 'Stores Œil-de-Bœuf & Fils', 'Vénissieux', '69200', 'a@b.fr',"
-        "  '2024-10-27 02:30:00', '2026-01-11 09:00:00')",
-    ]
-    for o in range(1, orders + 1):
-        livraison = "'0000-00-00'" if o % 7 == 0 else f"'2026-02-{(o % 27) + 1:02d}'"
-        statements.append(
-            "INSERT INTO commandes (id_commande, numero, id_client, date_commande,"
-            " date_livraison_prevue, statut, montant_ht, commentaire, date_maj) VALUES"
-            f" ({o}, 'CMD-2026-{o:06d}', {o % 3 + 1}, '2026-01-{(o % 28) + 1:02d} 10:15:00',"
-            f" {livraison}, 'VALIDEE', {o * 101.25}, "
-            + ("'Livrer côté cour\\tporte 2\\nappeler M. Dupré \\\\ urgent'" if o == 5 else "NULL")
-            + f", '2026-01-{(o % 28) + 1:02d} 12:00:00')"
-        )
-        values = ", ".join(
-            f"({(o - 1) * lines_per_order + k}, {o}, {k % 4 + 1}, {600 + k * 10}, {1200 + o},"
-            f" 'BLANC', {k}, {30 + k}.50, '2026-01-{(o % 28) + 1:02d} 12:00:00')"
-            for k in range(1, lines_per_order + 1)
-        )
-        statements.append(
-            "INSERT INTO lignes_commande (id_ligne, id_commande, id_produit, largeur_mm,"
-            f" hauteur_mm, coloris, quantite, prix_unitaire, date_maj) VALUES {values}"
-        )
-    mysql_exec(settings, statements)
-
-
-@pytest.fixture
-def legacy(mysql_settings: MySQLSettings) -> MySQLSettings:
-    apply_init_sql(mysql_settings)
-    seed(mysql_settings)
-    return mysql_settings
 
 
 # ------------------------------------------------------------------------------------------------
@@ -351,7 +210,7 @@ def test_mirror_column_types_follow_the_contract(legacy, pg_settings):
     assert types["clients.date_maj"] == "timestamp with time zone"
     assert types["produits.type_lame"] == "text"
     assert types["produits.prix_m2"] == "numeric(10,2)"
-    assert types["produits.actif"] == "boolean"
+    assert types["produits.actif"] == "smallint"  # TINYINT(1) is an integer (DESIGN.md section 5)
     assert types["commandes.date_livraison_prevue"] == "date"
     assert types["commandes.commentaire"] == "text"
     assert types["commandes.montant_ht"] == "numeric(12,2)"
@@ -382,8 +241,8 @@ def test_other_mysql_types_map_and_round_trip(mysql_settings, pg_settings):
     sync_tables(mysql_settings, pg_settings, ["produits"])
     names = ["actif", "poids", "niveau", "stock", "ratio", "coef", "millesime", "notice"]
     rows = mirror_table(pg_settings, "produits", ["libelle", *names])
-    assert rows[0] == ("a\\b", True, -300, -5, 9000000000, 0.5, 1e100, 2024, b"\x00\xff\x10")
-    assert rows[1] == (None, True, None, None, None, None, None, None, None)
+    assert rows[0] == ("a\\b", 2, -300, -5, 9000000000, 0.5, 1e100, 2024, b"\x00\xff\x10")
+    assert rows[1] == (None, 1, None, None, None, None, None, None, None)
 
 
 def test_row_deleted_then_reinserted_is_undeleted(legacy, pg_settings):
@@ -412,7 +271,7 @@ def test_row_deleted_then_reinserted_is_undeleted(legacy, pg_settings):
 
 
 def test_reconcile_runs_on_its_cadence_only(legacy, pg_settings):
-    hourly = SyncOptions(reconcile_interval_s=3600)
+    hourly = SyncOptions(reconcile_interval_s=3600, verify_interval_s=0)  # no content sweep
     sync_tables(legacy, pg_settings, ["lignes_commande"], hourly)
     mysql_exec(legacy, ["DELETE FROM lignes_commande WHERE id_ligne IN (1, 2)"])
     skipped = sync_tables(legacy, pg_settings, ["lignes_commande"], hourly)["lignes_commande"]

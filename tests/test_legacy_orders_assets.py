@@ -18,7 +18,12 @@ from shutter_assets.defs.legacy_orders.settings import (
 )
 from shutter_assets.defs.resources import LegacyOrdersResource, WarehouseResource
 from shutter_assets.lib.mysql_sync import TABLE_SPECS
-from tests.test_legacy_orders import apply_init_sql, assert_mirror_equals_source, mysql_exec, seed
+from tests.fixtures.legacy_orders import (
+    apply_init_sql,
+    assert_mirror_equals_source,
+    mysql_exec,
+    seed,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -94,7 +99,7 @@ def test_tuning_knobs_come_from_the_environment(monkeypatch):
     with dg.build_resources({"s": settings}) as resolved:
         assert resolved.s.options.overlap_s == 120
         assert resolved.s.options.workers == 4
-        assert resolved.s.options.reconcile_interval_s == 3600
+        assert resolved.s.options.reconcile_interval_s == 0  # deletes every run by default
 
 
 def test_materializing_the_assets_syncs_and_reports_metadata(mysql_settings, pg_settings):

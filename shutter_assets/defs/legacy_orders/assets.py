@@ -36,12 +36,57 @@ def materialization_metadata(result: TableSyncResult) -> dict[str, dg.MetadataVa
         "new_columns": dg.MetadataValue.json(result.new_columns),
         "retyped_columns": dg.MetadataValue.json(result.retyped_columns),
         "dropped_columns": dg.MetadataValue.json(result.dropped_columns),
+        "dropped_views": dg.MetadataValue.json(result.dropped_views),
+        "invalid_dates_nulled": dg.MetadataValue.json(result.invalid_dates),
+        "nul_bytes_removed": dg.MetadataValue.json(result.nul_bytes_removed),
+        "type_fallbacks": dg.MetadataValue.json(result.type_fallbacks),
         "high_water_mark": dg.MetadataValue.text(hwm.isoformat() if hwm else ""),
         "reconciled_deletes": dg.MetadataValue.bool(result.reconciled),
+        "swept_keys": dg.MetadataValue.json([list(r) for r in result.swept_keys]),
+        "swept_changes": dg.MetadataValue.int(result.swept_changes),
         "workers": dg.MetadataValue.int(result.workers),
         "duration_s": dg.MetadataValue.float(result.duration_s),
         "table": dg.MetadataValue.text(f"{TARGET_SCHEMA}.{result.table}"),
     }
+
+
+def _log_warnings(
+    context: dg.AssetExecutionContext, spec: TableSpec, result: TableSyncResult
+) -> None:
+    """What an operator should know about this run: drift, cleaned values, hidden changes."""
+    if result.new_columns or result.retyped_columns:
+        context.log.warning(
+            f"schema drift on db_commandes.{spec.name}: new columns {result.new_columns}, "
+            f"changed types {result.retyped_columns}; the mirror followed and re-read the "
+            "table. Tell the dbt staging owners if the new columns matter downstream."
+        )
+    if result.type_fallbacks:
+        context.log.warning(
+            f"db_commandes.{spec.name} has columns without a PostgreSQL twin, mirrored "
+            f"losslessly in another form: {result.type_fallbacks}"
+        )
+    if result.invalid_dates or result.nul_bytes_removed:
+        context.log.warning(
+            f"db_commandes.{spec.name}: values PostgreSQL cannot hold, per column: dates "
+            f"that do not exist (now NULL) {result.invalid_dates}, text with NUL bytes "
+            f"(removed) {result.nul_bytes_removed}"
+        )
+    if result.swept_changes:
+        context.log.warning(
+            f"db_commandes.{spec.name}: the content sweep found {result.swept_changes} "
+            f"change(s) that date_maj did not reveal (keys {result.swept_keys}): late "
+            "commits, or writers that set date_maj themselves or leave it unchanged"
+        )
+    if result.dropped_views:
+        context.log.warning(
+            f"views {result.dropped_views} read a column whose type changed and were "
+            "dropped; the next dbt build recreates them"
+        )
+    if result.dropped_columns:
+        context.log.warning(
+            f"columns {result.dropped_columns} are gone from db_commandes.{spec.name}; they "
+            f"are kept in {TARGET_SCHEMA}.{spec.name} with their last values"
+        )
 
 
 def build_table_asset(spec: TableSpec) -> dg.AssetsDefinition:
@@ -65,17 +110,7 @@ def build_table_asset(spec: TableSpec) -> dg.AssetsDefinition:
         result = sync_table(
             legacy_orders.settings, warehouse.settings, spec, legacy_orders_sync.options
         )
-        if result.new_columns or result.retyped_columns:
-            context.log.warning(
-                f"schema drift on db_commandes.{spec.name}: new columns {result.new_columns}, "
-                f"changed types {result.retyped_columns}; the mirror followed and re-read the "
-                "table. Tell the dbt staging owners if the new columns matter downstream."
-            )
-        if result.dropped_columns:
-            context.log.warning(
-                f"columns {result.dropped_columns} are gone from db_commandes.{spec.name}; they "
-                f"are kept in {TARGET_SCHEMA}.{spec.name} with their last values"
-            )
+        _log_warnings(context, spec, result)
         context.log.info(
             f"{spec.name}: {result.mode} read of {result.rows_read} rows, "
             f"+{result.inserted} ~{result.updated} -{result.deleted} in {result.duration_s}s"

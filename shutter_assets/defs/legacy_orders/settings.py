@@ -5,6 +5,8 @@ import dagster as dg
 from shutter_assets.defs.resources import _env_int
 from shutter_assets.lib.mysql_sync import SyncOptions
 
+_DEFAULTS = SyncOptions()  # the one place the defaults are declared
+
 
 class LegacyOrdersSyncSettings(dg.ConfigurableResource):
     """Overlap window, delete-reconcile cadence, parallel workers and fetch size of the sync.
@@ -13,17 +15,19 @@ class LegacyOrdersSyncSettings(dg.ConfigurableResource):
     each knob trades.
     """
 
-    overlap_s: int = 600
-    reconcile_interval_s: int = 3600
-    workers: int = 2
-    parallel_min_rows: int = 200_000
-    fetch_rows: int = 5_000
+    overlap_s: int = _DEFAULTS.overlap_s
+    reconcile_interval_s: int = _DEFAULTS.reconcile_interval_s
+    verify_interval_s: int = _DEFAULTS.verify_interval_s
+    workers: int = _DEFAULTS.workers
+    parallel_min_rows: int = _DEFAULTS.parallel_min_rows
+    fetch_rows: int = _DEFAULTS.fetch_rows
 
     @property
     def options(self) -> SyncOptions:
         return SyncOptions(
             overlap_s=self.overlap_s,
             reconcile_interval_s=self.reconcile_interval_s,
+            verify_interval_s=self.verify_interval_s,
             workers=self.workers,
             parallel_min_rows=self.parallel_min_rows,
             fetch_rows=self.fetch_rows,
@@ -32,11 +36,14 @@ class LegacyOrdersSyncSettings(dg.ConfigurableResource):
 
 def build_legacy_orders_sync_settings() -> LegacyOrdersSyncSettings:
     return LegacyOrdersSyncSettings(
-        overlap_s=_env_int("LEGACY_ORDERS_OVERLAP_S", 600),
-        reconcile_interval_s=_env_int("LEGACY_ORDERS_RECONCILE_INTERVAL_S", 3600),
-        workers=_env_int("LEGACY_ORDERS_WORKERS", 2),
-        parallel_min_rows=_env_int("LEGACY_ORDERS_PARALLEL_MIN_ROWS", 200_000),
-        fetch_rows=_env_int("LEGACY_ORDERS_FETCH_ROWS", 5_000),
+        overlap_s=_env_int("LEGACY_ORDERS_OVERLAP_S", _DEFAULTS.overlap_s),
+        reconcile_interval_s=_env_int(
+            "LEGACY_ORDERS_RECONCILE_INTERVAL_S", _DEFAULTS.reconcile_interval_s
+        ),
+        verify_interval_s=_env_int("LEGACY_ORDERS_VERIFY_INTERVAL_S", _DEFAULTS.verify_interval_s),
+        workers=_env_int("LEGACY_ORDERS_WORKERS", _DEFAULTS.workers),
+        parallel_min_rows=_env_int("LEGACY_ORDERS_PARALLEL_MIN_ROWS", _DEFAULTS.parallel_min_rows),
+        fetch_rows=_env_int("LEGACY_ORDERS_FETCH_ROWS", _DEFAULTS.fetch_rows),
     )
 
 

@@ -4,6 +4,8 @@ No Dagster here: the assets in ``shutter_assets/defs/legacy_orders`` call ``sync
 can the demo, the benchmark and the dbt tests.
 """
 
+from shutter_assets.lib.mysql_sync.result import LegacySyncError, TableSyncResult
+from shutter_assets.lib.mysql_sync.snapshot import open_snapshot
 from shutter_assets.lib.mysql_sync.specs import (
     SPECS_BY_NAME,
     TABLE_SPECS,
@@ -11,16 +13,9 @@ from shutter_assets.lib.mysql_sync.specs import (
     SyncOptions,
     TableSpec,
 )
-from shutter_assets.lib.mysql_sync.sync import (
-    LegacySyncError,
-    TableSyncResult,
-    ensure_state_table,
-    open_snapshot,
-    read_state,
-    sync_table,
-    sync_tables,
-)
-from shutter_assets.lib.mysql_sync.typemap import SourceColumn, UnsupportedColumnType, pg_type
+from shutter_assets.lib.mysql_sync.state import ensure_state_table, read_state
+from shutter_assets.lib.mysql_sync.sync import sync_table, sync_tables
+from shutter_assets.lib.mysql_sync.typemap import SourceColumn, pg_type
 
 __all__ = [
     "SPECS_BY_NAME",
@@ -31,7 +26,6 @@ __all__ = [
     "SyncOptions",
     "TableSpec",
     "TableSyncResult",
-    "UnsupportedColumnType",
     "ensure_state_table",
     "open_snapshot",
     "pg_type",

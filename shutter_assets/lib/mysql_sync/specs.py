@@ -54,16 +54,23 @@ class SyncOptions:
       mark, so rows committed late with an older ``date_maj`` (a long ERP transaction) are not
       missed. Re-read rows that did not change are neither inserted nor updated.
     - ``reconcile_interval_s``: how often the primary keys of an incremental table are compared
-      with the source to find hard deletes (0 = every run). A full read always reconciles.
+      with the source to find hard deletes (0 = every run, the default: a bucketed count and sum
+      of keys on both sides, cheap next to a full read). A full read always reconciles.
     - ``workers``: parallel primary-key ranges for a full read of a large table.
     - ``parallel_min_rows``: below this (estimated) size a full read uses one stream.
     - ``fetch_rows``: rows fetched per round trip from the server-side cursor; bounds memory.
-    - ``reconcile_bucket``: width of the primary-key ranges compared by count and sum.
+    - ``verify_interval_s``: the content sweep re-reads every key at least once per this many
+      seconds (each run a slice proportional to the time since the previous run), so a change
+      that ``date_maj`` does not reveal reaches the mirror within this delay (``verify.py``);
+      0 turns the sweep off (then only ``date_maj`` and the overlap window find changes).
+    - ``reconcile_bucket``: width of the primary-key ranges compared by count and sum; a bucket
+      that differs is re-read whole.
     """
 
     overlap_s: int = 600
-    reconcile_interval_s: int = 3600
+    reconcile_interval_s: int = 0
     workers: int = 2
     parallel_min_rows: int = 200_000
     fetch_rows: int = 5_000
-    reconcile_bucket: int = 10_000
+    verify_interval_s: int = 21_600
+    reconcile_bucket: int = 1_000

@@ -3,30 +3,54 @@
 The extract asks MySQL to render every row as one line of PostgreSQL ``COPY`` text format (fields
 joined by tabs, ``\\N`` for NULL, backslash/tab/newline escaped). The server does this in C, the
 Python process only moves bytes from one socket to the other, which is what makes the load run near
-the speed of ``mysql --batch | psql \\copy``. Legacy values are cleaned on the way: zero dates
-become NULL, latin1 text is converted to utf8mb4, TIMESTAMP values carry an explicit ``+00`` (the
-session time zone is UTC), TINYINT(1) becomes a boolean.
+the speed of ``mysql --batch | psql \\copy``.
+
+The mirror is lossless (DESIGN.md section 5): every type has a mapping, none stops a table. A type
+with a faithful PostgreSQL twin maps to it; any other type lands as its text form (binary types,
+spatial ones included, as ``bytea``) and ``type_fallback`` says so for the metadata. Integers keep
+their full range (``BIGINT UNSIGNED`` → ``numeric(20,0)``); ``TINYINT(1)`` is a small integer, not a
+boolean (staging interprets it).
+
+Values PostgreSQL cannot hold are cleaned on the way and *marked*: a date that does not exist
+(zero dates, ``2026-02-31`` written under ``ALLOW_INVALID_DATES``) becomes NULL, a NUL byte in text
+is removed. The rendered field is then prefixed with ``\\0<kind><column index>\\0``; a NUL never
+occurs in a rendered line otherwise, so ``strip_marks`` finds the marks with one ``memchr`` per
+batch, counts them per column and removes them before the bytes reach ``COPY``.
 
 The expressions rely on the extract session's ``sql_mode = ''`` (set by the sync), so backslashes in
 string literals are escapes whatever the server's global mode is.
-
-Mapping (DESIGN.md section 5, relied on by the dbt staging models): INT → integer (bigint for
-BIGINT and INT UNSIGNED), VARCHAR/CHAR/TEXT/ENUM/SET → text, TINYINT(1) → boolean, other
-TINYINT/SMALLINT → smallint, DECIMAL(p,s) → numeric(p,s), DATE → date, DATETIME → timestamp
-(plant wall clock), TIMESTAMP → timestamptz, FLOAT/DOUBLE → double precision.
 """
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from dataclasses import dataclass
 
 # PostgreSQL type names exactly as format_type() prints them, so drift can be compared as text.
-_TEXT_TYPES = {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"}
+_TEXT_TYPES = {
+    "char",
+    "varchar",
+    "tinytext",
+    "text",
+    "mediumtext",
+    "longtext",
+    "enum",
+    "set",
+    "json",
+}
 _BINARY_TYPES = {"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"}
+_SPATIAL_TYPES = {
+    "geometry", "point", "linestring", "polygon", "multipoint", "multilinestring",
+    "multipolygon", "geometrycollection", "geomcollection",
+}  # fmt: skip
+_TEMPORAL_TYPES = {"date", "datetime", "timestamp"}
 
-
-class UnsupportedColumnType(ValueError):
-    """A source column whose type has no mirror mapping yet."""
+INVALID_DATE = "D"  # mark kind: a date that does not exist, landed as NULL
+NUL_REMOVED = "Z"  # mark kind: NUL bytes removed from a text value
+_MARK = re.compile(rb"\x00([DZ])(\d+)\x00")
+_NUL = "CHAR(0 USING utf8mb4)"
+_NULL_FIELD = "'\\\\N'"  # the SQL literal '\\N', which is COPY's \N (NULL)
 
 
 @dataclass(frozen=True)
@@ -45,52 +69,64 @@ class SourceColumn:
     def unsigned(self) -> bool:
         return "unsigned" in self.column_type.lower()
 
+    @property
+    def bit_width(self) -> int:
+        match = re.match(r"bit\((\d+)\)", self.column_type.lower())
+        return int(match.group(1)) if match else 1
+
 
 def quote_mysql(name: str) -> str:
     """Quote a MySQL identifier (backticks doubled), the only way names enter MySQL SQL here."""
     return "`" + name.replace("`", "``") + "`"
 
 
+def _integer_type(t: str, unsigned: bool) -> str | None:
+    """The smallest PostgreSQL integer type holding the whole MySQL range (None: not an integer)."""
+    ranks = {"tinyint": 0, "smallint": 1, "mediumint": 2, "int": 2, "integer": 2, "bigint": 3}
+    if t not in ranks:
+        return None
+    rank = ranks[t] + (1 if unsigned and t != "mediumint" else 0)
+    return ("smallint", "smallint", "integer", "bigint", "numeric(20,0)")[rank]
+
+
 def pg_type(col: SourceColumn) -> str:
-    """The mirror column type, as PostgreSQL's format_type() names it."""
+    """The mirror column type, as PostgreSQL's format_type() names it (every type has one)."""
     t = col.data_type.lower()
-    ctype = col.column_type.lower()
-    if t == "tinyint" and ctype.startswith("tinyint(1)"):
-        return "boolean"
-    if t == "tinyint":
-        return "smallint"
-    if t == "smallint":
-        return "integer" if col.unsigned else "smallint"
-    if t in ("mediumint", "int", "integer"):
-        return "bigint" if col.unsigned and t != "mediumint" else "integer"
-    if t == "bigint":
-        return "numeric(20,0)" if col.unsigned else "bigint"
-    if t == "year":
-        return "smallint"
+    integer = _integer_type(t, col.unsigned)
+    if integer:
+        return integer
+    simple = {
+        "year": "smallint",
+        "float": "double precision",
+        "double": "double precision",
+        "real": "double precision",
+        "date": "date",
+        "datetime": "timestamp without time zone",
+        "timestamp": "timestamp with time zone",
+        "time": "interval",
+        "uuid": "uuid",
+        "inet4": "inet",
+        "inet6": "inet",
+    }
+    if t in simple:
+        return simple[t]
     if t == "bit":
-        return "boolean" if ctype == "bit(1)" else "bigint"
+        return "boolean" if col.bit_width == 1 else f"bit({col.bit_width})"
     if t in ("decimal", "numeric"):
         return f"numeric({col.numeric_precision},{col.numeric_scale})"
-    if t in ("float", "double", "real"):
-        return "double precision"
-    if t == "date":
-        return "date"
-    if t == "datetime":
-        return "timestamp without time zone"
-    if t == "timestamp":
-        return "timestamp with time zone"
-    if t == "time":
-        return "interval"
-    if t in _TEXT_TYPES:
-        return "text"
-    if t == "json":
-        return "jsonb"
-    if t in _BINARY_TYPES:
+    if t in _BINARY_TYPES or t in _SPATIAL_TYPES:
         return "bytea"
-    raise UnsupportedColumnType(
-        f"column {col.name!r} has MySQL type {col.column_type!r}, which the mirror cannot map; "
-        "add it to shutter_assets/lib/mysql_sync/typemap.py (pg_type and copy_expression)"
-    )
+    return "text"  # the text family, and the text form of any type not named above
+
+
+def type_fallback(col: SourceColumn) -> str | None:
+    """Why a column has no faithful twin and how it lands instead (None: it has one)."""
+    t = col.data_type.lower()
+    if t in _SPATIAL_TYPES:
+        return f"{col.column_type} has no PostgreSQL twin: stored as bytea (SRID + WKB, as held)"
+    if pg_type(col) == "text" and t not in _TEXT_TYPES:
+        return f"{col.column_type} is not a known MySQL type: stored as its text form"
+    return None
 
 
 def _escape_text(expr: str) -> str:
@@ -101,44 +137,72 @@ def _escape_text(expr: str) -> str:
     )
 
 
-def _not_zero_date(q: str, rendered: str) -> str:
-    """NULL for zero or partly-zero dates ('0000-00-00', '2026-00-00'), which PostgreSQL refuses."""
-    return f"IF(YEAR({q}) = 0 OR MONTH({q}) = 0 OR DAYOFMONTH({q}) = 0, NULL, {rendered})"
+def _mark(kind: str, index: int, rendered: str) -> str:
+    return f"CONCAT({_NUL}, '{kind}{index}', {_NUL}, {rendered})"
 
 
-def copy_expression(col: SourceColumn) -> str:
-    """A MySQL expression rendering the column as one COPY text field (NULL stays NULL)."""
+def _text(q: str, index: int) -> str:
+    """Text as utf8mb4, escaped; NUL bytes removed and marked (INSTR only, on the common path)."""
+    utf8 = f"CONVERT({q} USING utf8mb4)"
+    cleaned = _escape_text(f"REPLACE({utf8}, {_NUL}, '')")
+    return (
+        f"IF(INSTR({utf8}, {_NUL}) > 0, {_mark(NUL_REMOVED, index, cleaned)}, {_escape_text(utf8)})"
+    )
+
+
+def _temporal(q: str, t: str, index: int, rendered: str) -> str:
+    """NULL (marked) for a date that does not exist: zero parts, year 0, or 31 February.
+
+    ``+ INTERVAL 0 DAY`` is NULL exactly when MySQL cannot make a real date of the value. A
+    TIMESTAMP holds real instants only, except the zero value.
+    """
+    invalid = (
+        f"YEAR({q}) = 0" if t == "timestamp" else f"YEAR({q}) = 0 OR {q} + INTERVAL 0 DAY IS NULL"
+    )
+    null = _mark(INVALID_DATE, index, _NULL_FIELD)
+    return f"IF({q} IS NOT NULL AND ({invalid}), {null}, {rendered})"
+
+
+def copy_expression(col: SourceColumn, index: int) -> str:
+    """A MySQL expression rendering the column (at ``index`` in the line) as one COPY text field."""
     q = quote_mysql(col.name)
     mapped = pg_type(col)
     t = col.data_type.lower()
-    if mapped == "boolean":
-        return f"IF({q} IS NULL, NULL, IF({q} <> 0, 't', 'f'))"
     if t == "bit":
-        return f"CAST({q} + 0 AS CHAR)"
-    if t == "date":
-        return _not_zero_date(q, f"CAST({q} AS CHAR)")
-    if t == "datetime":
-        return _not_zero_date(q, f"CAST({q} AS CHAR)")
+        if mapped == "boolean":
+            return f"IF({q} IS NULL, NULL, IF({q} <> 0, 't', 'f'))"
+        return f"LPAD(BIN({q}), {col.bit_width}, '0')"
+    if t in ("date", "datetime"):
+        return _temporal(q, t, index, f"CAST({q} AS CHAR)")
     if t == "timestamp":
-        return _not_zero_date(q, f"CONCAT(CAST({q} AS CHAR), '+00')")
-    if mapped in ("text", "jsonb"):
-        return _escape_text(f"CONVERT({q} USING utf8mb4)")
+        return _temporal(q, t, index, f"CONCAT(CAST({q} AS CHAR), '+00')")
     if mapped == "bytea":
         return f"CONCAT('\\\\\\\\x', HEX({q}))"
-    return f"CAST({q} AS CHAR)"  # numbers, TIME (PostgreSQL reads 838:59:59 as an interval)
+    if mapped == "text":
+        return _text(q, index)
+    return f"CAST({q} AS CHAR)"  # numbers, uuid, inet, TIME (PostgreSQL reads 838:59:59)
 
 
 def copy_line_expression(columns: list[SourceColumn]) -> str:
     r"""One expression per row: the COPY text line (without its newline).
 
     CONCAT_WS skips NULL arguments, so each field that can be NULL (a nullable column, or a date
-    that may be a zero date) is wrapped in IFNULL(..., '\N'); the others are left bare, which
-    saves the server work on the large tables.
+    that may not exist) is wrapped in IFNULL(..., '\N'); the others are left bare, which saves
+    the server work on the large tables.
     """
     fields = [
-        f"IFNULL({copy_expression(c)}, '\\\\N')"
-        if c.nullable or c.data_type.lower() in ("date", "datetime", "timestamp")
-        else copy_expression(c)
-        for c in columns
+        f"IFNULL({copy_expression(c, i)}, {_NULL_FIELD})"
+        if c.nullable or c.data_type.lower() in _TEMPORAL_TYPES
+        else copy_expression(c, i)
+        for i, c in enumerate(columns)
     ]
     return "CONCAT_WS('\\t', " + ", ".join(fields) + ")"
+
+
+def strip_marks(data: bytes, names: list[str], counts: Counter) -> bytes:
+    """Remove the cleaning marks from COPY text, counting ``(kind, column name)`` in ``counts``."""
+    if b"\x00" not in data:
+        return data
+    for kind, index in _MARK.findall(data):
+        counts[(kind.decode(), names[int(index)])] += 1
+    return _MARK.sub(b"", data)

@@ -1,0 +1,147 @@
+"""``raw_commandes._sync_state``: one row per mirrored table, written with the table's rows.
+
+It holds the high-water mark, when deletes were last reconciled, and the columns seen, so a run
+knows where the previous one stopped; it commits (or rolls back) in the table's transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import psycopg
+from psycopg import sql
+
+from shutter_assets.lib.connections import PostgresSettings
+from shutter_assets.lib.mysql_sync import buckets
+from shutter_assets.lib.mysql_sync.specs import STATE_TABLE, TARGET_SCHEMA, TableSpec
+from shutter_assets.lib.mysql_sync.typemap import SourceColumn, pg_type
+
+_STATE = sql.Identifier(TARGET_SCHEMA, STATE_TABLE)
+
+
+def ensure_state_table(pg: PostgresSettings) -> None:
+    """Create ``raw_commandes`` and its sync-state table if missing (idempotent, serialized)."""
+    with pg.connect() as conn:
+        conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (TARGET_SCHEMA,))
+        conn.execute(
+            sql.SQL("create schema if not exists {}").format(sql.Identifier(TARGET_SCHEMA))
+        )
+        conn.execute(
+            sql.SQL(
+                """
+                create table if not exists {} (
+                    table_name text primary key,
+                    strategy text not null,
+                    cursor_column text,
+                    high_water_mark timestamptz,
+                    last_full_reconcile timestamptz,
+                    columns_seen jsonb not null default '[]'::jsonb,
+                    last_synced_at timestamptz not null,
+                    last_mode text,
+                    last_rows_read bigint
+                )
+                """
+            ).format(_STATE)
+        )
+        buckets.ensure_table(conn)
+        # added with the content sweep (verify.py); a warehouse synced before gets it here
+        conn.execute(
+            sql.SQL("alter table {} add column if not exists verify_next_key numeric").format(
+                _STATE
+            )
+        )
+
+
+def read_state(pg: PostgresSettings, table: str) -> dict | None:
+    """The stored sync state of one table (for tests, the demo and operators)."""
+    with pg.connect() as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+        exists = cur.execute(
+            "select to_regclass(%s) is not null as ok", (f"{TARGET_SCHEMA}.{STATE_TABLE}",)
+        ).fetchone()
+        if not exists["ok"]:
+            return None
+        return cur.execute(
+            sql.SQL("select * from {} where table_name = %s").format(_STATE), (table,)
+        ).fetchone()
+
+
+@dataclass(frozen=True)
+class StoredState:
+    """What the previous run left: where it stopped, when deletes were last reconciled, how long
+    ago it ran (seconds) and the key the content sweep resumes at."""
+
+    high_water_mark: datetime | None
+    last_full_reconcile: datetime | None
+    seconds_since_last_run: float
+    verify_next_key: int | None
+
+
+def lock_state(pgc: psycopg.Connection, table: str) -> StoredState | None:
+    """The table's state row, locked for this transaction; None before the first sync."""
+    row = pgc.execute(
+        sql.SQL(
+            "select high_water_mark, last_full_reconcile,"
+            " extract(epoch from now() - last_synced_at)::float8, verify_next_key"
+            " from {} where table_name = %s for update"
+        ).format(_STATE),
+        (table,),
+    ).fetchone()
+    if row is None:
+        return None
+    return StoredState(row[0], row[1], row[2], None if row[3] is None else int(row[3]))
+
+
+def reconcile_due(
+    pgc: psycopg.Connection, last: datetime | None, interval_s: int, forced: bool
+) -> bool:
+    """Deletes are looked for when forced, never before, or ``interval_s`` after the last time."""
+    if forced or last is None or interval_s <= 0:
+        return True
+    age = pgc.execute("select now() - %s::timestamptz", (last,)).fetchone()[0]
+    return age >= timedelta(seconds=interval_s)
+
+
+def save_state(
+    pgc: psycopg.Connection,
+    spec: TableSpec,
+    columns: tuple[SourceColumn, ...],
+    hwm: datetime | None,
+    reconciled_at: datetime | None,
+    mode: str,
+    rows_read: int,
+    verify_next_key: int | None,
+) -> None:
+    seen = [{"name": c.name, "mysql_type": c.column_type, "pg_type": pg_type(c)} for c in columns]
+    pgc.execute(
+        sql.SQL(
+            """
+            insert into {} (table_name, strategy, cursor_column, high_water_mark,
+                last_full_reconcile, columns_seen, last_synced_at, last_mode, last_rows_read,
+                verify_next_key)
+            values (%s, %s, %s, %s, %s, %s::jsonb, now(), %s, %s, %s)
+            on conflict (table_name) do update set
+                strategy = excluded.strategy,
+                cursor_column = excluded.cursor_column,
+                high_water_mark = excluded.high_water_mark,
+                last_full_reconcile = excluded.last_full_reconcile,
+                columns_seen = excluded.columns_seen,
+                last_synced_at = excluded.last_synced_at,
+                last_mode = excluded.last_mode,
+                last_rows_read = excluded.last_rows_read,
+                verify_next_key = excluded.verify_next_key
+            """
+        ).format(_STATE),
+        (
+            spec.name,
+            spec.strategy,
+            spec.cursor_column,
+            hwm,
+            reconciled_at,
+            json.dumps(seen),
+            mode,
+            rows_read,
+            verify_next_key,
+        ),
+    )

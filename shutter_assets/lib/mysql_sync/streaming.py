@@ -1,0 +1,149 @@
+"""Streams of COPY text from MySQL, read in keyset-ordered chunks; or parallel key ranges.
+
+Rows arrive already rendered as PostgreSQL ``COPY`` text lines (see ``typemap``), as raw bytes, so
+Python only moves them from one socket to the other. Each chunk is one ordinary (buffered) query
+of at most ``fetch_rows`` rows that resumes after the last key of the previous chunk, in the same
+snapshot: memory is a few chunks whatever the table size, and a read that stops early (an error,
+the consumer gave up) leaves nothing half-read on the connection. MySQL cannot stop a result set
+it has started sending, so an unbuffered cursor would have to be drained or its connection torn
+down mid-protocol.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+
+from shutter_assets.lib.connections import MySQLSettings
+from shutter_assets.lib.mysql_sync.snapshot import Snapshot, SourceTable
+from shutter_assets.lib.mysql_sync.typemap import SourceColumn, quote_mysql
+
+Batch = tuple[bytes, int]  # (COPY text lines, each ending in a newline; number of rows)
+_INT_TYPES = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint"}
+
+
+def _after(keys: list[str]) -> str:
+    """``(k1, k2, …) > (%s, %s, …)`` spelled so the optimizer sees a range on ``k1``."""
+    q = [quote_mysql(k) for k in keys]
+    condition = f"{q[-1]} > %s"
+    for k in reversed(q[:-1]):
+        condition = f"{k} > %s OR ({k} = %s AND ({condition}))"
+    return f"{q[0]} >= %s AND ({condition})"
+
+
+def _after_params(values: tuple) -> tuple:
+    inner: list = [values[-1]]
+    for v in reversed(values[:-1]):
+        inner = [v, v, *inner]
+    return (values[0], *inner)
+
+
+def _key_value(column: SourceColumn, raw: bytes | None) -> int | str | None:
+    """A key value as read, bound back as the same type (so text compares by its collation)."""
+    if raw is None:
+        return None
+    return int(raw) if column.data_type.lower() in _INT_TYPES else raw.decode("utf-8")
+
+
+def stream(
+    snap: Snapshot,
+    table: SourceTable,
+    where: str,
+    params: tuple,
+    fetch_rows: int,
+    *,
+    columns: list[SourceColumn] | None = None,
+    order: tuple[str, ...] | None = None,
+    stop: threading.Event | None = None,
+) -> Iterator[Batch]:
+    """Yield the rows of ``table`` matching ``where`` (all ``columns``), in chunks.
+
+    ``order`` is a unique key to page on: the primary key by default (served by the clustered
+    index), or ``(cursor column, *pk)`` for an incremental read (served by the cursor's index).
+    """
+    order = order or table.pk
+    by_name = {c.name: c for c in table.columns}
+    line = table.select_list(columns)
+    keys = ", ".join(quote_mysql(k) for k in order)
+    hint = " FORCE INDEX (PRIMARY)" if order == table.pk else ""
+    last: tuple | None = None
+    while stop is None or not stop.is_set():
+        parts = [f"({where})"] if where else []
+        page_params = list(params)
+        if last is not None:
+            parts.append(f"({_after(list(order))})")
+            page_params.extend(_after_params(last))
+        statement = (
+            f"SELECT {line}, {keys} FROM {quote_mysql(table.name)}{hint}"
+            + (f" WHERE {' AND '.join(parts)}" if parts else "")
+            + f" ORDER BY {keys} LIMIT {int(fetch_rows)}"
+        )
+        rows = snap.query(statement, tuple(page_params))
+        if rows:
+            yield b"\n".join(r[0] for r in rows) + b"\n", len(rows)
+        if len(rows) < fetch_rows:
+            return
+        last = tuple(_key_value(by_name[k], v) for k, v in zip(order, rows[-1][1:], strict=True))
+
+
+_DONE = object()
+
+
+def parallel_stream(
+    settings: MySQLSettings,
+    table: SourceTable,
+    jobs: list[tuple[str, tuple]],
+    fetch_rows: int,
+) -> Iterator[Batch]:
+    """Read each (where, params) on its own connection and snapshot; yield batches as they come.
+
+    The queue is bounded, so memory stays at a few batches per worker however large the table.
+    The first worker error stops the others and is raised to the caller.
+    """
+    out: queue.Queue = queue.Queue(maxsize=4 * len(jobs))
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work(where: str, params: tuple) -> None:
+        snap = None
+        try:
+            snap = Snapshot(settings)
+            for batch in stream(snap, table, where, params, fetch_rows, stop=stop):
+                if not put(batch):
+                    return
+            put(_DONE)
+        except BaseException as exc:
+            put(exc)
+        finally:
+            if snap is not None:
+                snap.close()
+
+    threads = [
+        threading.Thread(target=work, args=job, name=f"mysql-range-{i}", daemon=True)
+        for i, job in enumerate(jobs)
+    ]
+    for thread in threads:
+        thread.start()
+    done = 0
+    try:
+        while done < len(threads):
+            item = out.get()
+            if item is _DONE:
+                done += 1
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                yield item
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)

@@ -1,0 +1,179 @@
+"""Every committed change reaches the mirror, whatever its ``date_maj`` says (issue 16).
+
+The members of the kind: a transaction that commits after the high-water mark moved past its rows
+(shorter than the overlap window, or longer), a writer that sets ``date_maj`` itself or leaves it
+unchanged, and client clocks behind or ahead of the server's. Two real MariaDB sessions where the
+case needs them; time is shifted (``SET timestamp`` at the source, the stored time of the last
+run in ``_sync_state``), never slept. Each test ends with a full mirror == source comparison.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pymysql
+import pytest
+
+from shutter_assets.lib.connections import MySQLSettings, PostgresSettings
+from shutter_assets.lib.mysql_sync import SyncOptions, sync_tables
+from tests.fixtures.legacy_orders import (
+    assert_mirror_equals_source,
+    mirror_table,
+    mysql_exec,
+    pg_value,
+)
+
+pytestmark = pytest.mark.integration
+
+SIX_HOURS = SyncOptions().verify_interval_s
+
+
+def open_session(settings: MySQLSettings, shift_s: int = 0) -> pymysql.connections.Connection:
+    """An ERP session with its own transaction; ``shift_s`` moves its clock (``SET timestamp``)."""
+    conn = settings.connect(autocommit=False)
+    with conn.cursor() as cur:
+        cur.execute("SET SESSION sql_mode = ''")
+        if shift_s:
+            cur.execute("SET SESSION timestamp = UNIX_TIMESTAMP() + %s", (shift_s,))
+    return conn
+
+
+def run(conn: pymysql.connections.Connection, statement: str) -> None:
+    with conn.cursor() as cur:
+        cur.execute(statement)
+
+
+def age_last_run(pg: PostgresSettings, table: str, seconds: int) -> None:
+    """Pretend the previous run was ``seconds`` earlier than it was (instead of sleeping)."""
+    with pg.connect() as conn:
+        conn.execute(
+            "update raw_commandes._sync_state set last_synced_at = last_synced_at"
+            " - make_interval(secs => %s) where table_name = %s",
+            (seconds, table),
+        )
+
+
+def test_the_issue_case_a_late_commit_reaches_the_mirror_with_a_one_second_overlap(
+    legacy, pg_settings
+):
+    quick = SyncOptions(overlap_s=1)
+    sync_tables(legacy, pg_settings, ["clients"], quick)
+    session_a = open_session(legacy, shift_s=-3)  # its UPDATE ran 3 s before B's
+    session_b = open_session(legacy)
+    try:
+        run(session_a, "UPDATE clients SET ville = 'LATE-COMMIT' WHERE id_client = 1")
+        run(session_b, "UPDATE clients SET ville = 'Arras' WHERE id_client = 2")
+        session_b.commit()
+        during = sync_tables(legacy, pg_settings, ["clients"], quick)["clients"]
+        assert during.updated == 1  # client 2; client 1 is not committed yet
+        session_a.commit()
+    finally:
+        session_a.close()
+        session_b.close()
+    after = sync_tables(legacy, pg_settings, ["clients"], quick)["clients"]
+    assert (after.updated, after.swept_changes) == (1, 1)  # found by the sweep, not by date_maj
+    assert mirror_table(pg_settings, "clients", ["ville"])[:2] == [("LATE-COMMIT",), ("Arras",)]
+    quiet = sync_tables(legacy, pg_settings, ["clients"], quick)["clients"]
+    assert (quiet.updated, quiet.swept_changes) == (0, 0)
+    assert_mirror_equals_source(legacy, pg_settings, "clients")
+
+
+def spread_keys(settings: MySQLSettings) -> None:
+    """Order lines with keys up to 90,000, so the key span is many sweep slices wide."""
+    values = ", ".join(f"({k}, 1, 1, 2, '2026-01-20 08:00:00')" for k in range(1000, 90_001, 1000))
+    mysql_exec(
+        settings,
+        [
+            "INSERT INTO lignes_commande (id_ligne, id_commande, id_produit, quantite, date_maj)"
+            f" VALUES {values}"
+        ],
+    )
+
+
+def test_a_transaction_open_longer_than_the_default_overlap_reaches_the_mirror_within_the_interval(
+    legacy, pg_settings
+):
+    spread_keys(legacy)
+    options = SyncOptions(reconcile_bucket=1000)  # default overlap (600 s) and sweep interval
+    sync_tables(legacy, pg_settings, ["lignes_commande"], options)
+    long_tx = open_session(legacy, shift_s=-2 * 3600)  # opened two hours ago
+    try:
+        run(long_tx, "UPDATE lignes_commande SET quantite = 99 WHERE id_ligne = 80000")
+        mysql_exec(legacy, ["UPDATE lignes_commande SET quantite = 5 WHERE id_ligne = 1"])
+        during = sync_tables(legacy, pg_settings, ["lignes_commande"], options)["lignes_commande"]
+        assert during.updated == 1
+        long_tx.commit()
+    finally:
+        long_tx.close()
+
+    # a run right after covers the next slice only: 80000 is not in it yet
+    soon = sync_tables(legacy, pg_settings, ["lignes_commande"], options)["lignes_commande"]
+    assert soon.updated == 0
+    assert len(soon.swept_keys) == 1 and not soon.swept_keys[0][0] <= 80000 <= soon.swept_keys[0][1]
+    # at most one interval later every key has been re-read
+    age_last_run(pg_settings, "lignes_commande", SIX_HOURS)
+    later = sync_tables(legacy, pg_settings, ["lignes_commande"], options)["lignes_commande"]
+    assert (later.updated, later.swept_changes) == (1, 1)
+    assert later.swept_keys == [(1, 90_000)]
+    assert_mirror_equals_source(legacy, pg_settings, "lignes_commande")
+
+
+@pytest.mark.parametrize(
+    ("session_shift_s", "statement", "by_sweep"),
+    [
+        # a writer that sets date_maj itself, to an old value
+        (0, "UPDATE lignes_commande SET quantite = 7, date_maj = '2020-01-01'"
+            " WHERE id_ligne = 85000", 1),
+        # a writer that leaves date_maj as it was
+        (0, "UPDATE lignes_commande SET quantite = 8, date_maj = date_maj"
+            " WHERE id_ligne = 85000", 1),
+        # a client whose clock is a day behind the server's
+        (-86_400, "UPDATE lignes_commande SET quantite = 9 WHERE id_ligne = 85000", 1),
+        # an insert dated a day back: the key buckets differ, so the reconcile finds it first
+        (-86_400, "INSERT INTO lignes_commande (id_ligne, id_commande, id_produit, quantite)"
+                  " VALUES (85001, 2, 1, 3)", 0),
+    ],
+    ids=["date_maj_set_old", "date_maj_unchanged", "clock_behind", "insert_clock_behind"],
+)  # fmt: skip
+def test_changes_that_date_maj_hides_reach_the_mirror_within_the_interval(
+    legacy, pg_settings, session_shift_s, statement, by_sweep
+):
+    spread_keys(legacy)
+    options = SyncOptions(reconcile_bucket=1000)
+    sync_tables(legacy, pg_settings, ["lignes_commande"], options)
+    # an honest change first, so the high-water mark is the server's now
+    mysql_exec(legacy, ["UPDATE lignes_commande SET quantite = 4 WHERE id_ligne = 2"])
+    assert sync_tables(legacy, pg_settings, ["lignes_commande"], options)["lignes_commande"].updated
+    writer = open_session(legacy, shift_s=session_shift_s)
+    try:
+        run(writer, statement)
+        writer.commit()
+    finally:
+        writer.close()
+    age_last_run(pg_settings, "lignes_commande", SIX_HOURS)
+    result = sync_tables(legacy, pg_settings, ["lignes_commande"], options)["lignes_commande"]
+    assert result.swept_changes == by_sweep
+    assert result.inserted + result.updated == 1
+    assert_mirror_equals_source(legacy, pg_settings, "lignes_commande")
+
+
+def test_a_clock_ahead_does_not_carry_the_high_water_mark_past_the_server_clock(
+    legacy, pg_settings
+):
+    no_sweep = SyncOptions(verify_interval_s=0)  # date_maj alone must be enough here
+    sync_tables(legacy, pg_settings, ["clients"], no_sweep)
+    ahead = open_session(legacy, shift_s=86_400)
+    try:
+        run(ahead, "UPDATE clients SET ville = 'Demain' WHERE id_client = 1")
+        ahead.commit()
+    finally:
+        ahead.close()
+    first = sync_tables(legacy, pg_settings, ["clients"], no_sweep)["clients"]
+    assert first.updated == 1
+    dated = pg_value(pg_settings, "select date_maj from raw_commandes.clients where id_client = 1")
+    assert dated > datetime.now(UTC) > first.high_water_mark
+    # an honest change after it, dated by the server's clock, is read by the very next run
+    mysql_exec(legacy, ["UPDATE clients SET ville = 'Aujourd''hui' WHERE id_client = 2"])
+    second = sync_tables(legacy, pg_settings, ["clients"], no_sweep)["clients"]
+    assert second.updated == 1
+    assert_mirror_equals_source(legacy, pg_settings, "clients")
