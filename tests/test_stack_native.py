@@ -5,7 +5,8 @@ with only host, port and file paths rewritten, so what the containers run is wha
 proves: the webserver serves the asset graph of the gRPC code location (checked through GraphQL
 against the Definitions loaded in-process), the daemon records a sensor tick in the PostgreSQL
 instance, the compose health probes pass, and headless Chromium renders the platform once it is
-materialized (a simulated plant, every asset materialized by hand as an operator would). The
+materialized (a simulated plant; the OEE mart and all its upstream assets materialized by hand,
+as an operator would). The
 screenshots are kept in docs/screenshots/ and shown in the README: a mart's upstream lineage down to
 the raw tables (asset_graph.png), the OEE mart's page with its metadata (oee_asset.png), and the
 sensor's ticks (sensor_ticks.png).
@@ -52,7 +53,7 @@ SCREENSHOTS = ROOT / "docs" / "screenshots"
 SCREENSHOT = SCREENSHOTS / "asset_graph.png"
 PREFERRED_SENSOR = "machine_logs_sensor"
 REPOSITORY = "__repository__"
-MATERIALIZING_TEST_TIMEOUT_S = 1800
+MATERIALIZING_TEST_TIMEOUT_S = 2400
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -254,11 +255,12 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def materialized(stack: Stack) -> str:
-    """A simulated plant (orders in MariaDB, one day of log files), every asset materialized.
+    """A simulated plant (orders in MariaDB, one day of log files), the OEE mart materialized
+    with everything upstream of it (the lineage the screenshots show).
 
-    As an operator would, by hand (README): `dagster asset materialize --select '*'` on the
-    stack's instance, before any daemon runs, so no sensor-launched run competes with it.
-    Returns the CLI's output.
+    As an operator would, by hand (README): `dagster asset materialize --select
+    '*marts/machine_oee_daily'` on the stack's instance, before any daemon runs, so no
+    sensor-launched run competes with it. Returns the CLI's output.
     """
     env = {**stack.env, "LOGS_MIN_AGE_S": "0"}
     python = str(BIN / "python")
@@ -270,12 +272,12 @@ def materialized(stack: Stack) -> str:
     assert done.returncode == 0, done.stderr[-4000:]
     materialize = [str(BIN / "dagster"), "asset", "materialize", "-m", "shutter_assets.definitions"]
     done = subprocess.run(
-        [*materialize, "--select", "*"],
+        [*materialize, "--select", f"*{OEE_PAGE}"],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=MATERIALIZING_TEST_TIMEOUT_S - 300,
     )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-6000:]
