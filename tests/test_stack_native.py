@@ -5,10 +5,10 @@ with only host, port and file paths rewritten, so what the containers run is wha
 proves: the webserver serves the asset graph of the gRPC code location (checked through GraphQL
 against the Definitions loaded in-process), the daemon records a sensor tick in the PostgreSQL
 instance, the compose health probes pass, and headless Chromium renders the platform once it is
-materialized (a simulated plant, every asset materialized by hand as an operator would). The
-screenshots are kept in docs/screenshots/ and shown in the README: a mart's upstream lineage down to
-the raw tables (asset_graph.png), the OEE mart's page with its metadata (oee_asset.png), and the
-sensor's ticks (sensor_ticks.png).
+materialized (a small simulated plant, every asset materialized by hand as an operator would).
+The screenshots are kept in docs/screenshots/ and shown in the README: a mart's upstream lineage
+down to the raw tables (asset_graph.png), the OEE mart's page with its metadata (oee_asset.png),
+and the sensor's ticks (sensor_ticks.png).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ SCREENSHOTS = ROOT / "docs" / "screenshots"
 SCREENSHOT = SCREENSHOTS / "asset_graph.png"
 PREFERRED_SENSOR = "machine_logs_sensor"
 REPOSITORY = "__repository__"
-MATERIALIZING_TEST_TIMEOUT_S = 1800
+MATERIALIZING_TEST_TIMEOUT_S = 2400
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -254,7 +254,8 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def materialized(stack: Stack) -> str:
-    """A simulated plant (orders in MariaDB, one day of log files), every asset materialized.
+    """A small simulated plant (orders in MariaDB, one day of log files of three machines),
+    every asset materialized.
 
     As an operator would, by hand (README): `dagster asset materialize --select '*'` on the
     stack's instance, before any daemon runs, so no sensor-launched run competes with it.
@@ -275,7 +276,7 @@ def materialized(stack: Stack) -> str:
         env=env,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=MATERIALIZING_TEST_TIMEOUT_S - 300,
     )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-6000:]
