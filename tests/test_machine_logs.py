@@ -19,7 +19,8 @@ from shutter_assets.lib.log_ingest import (
     is_safe_path,
     reprocess_file,
 )
-from shutter_assets.lib.log_selection import decide_tick, files_over_reject_rate, ingest_order
+from shutter_assets.lib.log_registry import files_over_reject_rate
+from shutter_assets.lib.log_selection import decide_tick, ingest_order, select_run_files
 
 TZ = "Europe/Paris"
 HEAD = ";".join(HEADER)
@@ -407,3 +408,37 @@ def test_temporary_and_unsafe_names_are_never_offered():
     d2 = decide_tick(d1.cursor, listing, set(), now=t0 + timedelta(seconds=60), **kw)
     assert d2.settled == []
     assert d2.refused == ["../CU-01_20261120_060000.log", "CU-01/x\n.log"]
+
+
+def test_one_selection_decides_what_a_run_loads():
+    now = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    old, young = now - timedelta(hours=1), now - timedelta(seconds=5)
+    listing = [
+        RemoteFile("CU-01_20261120_060000 (1).log", 10, old),
+        RemoteFile("CU-01_20261120_060000.log", 10, old),
+        RemoteFile("CU-01_20261120_070000.log", 10, young),
+        RemoteFile("CU-01_20261120_080000.log", 10, old),
+        RemoteFile("CU-01_20261120_090000.log.part", 10, old),
+        RemoteFile("../CU-01_20261120_060000.log", 10, old),
+    ]
+    asked: list[list[str]] = []
+
+    def ingested(files):
+        asked.append([f.path for f in files])
+        return {"CU-01_20261120_080000.log"}
+
+    by_hand = select_run_files(listing, [], now=now, min_age_s=30, ingested=ingested)
+    assert [f.path for f in by_hand.files] == [
+        "CU-01_20261120_060000.log",
+        "CU-01_20261120_060000 (1).log",
+    ]
+    assert by_hand.refused == ["../CU-01_20261120_060000.log"]
+    assert asked == [
+        ["CU-01_20261120_060000 (1).log", "CU-01_20261120_060000.log", "CU-01_20261120_080000.log"]
+    ]
+
+    requested = ["CU-01_20261120_070000.log", "gone.log", "../CU-01_20261120_060000.log"]
+    batch = select_run_files(listing, requested, now=now, min_age_s=30, ingested=ingested)
+    assert [f.path for f in batch.files] == ["CU-01_20261120_070000.log"]
+    assert batch.missing == ["gone.log"]
+    assert len(asked) == 1  # an explicit batch never asks the registry

@@ -1,9 +1,10 @@
 """Which log files to load, and when: settling, batching and the sensor's cursor. No Dagster.
 
-Plain functions over drop listings and the file registry, so the sensor stays a thin wrapper and
-its rules are unit-testable: a file is settled when the same version (path, size, mtime) has been
-seen for ``min_age_s``; temporary names (``.part``/``.tmp``) wait for their rename; unsafe names
-are refused; a backlog is cut into ceil(N / batch_size) batches with a key stable across ticks.
+Plain functions over drop listings, so the sensor and the asset stay thin wrappers and their rules
+are unit-testable: a file is settled when the same version (path, size, mtime) has been seen for
+``min_age_s``; temporary names (``.part``/``.tmp``) wait for their rename; unsafe names are
+refused; a backlog is cut into ceil(N / batch_size) batches with a key stable across ticks. What
+the registry already holds comes from ``log_registry``, passed in.
 """
 
 from __future__ import annotations
@@ -12,43 +13,15 @@ import base64
 import hashlib
 import json
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-
-import psycopg
 
 from shutter_assets.lib.drop.base import RemoteFile
 from shutter_assets.lib.log_ingest import is_safe_path, is_temporary
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
-
-
-def already_ingested(conn: psycopg.Connection, files: Iterable[RemoteFile]) -> set[str]:
-    """Paths whose exact version (path, size, mtime) is already registered, in one query.
-
-    The paths travel as one newline-joined text (safe names hold no control characters), which
-    keeps a 10,000-file listing cheap to send; versions are compared here, exactly.
-    """
-    by_path: dict[str, list[RemoteFile]] = {}
-    for f in files:
-        by_path.setdefault(f.path, []).append(f)
-    if not by_path:
-        return set()
-    exists = conn.execute("select to_regclass('raw.ingested_files') is not null").fetchone()
-    if not exists or not exists[0]:
-        return set()
-    rows = conn.execute(
-        "select path, size_bytes, mtime from raw.ingested_files "
-        "where path = any(string_to_array(%s, E'\\n'))",
-        ("\n".join(p for p in by_path if "\n" not in p),),
-    ).fetchall()
-    done: set[str] = set()
-    for path, size, mtime in rows:
-        if any(f.size == size and f.mtime == mtime for f in by_path[path]):
-            done.add(path)
-    return done
 
 
 def candidates(listing: Iterable[RemoteFile]) -> tuple[list[RemoteFile], list[str]]:
@@ -168,41 +141,49 @@ def batch_key(batch: Sequence[RemoteFile]) -> str:
     return f"machine_logs:{h.hexdigest()[:20]}"
 
 
-def settled_by_age(listing: Sequence[RemoteFile], *, now: datetime, min_age_s: float) -> list:
-    """For a run started by hand (no sensor history): files whose mtime is old enough."""
-    files, _ = candidates(listing)
-    return [f for f in files if (now - f.mtime).total_seconds() >= min_age_s]
+def refused_name_message(path: str) -> str:
+    """What the sensor and the asset log for a name ``candidates`` refused (one wording)."""
+    return (
+        f"refused remote name {path!r} in the log drop: absolute, containing '..' or a control "
+        "character; rename it on the server"
+    )
 
 
-def files_over_reject_rate(
-    conn: psycopg.Connection, run_id: str | None, max_rate: float
-) -> tuple[str | None, int, list[tuple[str, int, int, float]]]:
-    """Files of ``run_id`` (else of the latest run that loaded files) whose reject rate exceeds
-    ``max_rate``: returns (run checked, files checked, [(path, rejects, lines, rate)])."""
-    if not conn.execute("select to_regclass('raw.ingested_files') is not null").fetchone()[0]:
-        return None, 0, []
-    if (
-        not run_id
-        or not conn.execute(
-            "select 1 from raw.ingested_files where run_id = %s and status = 'loaded' limit 1",
-            (run_id,),
-        ).fetchone()
-    ):
-        row = conn.execute(
-            "select run_id from raw.ingested_files where status = 'loaded' "
-            "order by ingested_at desc, file_id desc limit 1"
-        ).fetchone()
-        run_id = row[0] if row else None
-    if run_id is None:
-        return None, 0, []
-    rows = conn.execute(
-        "select path, reject_count, event_count + reject_count from raw.ingested_files "
-        "where run_id = %s and status = 'loaded' order by path",
-        (run_id,),
-    ).fetchall()
-    offenders = [
-        (path, rej, total, rej / total)
-        for path, rej, total in rows
-        if total and rej / total > max_rate
-    ]
-    return run_id, len(rows), offenders
+@dataclass
+class RunSelection:
+    """What one ingestion run loads (in ingestion order) and what it could not."""
+
+    files: list[RemoteFile]
+    missing: list[str] = field(default_factory=list)  # requested, no longer in the drop
+    refused: list[str] = field(default_factory=list)  # unsafe names seen in the listing
+
+
+def select_run_files(
+    listing: Sequence[RemoteFile],
+    requested: Sequence[str],
+    *,
+    now: datetime,
+    min_age_s: float,
+    ingested: Callable[[list[RemoteFile]], set[str]],
+) -> RunSelection:
+    """The files one run of ``raw/machine_events`` loads: the one place that decides it.
+
+    ``requested`` paths (the sensor's batch, or a run config written by hand) are loaded as
+    listed now, when still present and safe; the loader itself skips a version already
+    registered. With no request (materialized by hand, no sensor history), every safe file whose
+    mtime is at least ``min_age_s`` old and whose version ``ingested`` does not report. The result
+    is sorted by ``ingest_order``.
+    """
+    files, refused = candidates(listing)
+    if requested:
+        by_path = {f.path: f for f in files}
+        listed = {f.path for f in listing}
+        chosen = [by_path[p] for p in requested if p in by_path]
+        missing = [p for p in requested if p not in listed]
+    else:
+        chosen = [f for f in files if (now - f.mtime).total_seconds() >= min_age_s]
+        done = ingested(chosen)
+        chosen = [f for f in chosen if f.path not in done]
+        missing = []
+    chosen.sort(key=ingest_order)
+    return RunSelection(files=chosen, missing=missing, refused=refused)

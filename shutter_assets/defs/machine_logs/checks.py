@@ -5,7 +5,7 @@ import dagster as dg
 from shutter_assets.defs.machine_logs.assets import EVENTS_KEY
 from shutter_assets.defs.machine_logs.settings import MachineLogsSettings
 from shutter_assets.defs.resources import WarehouseResource
-from shutter_assets.lib.log_selection import files_over_reject_rate
+from shutter_assets.lib.log_registry import files_over_reject_rate
 
 
 @dg.asset_check(

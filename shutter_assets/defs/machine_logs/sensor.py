@@ -15,7 +15,13 @@ from shutter_assets.defs.machine_logs.assets import (
 )
 from shutter_assets.defs.machine_logs.settings import MachineLogsSettings
 from shutter_assets.defs.resources import LogDropResource, WarehouseResource
-from shutter_assets.lib.log_selection import already_ingested, batch_key, batches, decide_tick
+from shutter_assets.lib.log_registry import already_ingested
+from shutter_assets.lib.log_selection import (
+    batch_key,
+    batches,
+    decide_tick,
+    refused_name_message,
+)
 
 
 @dg.sensor(
@@ -44,10 +50,7 @@ def machine_logs_sensor(
         retry_after_s=machine_logs.retry_after_s,
     )
     for path in decision.refused:
-        context.log.error(
-            f"refused remote name {path!r} in the log drop: absolute or containing '..'; "
-            "rename it on the server"
-        )
+        context.log.error(refused_name_message(path))
     runs = [
         dg.RunRequest(
             run_key=batch_key(batch),
