@@ -371,7 +371,3 @@ class LogParser:
             )
         )
 
-
-def parse_log(stream: BinaryIO, *, path: str, plant_tz: str) -> LogParser:
-    """Shorthand for ``LogParser(...)``: iterate it for events and rejects."""
-    return LogParser(stream, path=path, plant_tz=plant_tz)
