@@ -16,7 +16,7 @@ from typing import BinaryIO
 import psycopg
 from psycopg import sql
 
-from shutter_assets.lib.log_format import Event, LogParser
+from shutter_assets.lib.log_format import NUL_SHOWN_AS, Event, LogParser
 
 COPY_BATCH_ROWS = 5000
 _N = "\\N"
@@ -69,6 +69,13 @@ def _text(value: str | None) -> str:
             .replace("\n", "\\n")
         )
     return value
+
+
+def _reject_text(value: str) -> str:
+    """Reject text for COPY: a NUL byte, which PostgreSQL ``text`` refuses (and which made the
+    parser reject the line), is shown as ``NUL_SHOWN_AS`` at its place. Event fields never hold
+    one: the parser rejects any line that does."""
+    return _text(value.replace("\x00", NUL_SHOWN_AS) if "\x00" in value else value)
 
 
 OnFlush = Callable[[str, int, int], None]  # (path, rows so far, loading backend pid)
@@ -142,7 +149,9 @@ def copy_file(
                             on_flush(path, done, conn.info.backend_pid)
                 else:
                     line_no, raw_line, reason = item
-                    rejects.write(f"{prefix}{line_no}\t{_text(raw_line)}\t{_text(reason)}\n")
+                    rejects.write(
+                        f"{prefix}{line_no}\t{_reject_text(raw_line)}\t{_reject_text(reason)}\n"
+                    )
             if rows:
                 copy.write("".join(rows))
         if parser.reject_count:

@@ -31,7 +31,8 @@ import psycopg
 from shutter_assets.lib.connections import PostgresSettings
 from shutter_assets.lib.drop.base import LogDrop, RemoteFile
 from shutter_assets.lib.log_copy import HashingReader, OnFlush, copy_file
-from shutter_assets.lib.log_format import LogHeaderError, LogParser
+from shutter_assets.lib.log_decoding import LogFileError
+from shutter_assets.lib.log_format import NUL_SHOWN_AS, LogParser
 from shutter_assets.lib.raw_schema import ensure_raw_schema
 
 TEMP_SUFFIXES = (".part", ".tmp")
@@ -216,8 +217,10 @@ def _load_content(
 ) -> None:
     """Stream the file into raw.machine_events / rejects under ``res.file_id``; fill ``res``.
 
-    A wrong header makes ``res`` a whole-file ``rejected`` (the rest of the file is still read,
-    to hash it). Raises ``FileChangedError`` when the bytes read differ from the listed size.
+    A file that cannot be read as a log (wrong header, a UTF-16 BOM its bytes do not follow)
+    makes ``res`` a whole-file ``rejected``; the rest of the file is still read, to hash it, and
+    the caller rolls its rows back. Raises ``FileChangedError`` when the bytes read differ from
+    the listed size.
     """
     with drop.open_read(rf.path) as remote:
         reader = HashingReader(remote)
@@ -225,8 +228,8 @@ def _load_content(
         parser = LogParser(buffered, path=rf.path, plant_tz=plant_tz)
         try:
             copy_file(conn, parser, res.file_id, rf.path, on_flush)
-        except LogHeaderError as exc:
-            res.status, res.error = "rejected", str(exc)
+        except LogFileError as exc:
+            res.status, res.error = "rejected", str(exc).replace("\x00", NUL_SHOWN_AS)
             while buffered.read(1 << 20):
                 pass
     if reader.nbytes != rf.size:
@@ -298,6 +301,9 @@ def _load_one(
         _skip_fk_checks(conn)
         conn.execute("savepoint file_content")
         _load_content(conn, drop, rf, res, plant_tz=plant_tz, on_flush=on_flush)
+        if res.status == "rejected":  # rows a mid-file decoding error left behind go
+            conn.execute("rollback to savepoint file_content")
+            res.rows = res.rejects = 0
         res.duplicate_of = _duplicate_of(conn, res.sha256, res.file_id)
         if res.duplicate_of is None:
             conn.execute("release savepoint file_content")

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 import psycopg
 
 from shutter_assets.lib.drop.base import RemoteFile
+from shutter_assets.lib.log_ingest import is_safe_path
 
 
 def _registry_exists(conn: psycopg.Connection) -> bool:
@@ -22,18 +23,21 @@ def _registry_exists(conn: psycopg.Connection) -> bool:
 def already_ingested(conn: psycopg.Connection, files: Iterable[RemoteFile]) -> set[str]:
     """Paths whose exact version (path, size, mtime) is already registered, in one query.
 
-    The paths travel as one newline-joined text (safe names hold no control characters), which
-    keeps a 10,000-file listing cheap to send; versions are compared here, exactly.
+    Only names the loader accepts (``is_safe_path``) can be registered, so only they are asked:
+    a name holding a control character (a NUL, which PostgreSQL ``text`` refuses, or a newline)
+    never reaches the query. The paths travel as one newline-joined text, which keeps a
+    10,000-file listing cheap to send; versions are compared here, exactly.
     """
     by_path: dict[str, list[RemoteFile]] = {}
     for f in files:
-        by_path.setdefault(f.path, []).append(f)
+        if is_safe_path(f.path):
+            by_path.setdefault(f.path, []).append(f)
     if not by_path or not _registry_exists(conn):
         return set()
     rows = conn.execute(
         "select path, size_bytes, mtime from raw.ingested_files "
         "where path = any(string_to_array(%s, E'\\n'))",
-        ("\n".join(p for p in by_path if "\n" not in p),),
+        ("\n".join(by_path),),
     ).fetchall()
     done: set[str] = set()
     for path, size, mtime in rows:
