@@ -225,8 +225,9 @@ def _load_content(
     with drop.open_read(rf.path) as remote:
         reader = HashingReader(remote)
         buffered = io.BufferedReader(reader, buffer_size=1 << 20)
-        parser = LogParser(buffered, path=rf.path, plant_tz=plant_tz)
+        parser = None
         try:
+            parser = LogParser(buffered, path=rf.path, plant_tz=plant_tz)
             copy_file(conn, parser, res.file_id, rf.path, on_flush)
         except LogFileError as exc:
             res.status, res.error = "rejected", str(exc).replace("\x00", NUL_SHOWN_AS)
@@ -239,8 +240,10 @@ def _load_content(
             f"picked up again once it is settled."
         )
     res.sha256 = reader.sha.hexdigest()
-    res.encoding = parser.encoding
-    res.lines, res.rows, res.rejects = parser.line_count, parser.event_count, parser.reject_count
+    if parser is not None:  # None: the file failed before its first line could be read
+        res.encoding = parser.encoding
+        res.lines, res.rows = parser.line_count, parser.event_count
+        res.rejects = parser.reject_count
 
 
 def _duplicate_of(conn: psycopg.Connection, sha256: str, file_id: int) -> int | None:
