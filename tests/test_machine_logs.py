@@ -187,11 +187,20 @@ def test_reprocess_replaces_rows_atomically(pg_settings, make_drop):
     drop.put(name, log_bytes(40))  # the machine's corrected export
     with open_drop(drop.settings()) as d:
         res = reprocess_file(pg_settings, d, name, plant_tz=TZ, run_id="again")
-    assert (res.status, res.file_id, res.rows, res.rejects) == ("loaded", first.file_id, 40, 0)
-    assert counts(pg_settings) == (1, 40, 0)
+    # DESIGN section 4: a new version of the path (new file_id, so dbt's incremental models see
+    # it); the earlier one stays in the registry as superseded, its rows gone.
+    assert (res.status, res.rows, res.rejects, res.replaced) == ("loaded", 40, 0, 1)
+    assert res.file_id > first.file_id
+    assert counts(pg_settings) == (2, 40, 0)
     with pg_settings.connect() as conn:
-        reg = conn.execute("select run_id, event_count, size_bytes from raw.ingested_files")
-        assert reg.fetchone() == ("again", 40, drop.path(name).stat().st_size)
+        reg = conn.execute(
+            "select file_id, status, superseded_by, run_id, event_count, size_bytes "
+            "from raw.ingested_files order by file_id"
+        ).fetchall()
+    assert reg == [
+        (first.file_id, "superseded", res.file_id, "r", 30, first.size_bytes),
+        (res.file_id, "loaded", None, "again", 40, drop.path(name).stat().st_size),
+    ]
 
 
 def test_reprocess_refuses_a_file_no_longer_in_the_drop(pg_settings, make_drop):

@@ -215,3 +215,166 @@ def test_an_unreadable_file_is_rejected_once_with_its_reason_until_its_content_c
         assert already_ingested(conn, listing) == {name for name, _, _ in UNREADABLE}
         drop.put(UNREADABLE[0][0], twin_bytes("utf-16-le", "\r\n"), mtime=1_763_600_100)
         assert already_ingested(conn, d.list_files()) == {name for name, _, _ in UNREADABLE[1:]}
+
+
+# -- 3. a file that changes after it was loaded ----------------------------------------------------
+
+RESUMED = [
+    HEAD,
+    "2026-11-20 06:00:00;CU-01;STATE;;;RUNNING;",
+    "2026-11-20 06:00:05;CU-01;CYCLE_START;CMD-2026-000123;LAME-ALU-39;;",
+    "2026-11-20 06:01:00;CU-01;CYCLE_END;CMD-2026-000123;LAME-ALU-39;4;",
+    "2026-11-20 06:01:05;CU-01;CYCLE_START;CMD-2026-000123;LAME-ALU-39;;",
+    "2026-11-20 06:02:00;CU-01;CYCLE_END;CMD-2026-000123;LAME-ALU-39;4;",
+    "2026-11-20 06:02:05;CU-01;CYCLE_START;CMD-2026-000123;LAME-ALU-39;;",
+    "2026-11-20 06:03:00;CU-01;CYCLE_END;CMD-2026-000123;LAME-ALU-39;4;",
+    "2026-11-20 06:03:10;CU-01;STATE;;;IDLE;",
+]
+STALLED = "\n".join(RESUMED[:6]) + "\n2026-11-20 06:02:05;CU-01;CYCLE_ST"  # cut mid-word
+COMPLETE = "\n".join(RESUMED) + "\n"
+OTHER = "CU-02_20261120_060000.log"
+OTHER_LINES = [
+    HEAD,
+    "2026-11-20 06:00:00;CU-02;STATE;;;RUNNING;",
+    "2026-11-20 06:00:05;CU-02;CYCLE_START;;LAME-ALU-39;;",
+    "2026-11-20 06:01:00;CU-02;CYCLE_END;;LAME-ALU-39;3;",
+    "2026-11-20 06:04:00;CU-02;STATE;;;IDLE;",
+]
+
+
+def dbt_counts(conn) -> dict:
+    """What the marts and intermediate models count, per machine."""
+    return {
+        "oee_produced": dict(
+            conn.execute(
+                "select machine_id, sum(produced_qty)::int from marts.machine_oee_daily group by 1"
+            ).fetchall()
+        ),
+        "run_s": dict(
+            conn.execute(
+                "select machine_id, sum(run_s)::int from marts.machine_oee_daily group by 1"
+            ).fetchall()
+        ),
+        "throughput": conn.execute(
+            "select sum(produced_qty)::int, sum(cycle_count)::int from marts.daily_throughput"
+        ).fetchone(),
+        "cycles": conn.execute(
+            "select machine_id, cycle_status, produced_qty::int "
+            "from intermediate.int_machine_cycles order by machine_id, started_at"
+        ).fetchall(),
+        "states": conn.execute(
+            "select machine_id, state, started_at, ended_at, is_open "
+            "from intermediate.int_machine_state_intervals order by machine_id, started_at"
+        ).fetchall(),
+    }
+
+
+def intermediate_file_ids(conn) -> set[int]:
+    ids: set[int] = set()
+    for model in (
+        "int_machine_state_intervals",
+        "int_machine_state_daily",
+        "int_machine_cycles",
+        "int_machine_alarms",
+        "int_machine_downtime",
+        "int_production_counts",
+    ):
+        ids |= {r[0] for r in conn.execute(f"select distinct file_id from intermediate.{model}")}
+    return ids
+
+
+@pytest.mark.integration
+def test_a_resumed_upload_replaces_its_earlier_version_everywhere(pg_settings, make_drop, tmp_path):
+    from shutter_assets.lib.log_ingest import reprocess_file
+    from tests.fixtures.dbt_data.runner import dbt
+
+    TZ = "Europe/Paris"
+    target = tmp_path / "target"
+    select = ["-s", "+machine_oee_daily", "+daily_throughput", "int_machine_cycles"]
+    select += ["+int_machine_downtime"]
+    drop = make_drop("local")
+    drop.put(NAME, STALLED.encode(), mtime=1_763_618_530)  # stalled after 2 of 3 cycles
+    drop.put(OTHER, ("\n".join(OTHER_LINES) + "\n").encode(), mtime=1_763_618_530)
+    first = ingest(pg_settings, drop.settings())
+    assert [(f.path, f.status, f.rows, f.rejects) for f in first.files] == [
+        (NAME, "loaded", 5, 1),
+        (OTHER, "loaded", 4, 0),
+    ]
+    dbt(pg_settings, target, "seed")
+    dbt(pg_settings, target, "run", *select)
+    with pg_settings.connect() as conn:
+        assert dbt_counts(conn)["oee_produced"] == {"CU-01": 8, "CU-02": 3}
+
+    drop.put(NAME, COMPLETE.encode(), mtime=1_763_618_900)  # the upload resumed and completed
+    second = ingest(pg_settings, drop.settings(), run_id="r2")
+    assert [(f.path, f.status, f.rows, f.rejects, f.replaced) for f in second.files] == [
+        (NAME, "loaded", 8, 0, 1),
+        (OTHER, "skipped", 0, 0, 0),
+    ]
+    v1, v2, other = first.files[0].file_id, second.files[0].file_id, first.files[1].file_id
+    with pg_settings.connect() as conn:
+        assert conn.execute(
+            "select file_id, path, status, superseded_by, event_count, reject_count, "
+            "superseded_at is not null from raw.ingested_files order by file_id"
+        ).fetchall() == [
+            (v1, NAME, "superseded", v2, 5, 1, True),
+            (other, OTHER, "loaded", None, 4, 0, False),
+            (v2, NAME, "loaded", None, 8, 0, False),
+        ]
+        assert conn.execute(
+            "select file_id, count(*) from raw.machine_events group by 1 order by 1"
+        ).fetchall() == [(other, 4), (v2, 8)]
+        assert conn.execute("select count(*) from raw.machine_event_rejects").fetchone() == (0,)
+        assert conn.execute(
+            "select count(*), sum(value_num)::int from staging.stg_raw__machine_events "
+            "where machine_id = 'CU-01'"
+        ).fetchone() == (8, 12)
+
+    dbt(pg_settings, target, "run", *select)  # incremental
+    with pg_settings.connect() as conn:
+        incremental = dbt_counts(conn)
+        assert intermediate_file_ids(conn) == {v2, other}
+    assert incremental["oee_produced"] == {"CU-01": 12, "CU-02": 3}
+    assert incremental["run_s"] == {"CU-01": 190, "CU-02": 240}
+    assert incremental["throughput"] == (15, 4)
+    assert [c for c in incremental["cycles"] if c[0] == "CU-01"] == [("CU-01", "completed", 4)] * 3
+
+    with open_drop(drop.settings()) as d:  # reprocess_log_file: one more version, same truth
+        again = reprocess_file(pg_settings, d, NAME, plant_tz=TZ, run_id="r3")
+    assert (again.status, again.rows, again.replaced) == ("loaded", 8, 1)
+    dbt(pg_settings, target, "run", *select)
+    with pg_settings.connect() as conn:
+        assert dbt_counts(conn) == incremental
+        assert intermediate_file_ids(conn) == {again.file_id, other}
+        assert conn.execute(
+            "select status, count(*) from raw.ingested_files group by 1 order by 1"
+        ).fetchall() == [("loaded", 2), ("superseded", 2)]
+    dbt(pg_settings, target, "run", "--full-refresh", *select)
+    with pg_settings.connect() as conn:
+        assert dbt_counts(conn) == incremental
+
+
+@pytest.mark.integration
+def test_the_materialization_says_how_many_earlier_versions_were_replaced(pg_settings, make_drop):
+    import dagster as dg
+
+    from shutter_assets.defs.machine_logs.assets import INGEST_OP, ingest_machine_logs
+    from tests.test_machine_logs import dagster_resources
+
+    drop = make_drop("local")
+    res = dagster_resources(pg_settings, drop.settings())
+    config = {"ops": {INGEST_OP: {"config": {"paths": [NAME]}}}}
+
+    def materialize() -> dict:
+        result = dg.materialize([ingest_machine_logs], resources=res, run_config=config)
+        assert result.success
+        meta = {
+            m.asset_key.to_user_string(): m.metadata
+            for m in result.asset_materializations_for_node(INGEST_OP)
+        }["raw/machine_events"]
+        return {k: meta[k].value for k in ("files_loaded", "rows", "versions_replaced")}
+
+    drop.put(NAME, STALLED.encode(), mtime=1_763_618_530)
+    assert materialize() == {"files_loaded": 1, "rows": 5, "versions_replaced": 0}
+    drop.put(NAME, COMPLETE.encode(), mtime=1_763_618_900)
+    assert materialize() == {"files_loaded": 1, "rows": 8, "versions_replaced": 1}

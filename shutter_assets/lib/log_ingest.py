@@ -13,9 +13,12 @@ Contract (DESIGN.md sections 4 and 6):
   lock on the hash plus a partial unique index make this safe between concurrent runs.
 * A file already registered with the same path, size and mtime is skipped (a repeated run is
   harmless); an advisory lock on the path serialises two runs that race on the same file.
+* A path has one current version: a new version (size or mtime changed, e.g. an upload that
+  stalled, was loaded, and resumed) supersedes the earlier one in its own transaction — the
+  earlier rows are deleted, its registry row stays as ``superseded`` (history).
 * A file whose header is wrong is registered as ``rejected`` with the reason, never skipped.
 * The optional move to the archive folder happens only after the transaction committed.
-* ``reprocess_file(...)`` re-reads one named file and replaces its earlier rows in one transaction.
+* ``reprocess_file(...)`` re-reads one named file as a new version of its path.
 
 Which files to load (settling, batching, the sensor's cursor) is ``log_selection``'s job.
 """
@@ -88,6 +91,7 @@ class FileResult:
     lines: int = 0
     encoding: str | None = None
     duplicate_of: int | None = None
+    replaced: int = 0  # earlier versions of the path this one superseded
     error: str | None = None
     archived_to: str | None = None
     archive_error: str | None = None
@@ -119,6 +123,10 @@ class IngestReport:
     @property
     def failed(self) -> list[FileResult]:
         return [f for f in self.files if f.status == "failed"]
+
+    @property
+    def replaced(self) -> int:
+        return sum(f.replaced for f in self.files)
 
     @property
     def rows(self) -> int:
@@ -158,52 +166,55 @@ def _lock(conn: psycopg.Connection, key: str) -> None:
 
 
 def _claim(
-    conn: psycopg.Connection, rf: RemoteFile, run_id: str, *, replace: bool
-) -> tuple[int, bool]:
-    """Lock the path and give this version a registry row: returns (file_id, already there).
+    conn: psycopg.Connection, rf: RemoteFile, run_id: str, res: FileResult, *, reprocess: bool
+) -> bool:
+    """Lock the path and register this version as its current one; False when there is nothing
+    to do (this very version is already the path's current one, and this is no reprocessing).
 
-    ``already there`` means the same version (path, size, mtime) is registered and there is
-    nothing to do. With ``replace``, the path's latest content row is reopened under its
-    ``file_id`` and its events and rejects are deleted (they are reloaded in this transaction);
-    a path recorded only as a duplicate is refused. Runs inside the file's transaction.
+    DESIGN.md section 4, one current version per path: the path's earlier current row becomes
+    ``superseded`` (``superseded_by`` the new row) and its events and rejects are deleted, in the
+    file's transaction, so the new version's rows replace them atomically (``res.replaced``).
+    A path whose current row is a duplicate cannot be reprocessed: its content is loaded under
+    the file it duplicates. Sets ``res.file_id``.
     """
     _lock(conn, "raw.ingested_files/path/" + rf.path)
-    if replace:
-        row = conn.execute(
-            "select file_id, status, duplicate_of from raw.ingested_files where path = %s "
-            "order by (status <> 'duplicate') desc, file_id desc limit 1",
-            (rf.path,),
-        ).fetchone()
-        if row is not None:
-            file_id, status, duplicate_of = row
-            if status == "duplicate":
-                raise ValueError(
-                    f"{rf.path} was recorded as a duplicate of file_id {duplicate_of} "
-                    f"(see raw.ingested_files); reprocess that file instead."
-                )
-            conn.execute("delete from raw.machine_events where file_id = %s", (file_id,))
-            conn.execute("delete from raw.machine_event_rejects where file_id = %s", (file_id,))
-            conn.execute(
-                "update raw.ingested_files set sha256 = 'pending:' || file_id, "
-                "size_bytes = %s, mtime = %s, run_id = %s, ingested_at = now() "
-                "where file_id = %s",
-                (rf.size, rf.mtime, run_id, file_id),
-            )
-            return file_id, False
-    seen = conn.execute(
-        "select file_id from raw.ingested_files where path = %s and size_bytes = %s "
-        "and mtime is not distinct from %s order by file_id desc limit 1",
-        (rf.path, rf.size, rf.mtime),
+    current = conn.execute(
+        "select file_id, status, duplicate_of, size_bytes, mtime from raw.ingested_files "
+        "where path = %s and status <> 'superseded'",
+        (rf.path,),
     ).fetchone()
-    if seen is not None:
-        return seen[0], True
-    (file_id,) = conn.execute(
+    if current is not None:
+        earlier_id, status, duplicate_of, size, mtime = current
+        if reprocess and status == "duplicate":
+            raise ValueError(
+                f"{rf.path} was recorded as a duplicate of file_id {duplicate_of} "
+                f"(see raw.ingested_files); reprocess that file instead."
+            )
+        if not reprocess and (size, mtime) == (rf.size, rf.mtime):
+            res.file_id = earlier_id
+            return False
+        # First out of the current slot (one current row per path is a unique index), then
+        # pointed at its successor once that has an id.
+        conn.execute(
+            "update raw.ingested_files set status = 'superseded', superseded_at = now() "
+            "where file_id = %s",
+            (earlier_id,),
+        )
+        conn.execute("delete from raw.machine_events where file_id = %s", (earlier_id,))
+        conn.execute("delete from raw.machine_event_rejects where file_id = %s", (earlier_id,))
+    (res.file_id,) = conn.execute(
         "insert into raw.ingested_files (path, size_bytes, mtime, sha256, status, run_id) "
         "values (%s, %s, %s, 'pending:' || gen_random_uuid(), 'loaded', %s) "
         "returning file_id",
         (rf.path, rf.size, rf.mtime, run_id),
     ).fetchone()
-    return file_id, False
+    if current is not None:
+        conn.execute(
+            "update raw.ingested_files set superseded_by = %s where file_id = %s",
+            (res.file_id, current[0]),
+        )
+        res.replaced = 1
+    return True
 
 
 def _load_content(
@@ -252,7 +263,7 @@ def _duplicate_of(conn: psycopg.Connection, sha256: str, file_id: int) -> int | 
     _lock(conn, "raw.ingested_files/sha256/" + sha256)
     row = conn.execute(
         "select file_id from raw.ingested_files where sha256 = %s "
-        "and status <> 'duplicate' and file_id <> %s",
+        "and status in ('loaded', 'rejected') and file_id <> %s",
         (sha256, file_id),
     ).fetchone()
     return row[0] if row else None
@@ -285,7 +296,7 @@ def _load_one(
     *,
     plant_tz: str,
     run_id: str,
-    replace: bool = False,
+    reprocess: bool = False,
     on_flush: OnFlush | None = None,
 ) -> FileResult:
     """Load one file in one transaction (the caller's connection must not be in autocommit).
@@ -297,8 +308,7 @@ def _load_one(
     check_path(rf.path)
     res = FileResult(path=rf.path, status="loaded", size_bytes=rf.size)
     with conn.transaction():
-        res.file_id, already_there = _claim(conn, rf, run_id, replace=replace)
-        if already_there:
+        if not _claim(conn, rf, run_id, res, reprocess=reprocess):
             res.status = "skipped"
             return res
         _skip_fk_checks(conn)
@@ -373,8 +383,10 @@ def reprocess_file(
 ) -> FileResult:
     """Re-read ``path`` from the drop and replace its earlier rows atomically.
 
-    Its registry row keeps its ``file_id``; events and rejects are deleted and reloaded in the same
-    transaction. A path never ingested is simply ingested. Raises when the file is not in the drop.
+    The file is loaded as a new version of its path even when unchanged: a new registry row (a
+    new ``file_id``, so dbt's incremental models pick its rows up), the earlier one kept as
+    ``superseded`` with its events and rejects deleted in the same transaction. A path never
+    ingested is simply ingested. Raises when the file is not in the drop.
     """
     check_path(path)
     listing = {f.path: f for f in drop.list_files()}
@@ -387,4 +399,4 @@ def reprocess_file(
     with pg.connect() as conn:
         ensure_raw_schema(conn)
         conn.commit()
-        return _load_one(conn, drop, rf, plant_tz=plant_tz, run_id=run_id, replace=True)
+        return _load_one(conn, drop, rf, plant_tz=plant_tz, run_id=run_id, reprocess=True)

@@ -36,7 +36,7 @@ def already_ingested(conn: psycopg.Connection, files: Iterable[RemoteFile]) -> s
         return set()
     rows = conn.execute(
         "select path, size_bytes, mtime from raw.ingested_files "
-        "where path = any(string_to_array(%s, E'\\n'))",
+        "where path = any(string_to_array(%s, E'\\n')) and status <> 'superseded'",
         ("\n".join(by_path),),
     ).fetchall()
     done: set[str] = set()

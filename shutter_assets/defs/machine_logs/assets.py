@@ -34,6 +34,8 @@ def _preview(report: IngestReport) -> str:
     ]
     for f in report.files[:PREVIEW_FILES]:
         note = f.error or (f"duplicate of file_id {f.duplicate_of}" if f.duplicate_of else "")
+        if f.replaced and not note:
+            note = "replaced its earlier version's rows"
         note = (note or f.archive_error or "").replace("|", "/").replace("\n", " ")[:160]
         lines.append(
             f"| `{f.path}` | {f.status} | {f.rows} | {f.rejects} | {f.encoding or ''} | {note} |"
@@ -118,6 +120,7 @@ def ingest_machine_logs(
         "rows": dg.MetadataValue.int(report.rows),
         "rejects": dg.MetadataValue.int(report.rejects),
         "duplicates": dg.MetadataValue.int(report.duplicates),
+        "versions_replaced": dg.MetadataValue.int(report.replaced),
         "files_rejected": dg.MetadataValue.int(report.rejected_files),
         "files_skipped": dg.MetadataValue.int(report.skipped),
         "files_failed": dg.MetadataValue.int(len(report.failed)),
