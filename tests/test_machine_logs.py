@@ -20,7 +20,12 @@ from shutter_assets.lib.log_ingest import (
     reprocess_file,
 )
 from shutter_assets.lib.log_registry import files_over_reject_rate
-from shutter_assets.lib.log_selection import decide_tick, ingest_order, select_run_files
+from shutter_assets.lib.log_selection import (
+    batch_key,
+    decide_tick,
+    ingest_order,
+    select_run_files,
+)
 
 TZ = "Europe/Paris"
 HEAD = ";".join(HEADER)
@@ -451,3 +456,33 @@ def test_one_selection_decides_what_a_run_loads():
     assert [f.path for f in batch.files] == ["CU-01_20261120_070000.log"]
     assert batch.missing == ["gone.log"]
     assert len(asked) == 1  # an explicit batch never asks the registry
+
+
+def test_a_failed_file_is_retried_with_backoff_fresh_run_keys_and_a_limit():
+    t0 = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    f = RemoteFile("CU-01_20261120_060000.log", 100, t0 - timedelta(hours=1))
+    kw = {"min_age_s": 0, "retry_after_s": 600, "max_attempts": 3}
+
+    def at(cursor, seconds, ingested=frozenset()):
+        return decide_tick(cursor, [f], set(ingested), now=t0 + timedelta(seconds=seconds), **kw)
+
+    d = at(at(None, 0).cursor, 1)  # settled: attempt 1 requested at +1
+    assert (d.settled, d.attempts, d.failing) == ([f], {}, [])
+    first_key = batch_key(d.settled)
+    offered = []
+    for second in (600, 601, 1800, 1801, 4000, 9000):
+        d = at(d.cursor, second)
+        offered.append((second, [x.path for x in d.settled], dict(d.attempts)))
+    assert offered == [
+        (600, [], {}),  # retry_after_s not over yet
+        (601, [f.path], {f.path: 2}),  # attempt 2, after 600 s
+        (1800, [], {}),  # backoff: the next wait is 1200 s
+        (1801, [f.path], {f.path: 3}),  # attempt 3
+        (4000, [], {}),  # max_attempts reached: never an endless retry
+        (9000, [], {}),
+    ]
+    keys = {first_key, batch_key([f], {f.path: 2}), batch_key([f], {f.path: 3})}
+    assert len(keys) == 3
+    assert [(x.path, x.attempts, x.exhausted) for x in d.failing] == [(f.path, 3, True)]
+    done = at(d.cursor, 9001, ingested={f.path})  # loaded by hand: forgotten, green again
+    assert (done.failing, done.cursor) == ([], '{"v":3,"seen":{},"req":{}}')
