@@ -301,9 +301,10 @@ def _load_one(
 ) -> FileResult:
     """Load one file in one transaction (the caller's connection must not be in autocommit).
 
-    Any exception rolls the whole transaction back: the file stays absent and is retried. A
-    duplicate content rolls back to the savepoint taken before its rows, keeping only the
-    registry row that points at the file holding that content.
+    Any exception rolls the whole transaction back: the warehouse keeps what it had for the path
+    (nothing, or its earlier version) and the file is retried. A duplicate content rolls back to
+    the savepoint taken after the claim, keeping only the registry row that points at the file
+    holding that content (and the superseding of the path's earlier version, if any).
     """
     check_path(rf.path)
     res = FileResult(path=rf.path, status="loaded", size_bytes=rf.size)
