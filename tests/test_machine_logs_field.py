@@ -359,6 +359,7 @@ def test_the_materialization_says_how_many_earlier_versions_were_replaced(pg_set
     import dagster as dg
 
     from shutter_assets.defs.machine_logs.assets import INGEST_OP, ingest_machine_logs
+    from shutter_assets.defs.machine_logs.checks import files_failing
     from tests.test_machine_logs import dagster_resources
 
     drop = make_drop("local")
@@ -366,8 +367,12 @@ def test_the_materialization_says_how_many_earlier_versions_were_replaced(pg_set
     config = {"ops": {INGEST_OP: {"config": {"paths": [NAME]}}}}
 
     def materialize() -> dict:
-        result = dg.materialize([ingest_machine_logs], resources=res, run_config=config)
+        result = dg.materialize(
+            [ingest_machine_logs, files_failing], resources=res, run_config=config
+        )
         assert result.success
+        # no sensor state on this ephemeral instance: nothing is failing
+        assert [e.passed for e in result.get_asset_check_evaluations()] == [True]
         meta = {
             m.asset_key.to_user_string(): m.metadata
             for m in result.asset_materializations_for_node(INGEST_OP)

@@ -80,6 +80,21 @@ def _summary(failing: list[FailingFile]) -> str:
     return f"{len(failing)} file(s) keep failing to load: {names}"
 
 
+def _sensor_cursor(instance: dg.DagsterInstance) -> str | None:
+    """The machine-log sensor's cursor; None on an instance that keeps no sensor state (an
+    ephemeral one, as in ``materialize`` or ``execute_in_process``), where no sensor ever ran."""
+    if instance.schedule_storage is None:
+        return None
+    return next(
+        (
+            state.instigator_data.cursor
+            for state in instance.all_instigator_state()
+            if state.instigator_name == SENSOR_NAME and state.instigator_data is not None
+        ),
+        None,
+    )
+
+
 @dg.asset_check(
     asset=EVENTS_KEY,
     name=FILES_FAILING.name,
@@ -92,14 +107,7 @@ def files_failing(
     warehouse: WarehouseResource,
     machine_logs: MachineLogsSettings,
 ) -> dg.AssetCheckResult:
-    cursor = next(
-        (
-            state.instigator_data.cursor
-            for state in context.instance.all_instigator_state()
-            if state.instigator_name == SENSOR_NAME and state.instigator_data is not None
-        ),
-        None,
-    )
+    cursor = _sensor_cursor(context.instance)
     failing = failing_files(cursor, max_attempts=machine_logs.max_attempts)
     if failing:  # a run since the sensor's last tick may have loaded some of them
         with warehouse.connect() as conn:
