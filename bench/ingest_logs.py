@@ -37,8 +37,8 @@ sys.path.insert(0, str(ROOT))
 from psycopg import sql  # noqa: E402
 
 from shutter_assets.lib.connections import PostgresSettings, ensure_postgres_database  # noqa: E402
+from shutter_assets.lib.log_copy import EVENT_COLUMNS  # noqa: E402
 from shutter_assets.lib.log_format import HEADER  # noqa: E402
-from shutter_assets.lib.log_ingest import EVENT_COLUMNS, RAW_DDL  # noqa: E402
 
 FILE_NAME = "CU-01_20261120_060000.log"
 TZ = "Europe/Paris"
@@ -188,18 +188,15 @@ def psql_copy(pg: PostgresSettings, clean: Path) -> tuple[float, float]:
     """Seconds of ``psql \\copy`` into an exact copy of raw.machine_events (same primary key and
     foreign key to a registry row), and into the same table without the foreign key."""
     with pg.connect(autocommit=True) as conn:
+        # The child's load applied the raw schema's migrations: copy its table from there.
         conn.execute("create schema bench")
+        conn.execute("create table bench.machine_events (like raw.machine_events including all)")
         conn.execute(
-            RAW_DDL.replace("raw.", "bench.").replace(
-                "schema if not exists raw", "schema if not exists bench"
-            )
+            "alter table bench.machine_events add foreign key (file_id) "
+            "references raw.ingested_files"
         )
         conn.execute(
-            "insert into bench.ingested_files (path, size_bytes, sha256, status) "
-            "values ('bench', 0, 'bench', 'loaded')"
-        )
-        conn.execute(
-            "create table bench.machine_events_nofk (like bench.machine_events including all)"
+            "create table bench.machine_events_nofk (like raw.machine_events including all)"
         )
     cols = ", ".join(EVENT_COLUMNS)
     env = {**os.environ, "PGPASSWORD": pg.password} if pg.password else dict(os.environ)

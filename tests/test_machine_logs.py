@@ -18,7 +18,13 @@ from shutter_assets.lib.log_ingest import (
     ingest_files,
     reprocess_file,
 )
-from shutter_assets.lib.log_selection import decide_tick, files_over_reject_rate, ingest_order
+from shutter_assets.lib.log_registry import files_over_reject_rate
+from shutter_assets.lib.log_selection import (
+    batch_key,
+    decide_tick,
+    ingest_order,
+    select_run_files,
+)
 
 TZ = "Europe/Paris"
 HEAD = ";".join(HEADER)
@@ -185,11 +191,20 @@ def test_reprocess_replaces_rows_atomically(pg_settings, make_drop):
     drop.put(name, log_bytes(40))  # the machine's corrected export
     with open_drop(drop.settings()) as d:
         res = reprocess_file(pg_settings, d, name, plant_tz=TZ, run_id="again")
-    assert (res.status, res.file_id, res.rows, res.rejects) == ("loaded", first.file_id, 40, 0)
-    assert counts(pg_settings) == (1, 40, 0)
+    # DESIGN section 4: a new version of the path (new file_id, so dbt's incremental models see
+    # it); the earlier one stays in the registry as superseded, its rows gone.
+    assert (res.status, res.rows, res.rejects, res.replaced) == ("loaded", 40, 0, 1)
+    assert res.file_id > first.file_id
+    assert counts(pg_settings) == (2, 40, 0)
     with pg_settings.connect() as conn:
-        reg = conn.execute("select run_id, event_count, size_bytes from raw.ingested_files")
-        assert reg.fetchone() == ("again", 40, drop.path(name).stat().st_size)
+        reg = conn.execute(
+            "select file_id, status, superseded_by, run_id, event_count, size_bytes "
+            "from raw.ingested_files order by file_id"
+        ).fetchall()
+    assert reg == [
+        (first.file_id, "superseded", res.file_id, "r", 30, first.size_bytes),
+        (res.file_id, "loaded", None, "again", 40, drop.path(name).stat().st_size),
+    ]
 
 
 def test_reprocess_refuses_a_file_no_longer_in_the_drop(pg_settings, make_drop):
@@ -390,3 +405,67 @@ def test_temporary_and_unsafe_names_are_never_offered():
     d2 = decide_tick(d1.cursor, listing, set(), now=t0 + timedelta(seconds=60), **kw)
     assert d2.settled == []
     assert d2.refused == ["../CU-01_20261120_060000.log", "CU-01/x\n.log"]
+
+
+def test_one_selection_decides_what_a_run_loads():
+    now = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    old, young = now - timedelta(hours=1), now - timedelta(seconds=5)
+    listing = [
+        RemoteFile("CU-01_20261120_060000 (1).log", 10, old),
+        RemoteFile("CU-01_20261120_060000.log", 10, old),
+        RemoteFile("CU-01_20261120_070000.log", 10, young),
+        RemoteFile("CU-01_20261120_080000.log", 10, old),
+        RemoteFile("CU-01_20261120_090000.log.part", 10, old),
+        RemoteFile("../CU-01_20261120_060000.log", 10, old),
+    ]
+    asked: list[list[str]] = []
+
+    def ingested(files):
+        asked.append([f.path for f in files])
+        return {"CU-01_20261120_080000.log"}
+
+    by_hand = select_run_files(listing, [], now=now, min_age_s=30, ingested=ingested)
+    assert [f.path for f in by_hand.files] == [
+        "CU-01_20261120_060000.log",
+        "CU-01_20261120_060000 (1).log",
+    ]
+    assert by_hand.refused == ["../CU-01_20261120_060000.log"]
+    assert asked == [
+        ["CU-01_20261120_060000 (1).log", "CU-01_20261120_060000.log", "CU-01_20261120_080000.log"]
+    ]
+
+    requested = ["CU-01_20261120_070000.log", "gone.log", "../CU-01_20261120_060000.log"]
+    batch = select_run_files(listing, requested, now=now, min_age_s=30, ingested=ingested)
+    assert [f.path for f in batch.files] == ["CU-01_20261120_070000.log"]
+    assert batch.missing == ["gone.log"]
+    assert len(asked) == 1  # an explicit batch never asks the registry
+
+
+def test_a_failed_file_is_retried_with_backoff_fresh_run_keys_and_a_limit():
+    t0 = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    f = RemoteFile("CU-01_20261120_060000.log", 100, t0 - timedelta(hours=1))
+    kw = {"min_age_s": 0, "retry_after_s": 600, "max_attempts": 3}
+
+    def at(cursor, seconds, ingested=frozenset()):
+        return decide_tick(cursor, [f], set(ingested), now=t0 + timedelta(seconds=seconds), **kw)
+
+    d = at(at(None, 0).cursor, 1)  # settled: attempt 1 requested at +1
+    assert (d.settled, d.attempts, d.failing) == ([f], {}, [])
+    first_key = batch_key(d.settled)
+    offered = []
+    for second in (600, 601, 1800, 1801, 4000, 9000):
+        d = at(d.cursor, second)
+        offered.append((second, [x.path for x in d.settled], dict(d.attempts)))
+    assert offered == [
+        (600, [], {}),  # retry_after_s not over yet
+        (601, [f.path], {f.path: 2}),  # attempt 2, after 600 s
+        (1800, [], {}),  # backoff: the next wait is 1200 s
+        (1801, [f.path], {f.path: 3}),  # attempt 3
+        (4000, [], {}),  # max_attempts reached: never an endless retry
+        (9000, [], {}),
+    ]
+    keys = {first_key, batch_key([f], {f.path: 2}), batch_key([f], {f.path: 3})}
+    assert len(keys) == 3
+    assert [(x.path, x.attempts, x.exhausted) for x in d.failing] == [(f.path, 3, True)]
+    done = at(d.cursor, 9001, ingested={f.path})  # loaded by hand: forgotten, green again
+    assert (done.failing, done.cursor) == ([], '{"v":3,"seen":{},"req":{}}')

@@ -3,14 +3,19 @@
 Contract kept here:
 
 * The file is read line by line from a binary stream; memory does not grow with the file size
-  (a line longer than ``MAX_LINE_BYTES`` is rejected, not accumulated).
-* Encoding is decided per line: a UTF-8 BOM is dropped; each line is decoded as UTF-8 and, when
-  that fails, as Windows-1252 (bytes cp1252 leaves undefined fall back to Latin-1). A file written
-  by an old controller is therefore read correctly even when its first lines are pure ASCII, and a
-  file that switches encoding mid-way (concatenated sessions) loses no accent. ``encoding`` reports
-  what was seen: ``utf-8``, ``utf-8-sig``, ``windows-1252`` or ``mixed``.
+  (a line longer than ``MAX_LINE_BYTES`` is rejected, not accumulated). ``log_decoding`` first
+  makes every line end with ``\n`` (``\r\n`` and a bare ``\r`` are line ends too) and
+  transcodes a UTF-16 file (BOM, LE or BE) to UTF-8, reported as ``utf-16-le`` / ``utf-16-be``.
+* Otherwise encoding is decided per line: a UTF-8 BOM is dropped; each line is decoded as UTF-8
+  and, when that fails, as Windows-1252 (bytes cp1252 leaves undefined fall back to Latin-1). A
+  file written by an old controller is therefore read correctly even when its first lines are pure
+  ASCII, and a file that switches encoding mid-way (concatenated sessions) loses no accent.
+  ``encoding`` reports what was seen: ``utf-8``, ``utf-8-sig``, ``windows-1252`` or ``mixed``.
 * The first line must be exactly the header; otherwise the whole file is refused with
-  ``LogHeaderError`` (the caller records it, it is never silently skipped).
+  ``LogHeaderError`` (the caller records it, it is never silently skipped). Both it and
+  ``LogDecodeError`` are ``LogFileError``: the file as a whole cannot be read.
+* A line holding a NUL byte (which PostgreSQL ``text`` cannot store) is a reject whose reason
+  gives the NUL's positions; the loader stores its raw text with each NUL shown as ``NUL_SHOWN_AS``.
 * Every other line yields either an ``Event`` or a ``Reject`` (line number, raw decoded text,
   precise reason). Line numbers are physical: the header is line 1.
 * Timestamps are plant wall-clock times converted to true instants with the plant's IANA zone.
@@ -33,6 +38,7 @@ from functools import partial
 from typing import BinaryIO, NamedTuple
 from zoneinfo import ZoneInfo
 
+from shutter_assets.lib.log_decoding import LogFileError, line_stream
 from shutter_assets.lib.log_names import machine_from_path
 
 HEADER = ("timestamp", "machine_id", "event", "order_ref", "program", "value", "message")
@@ -47,6 +53,7 @@ EVENT_TYPES = frozenset(
     {"STATE", "CYCLE_START", "CYCLE_END", "SCRAP", "ALARM", "ALARM_CLEAR", "OPERATOR"}
 )
 TRUNCATED = "truncated line (no newline at end of file)"
+NUL_SHOWN_AS = "\u2400"  # SYMBOL FOR NULL: where a NUL byte was, in stored text
 
 _MACHINE_RE = re.compile(r"[A-Z]{2}-[0-9]{2}")
 _ORDER_RE = re.compile(r"CMD-[0-9]{4}-[0-9]{6}")
@@ -59,7 +66,7 @@ _NUMBER_RE = re.compile(r"-?[0-9]+(?:[.,][0-9]+)?")
 _NORMAL, _AMBIGUOUS, _GAP, _INVALID = 0, 1, 2, 3
 
 
-class LogHeaderError(ValueError):
+class LogHeaderError(LogFileError):
     """The file does not start with the contract's header: the whole file is refused."""
 
 
@@ -89,6 +96,15 @@ class Reject(NamedTuple):
     reason: str
 
 
+def _nul_reason(text: str) -> str:
+    positions = [i + 1 for i, c in enumerate(text) if c == "\x00"]
+    where = ", ".join(map(str, positions[:5])) + (", ..." if len(positions) > 5 else "")
+    return (
+        f"NUL byte (0x00) at character {where}: PostgreSQL text cannot hold it; the raw text "
+        f"shows it as {NUL_SHOWN_AS}"
+    )
+
+
 def _format_offset(offset: timedelta) -> str:
     seconds = int(offset.total_seconds())
     sign = "+" if seconds >= 0 else "-"
@@ -108,7 +124,7 @@ class LogParser:
     def __init__(
         self, stream: BinaryIO, *, path: str, plant_tz: str, max_line_bytes: int = MAX_LINE_BYTES
     ) -> None:
-        self.stream = stream
+        self.stream, self._file_encoding = line_stream(stream, path=path)
         self.path = path
         self.tz = ZoneInfo(plant_tz)
         self.tz_name = plant_tz
@@ -129,6 +145,8 @@ class LogParser:
 
     @property
     def encoding(self) -> str:
+        if self._file_encoding is not None:
+            return self._file_encoding
         if self._saw_cp1252:
             return "mixed" if (self._saw_utf8 or self._bom) else "windows-1252"
         return "utf-8-sig" if self._bom else "utf-8"
@@ -212,11 +230,21 @@ class LogParser:
     # -- events ----------------------------------------------------------------------------
 
     def _check_header(self, text: str) -> None:
-        fields = next(csv.reader([text], delimiter=";", quotechar='"'), [])
+        try:
+            fields = next(csv.reader([text], delimiter=";", quotechar='"'), [])
+        except csv.Error as exc:
+            fields, problem = [], f"unreadable as CSV: {exc}"
+        else:
+            problem = f"got {text[:120]!r}"
+        if "\x00" in text:
+            problem = (
+                "it holds NUL bytes: UTF-16 saved without a byte-order mark, or not a text file; "
+                "save it as UTF-8 or as UTF-16 with BOM"
+            )
         if tuple(f.strip() for f in fields) != HEADER:
             raise LogHeaderError(
                 f"{self.path}: first line is not the log header {';'.join(HEADER)!r} "
-                f"(got {text[:120]!r}); the whole file was refused. Fix the machine's export "
+                f"({problem}); the whole file was refused. Fix the machine's export "
                 f"and upload it again, or reprocess it once corrected."
             )
 
@@ -273,7 +301,7 @@ class LogParser:
         if not text:
             return "empty line"
         if "\x00" in text:
-            return "NUL byte in line"
+            return _nul_reason(text)
         if '"' in text:
             try:
                 fields = next(csv.reader([text], delimiter=";", quotechar='"', strict=True))
@@ -365,8 +393,3 @@ class LogParser:
                 message or None,
             )
         )
-
-
-def parse_log(stream: BinaryIO, *, path: str, plant_tz: str) -> LogParser:
-    """Shorthand for ``LogParser(...)``: iterate it for events and rejects."""
-    return LogParser(stream, path=path, plant_tz=plant_tz)

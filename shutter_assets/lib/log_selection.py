@@ -1,9 +1,10 @@
 """Which log files to load, and when: settling, batching and the sensor's cursor. No Dagster.
 
-Plain functions over drop listings and the file registry, so the sensor stays a thin wrapper and
-its rules are unit-testable: a file is settled when the same version (path, size, mtime) has been
-seen for ``min_age_s``; temporary names (``.part``/``.tmp``) wait for their rename; unsafe names
-are refused; a backlog is cut into ceil(N / batch_size) batches with a key stable across ticks.
+Plain functions over drop listings, so the sensor and the asset stay thin wrappers and their rules
+are unit-testable: a file is settled when the same version (path, size, mtime) has been seen for
+``min_age_s``; temporary names (``.part``/``.tmp``) wait for their rename; unsafe names are
+refused; a backlog is cut into ceil(N / batch_size) batches with a key stable across ticks. What
+the registry already holds comes from ``log_registry``, passed in.
 """
 
 from __future__ import annotations
@@ -12,43 +13,16 @@ import base64
 import hashlib
 import json
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-
-import psycopg
 
 from shutter_assets.lib.drop.base import RemoteFile
 from shutter_assets.lib.log_names import is_safe_path, is_temporary
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
-
-
-def already_ingested(conn: psycopg.Connection, files: Iterable[RemoteFile]) -> set[str]:
-    """Paths whose exact version (path, size, mtime) is already registered, in one query.
-
-    The paths travel as one newline-joined text (safe names hold no control characters), which
-    keeps a 10,000-file listing cheap to send; versions are compared here, exactly.
-    """
-    by_path: dict[str, list[RemoteFile]] = {}
-    for f in files:
-        by_path.setdefault(f.path, []).append(f)
-    if not by_path:
-        return set()
-    exists = conn.execute("select to_regclass('raw.ingested_files') is not null").fetchone()
-    if not exists or not exists[0]:
-        return set()
-    rows = conn.execute(
-        "select path, size_bytes, mtime from raw.ingested_files "
-        "where path = any(string_to_array(%s, E'\\n'))",
-        ("\n".join(p for p in by_path if "\n" not in p),),
-    ).fetchall()
-    done: set[str] = set()
-    for path, size, mtime in rows:
-        if any(f.size == size and f.mtime == mtime for f in by_path[path]):
-            done.add(path)
-    return done
+_US = timedelta(microseconds=1)
 
 
 def candidates(listing: Iterable[RemoteFile]) -> tuple[list[RemoteFile], list[str]]:
@@ -65,17 +39,38 @@ def candidates(listing: Iterable[RemoteFile]) -> tuple[list[RemoteFile], list[st
     return ok, refused
 
 
+FAILING_AFTER_ATTEMPTS = 3  # offered a third time: two runs did not load it
+BACKOFF_CAP = 16  # the wait before a retry doubles per attempt, up to 16 x retry_after_s
+
+
+@dataclass(frozen=True)
+class FailingFile:
+    """A file version the sensor offered ``attempts`` times without it being ingested."""
+
+    path: str
+    size: int
+    mtime: datetime
+    attempts: int
+    exhausted: bool  # max_attempts reached: no longer offered until its version changes
+
+
 @dataclass
 class TickDecision:
     settled: list[RemoteFile]
     cursor: str
     waiting: int
     refused: list[str]
+    attempts: dict[str, int] = field(default_factory=dict)  # path -> attempt, retries only
+    failing: list[FailingFile] = field(default_factory=list)
 
 
 def _mtime_key(f: RemoteFile) -> int:
     """The mtime in whole milliseconds, computed exactly (no float rounding)."""
     return (f.mtime - _EPOCH) // _MS if f.mtime is not None else 0
+
+
+def _mtime_us(f: RemoteFile) -> int:
+    return (f.mtime - _EPOCH) // _US if f.mtime is not None else 0
 
 
 def _version_token(f: RemoteFile) -> str:
@@ -105,26 +100,36 @@ def decide_tick(
     now: datetime,
     min_age_s: float,
     retry_after_s: float,
+    max_attempts: int = 6,
 ) -> TickDecision:
-    """Which files are settled now, and the next cursor.
+    """Which files are settled now (or due for a retry), and the next cursor.
 
     A file is settled when this tick sees the same version (path, size, mtime) as an earlier tick
     and that first sighting is at least ``min_age_s`` old (our clock, immune to the server's).
     The cursor only holds versions present in the drop and not yet ingested, as 11-character
     tokens grouped by the second they were first seen (``seen``) or requested (``req``), so it
-    never grows with history and stays about 12 bytes per waiting file. A requested file is
-    offered again only after ``retry_after_s`` if its run did not ingest it.
+    never grows with history and stays about 12 bytes per waiting file.
+
+    A requested file its run did not ingest (the run failed, e.g. the warehouse was briefly
+    unreachable) is offered again once ``retry_after_s`` x 2^(attempt - 1) has passed (capped at
+    ``BACKOFF_CAP`` x ``retry_after_s``), as attempt n + 1: ``attempts`` gives the sensor a fresh
+    run key. After ``max_attempts`` it is no longer offered (never an endless retry) until its
+    version changes. Retried files (few) keep their path, size, mtime and attempt count in the
+    cursor (``retry``); from their third attempt, or once exhausted, they are ``failing``.
     """
     state = json.loads(cursor) if cursor else {}
     if state.get("v") != 3:
         state = {}
     seen = _by_time(state.get("seen", {}))
     requested = _by_time(state.get("req", {}))
+    retries: dict[str, list] = state.get("retry", {})
     ts = int(now.timestamp())
     files, refused = candidates(listing)
     new_seen: dict[str, int] = {}
     new_req: dict[str, int] = {}
+    new_retry: dict[str, list] = {}
     settled: list[RemoteFile] = []
+    attempts_out: dict[str, int] = {}
     waiting = 0
     for f in files:
         if f.path in ingested:
@@ -133,17 +138,46 @@ def decide_tick(
         first_seen = seen.get(tok)
         new_seen[tok] = ts if first_seen is None else first_seen
         requested_at = requested.get(tok)
-        if requested_at is not None and ts - requested_at < retry_after_s:
-            new_req[tok] = requested_at  # its run is queued or running
+        if requested_at is not None:
+            attempt = retries[tok][0] if tok in retries else 1
+            wait = retry_after_s * min(2 ** (attempt - 1), BACKOFF_CAP)
+            new_req[tok] = requested_at
+            if tok in retries:
+                new_retry[tok] = retries[tok]
+            if ts - requested_at < wait or attempt >= max_attempts:
+                continue  # its run is queued or running, or it has used its attempts
+            new_req[tok] = ts
+            new_retry[tok] = [attempt + 1, f.path, f.size, _mtime_us(f)]
+            attempts_out[f.path] = attempt + 1
+            settled.append(f)
         elif first_seen is not None and ts - first_seen >= min_age_s:
             settled.append(f)
             new_req[tok] = ts
         else:
             waiting += 1
-    cursor_out = json.dumps(
-        {"v": 3, "seen": _group(new_seen), "req": _group(new_req)}, separators=(",", ":")
+    out = {"v": 3, "seen": _group(new_seen), "req": _group(new_req)}
+    if new_retry:
+        out["retry"] = new_retry
+    cursor_out = json.dumps(out, separators=(",", ":"))
+    return TickDecision(
+        settled=settled,
+        cursor=cursor_out,
+        waiting=waiting,
+        refused=refused,
+        attempts=attempts_out,
+        failing=failing_files(cursor_out, max_attempts=max_attempts),
     )
-    return TickDecision(settled=settled, cursor=cursor_out, waiting=waiting, refused=refused)
+
+
+def failing_files(cursor: str | None, *, max_attempts: int) -> list[FailingFile]:
+    """The retried files of a sensor cursor that count as failing (see ``decide_tick``)."""
+    state = json.loads(cursor) if cursor else {}
+    out = []
+    for attempts, path, size, mtime_us in state.get("retry", {}).values():
+        if attempts >= FAILING_AFTER_ATTEMPTS or attempts >= max_attempts:
+            mtime = _EPOCH + timedelta(microseconds=mtime_us)
+            out.append(FailingFile(path, size, mtime, attempts, attempts >= max_attempts))
+    return sorted(out, key=lambda f: f.path)
 
 
 def ingest_order(f: RemoteFile) -> tuple:
@@ -160,49 +194,61 @@ def batches(files: Sequence[RemoteFile], batch_size: int) -> list[list[RemoteFil
     return [ordered[i * size : (i + 1) * size] for i in range(math.ceil(len(ordered) / size))]
 
 
-def batch_key(batch: Sequence[RemoteFile]) -> str:
-    """A run key that names exactly this batch of file versions (path, size, mtime)."""
+def batch_key(batch: Sequence[RemoteFile], attempts: Mapping[str, int] | None = None) -> str:
+    """A run key that names exactly this batch of file versions (path, size, mtime) and, for a
+    retry, each file's attempt number: Dagster skips a run key it has seen, so a retry needs its
+    own (a first attempt's key is unchanged)."""
+    attempts = attempts or {}
     h = hashlib.sha1(usedforsecurity=False)
     for f in batch:
-        h.update(f"{f.path}\x00{f.size}\x00{_mtime_key(f)}\n".encode())
+        again = f"#{attempts[f.path]}" if attempts.get(f.path, 1) > 1 else ""
+        h.update(f"{f.path}\x00{f.size}\x00{_mtime_key(f)}{again}\n".encode())
     return f"machine_logs:{h.hexdigest()[:20]}"
 
 
-def settled_by_age(listing: Sequence[RemoteFile], *, now: datetime, min_age_s: float) -> list:
-    """For a run started by hand (no sensor history): files whose mtime is old enough."""
-    files, _ = candidates(listing)
-    return [f for f in files if (now - f.mtime).total_seconds() >= min_age_s]
+def refused_name_message(path: str) -> str:
+    """What the sensor and the asset log for a name ``candidates`` refused (one wording)."""
+    return (
+        f"refused remote name {path!r} in the log drop: absolute, containing '..' or a control "
+        "character; rename it on the server"
+    )
 
 
-def files_over_reject_rate(
-    conn: psycopg.Connection, run_id: str | None, max_rate: float
-) -> tuple[str | None, int, list[tuple[str, int, int, float]]]:
-    """Files of ``run_id`` (else of the latest run that loaded files) whose reject rate exceeds
-    ``max_rate``: returns (run checked, files checked, [(path, rejects, lines, rate)])."""
-    if not conn.execute("select to_regclass('raw.ingested_files') is not null").fetchone()[0]:
-        return None, 0, []
-    if (
-        not run_id
-        or not conn.execute(
-            "select 1 from raw.ingested_files where run_id = %s and status = 'loaded' limit 1",
-            (run_id,),
-        ).fetchone()
-    ):
-        row = conn.execute(
-            "select run_id from raw.ingested_files where status = 'loaded' "
-            "order by ingested_at desc, file_id desc limit 1"
-        ).fetchone()
-        run_id = row[0] if row else None
-    if run_id is None:
-        return None, 0, []
-    rows = conn.execute(
-        "select path, reject_count, event_count + reject_count from raw.ingested_files "
-        "where run_id = %s and status = 'loaded' order by path",
-        (run_id,),
-    ).fetchall()
-    offenders = [
-        (path, rej, total, rej / total)
-        for path, rej, total in rows
-        if total and rej / total > max_rate
-    ]
-    return run_id, len(rows), offenders
+@dataclass
+class RunSelection:
+    """What one ingestion run loads (in ingestion order) and what it could not."""
+
+    files: list[RemoteFile]
+    missing: list[str] = field(default_factory=list)  # requested, no longer in the drop
+    refused: list[str] = field(default_factory=list)  # unsafe names seen in the listing
+
+
+def select_run_files(
+    listing: Sequence[RemoteFile],
+    requested: Sequence[str],
+    *,
+    now: datetime,
+    min_age_s: float,
+    ingested: Callable[[list[RemoteFile]], set[str]],
+) -> RunSelection:
+    """The files one run of ``raw/machine_events`` loads: the one place that decides it.
+
+    ``requested`` paths (the sensor's batch, or a run config written by hand) are loaded as
+    listed now, when still present and safe; the loader itself skips a version already
+    registered. With no request (materialized by hand, no sensor history), every safe file whose
+    mtime is at least ``min_age_s`` old and whose version ``ingested`` does not report. The result
+    is sorted by ``ingest_order``.
+    """
+    files, refused = candidates(listing)
+    if requested:
+        by_path = {f.path: f for f in files}
+        listed = {f.path for f in listing}
+        chosen = [by_path[p] for p in requested if p in by_path]
+        missing = [p for p in requested if p not in listed]
+    else:
+        chosen = [f for f in files if (now - f.mtime).total_seconds() >= min_age_s]
+        done = ingested(chosen)
+        chosen = [f for f in chosen if f.path not in done]
+        missing = []
+    chosen.sort(key=ingest_order)
+    return RunSelection(files=chosen, missing=missing, refused=refused)

@@ -10,6 +10,7 @@
 -#}
 {{
     config(
+        pre_hook="{{ delete_superseded_rows() }}",
         post_hook="{{ analyze_if_new(['machine_id', 'alarm_code']) }}",
         indexes=[
             {'columns': ['file_id', 'line_no'], 'unique': true},

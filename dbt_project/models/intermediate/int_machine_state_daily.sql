@@ -9,6 +9,7 @@
 -#}
 {{
     config(
+        pre_hook="{{ delete_superseded_rows() }}",
         post_hook="{{ analyze_if_new(['file_id', 'line_no']) }}",
         indexes=[
             {'columns': ['file_id', 'line_no']},

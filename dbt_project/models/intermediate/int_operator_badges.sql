@@ -5,6 +5,7 @@
 -#}
 {{
     config(
+        pre_hook="{{ delete_superseded_rows() }}",
         indexes=[
             {'columns': ['file_id', 'line_no'], 'unique': true},
             {'columns': ['machine_id', 'badged_at']},

@@ -1,17 +1,20 @@
 {#-
-    Production counts per machine, plant-local day (of the event's true instant), program and
-    order, as partial sums per load batch: each run appends the sums of the events of files newer
-    than the last batch, so summing over batches is exact and a rebuild reads only new files.
-    Downstream models always re-aggregate (sum, min, max) over batch_file_id.
+    Production counts per machine, plant-local day (of the event's true instant), program, order
+    and file, as partial sums: each run appends the sums of the events of files newer than the
+    last batch, so summing over files is exact and a rebuild reads only new files. Per file, so
+    the rows of a file superseded by a later version of it can be deleted (delete_superseded_rows).
+    Downstream models always re-aggregate (sum, min, max) over file_id and batch_file_id.
 -#}
 {{
     config(
+        pre_hook="{{ delete_superseded_rows() }}",
         incremental_strategy='append',
         unique_key=[],
         indexes=[
             {'columns': ['machine_id', 'production_date']},
             {'columns': ['order_ref']},
             {'columns': ['batch_file_id']},
+            {'columns': ['file_id']},
         ],
     )
 }}
@@ -48,9 +51,10 @@ final as (
         count(*) filter (where event_type = 'CYCLE_END') as cycle_count,
         min(event_at) as first_event_at,
         max(event_at) as last_event_at,
-        max(max(file_id)) over () as batch_file_id
+        file_id,
+        max(file_id) over () as batch_file_id
     from new_events
-    group by 1, 2, 3, 4
+    group by 1, 2, 3, 4, file_id
 
 )
 

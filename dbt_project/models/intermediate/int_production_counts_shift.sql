@@ -1,6 +1,7 @@
 {#-
     Production counts per machine, plant-local day, shift instance, operator badge and program
-    (DESIGN.md s.6), as partial sums per load batch like int_production_counts (append-only;
+    (DESIGN.md s.6), as partial sums per file like int_production_counts (append-only, so a
+    superseded file's rows can be deleted;
     downstream models re-aggregate over batch_file_id). Each CYCLE_END and SCRAP event goes to
     the shift instance containing its true instant (NULL: no shift), to the machine's latest
     badge read within that shift instance (NULL: unassigned) and, for SCRAP, counts as a startup
@@ -12,11 +13,13 @@
 -#}
 {{
     config(
+        pre_hook="{{ delete_superseded_rows() }}",
         incremental_strategy='append',
         unique_key=[],
         indexes=[
             {'columns': ['machine_id', 'production_date']},
             {'columns': ['batch_file_id']},
+            {'columns': ['file_id']},
         ],
     )
 }}
@@ -81,13 +84,14 @@ final as (
         shift_date,
         operator_badge,
         program,
+        file_id,
         coalesce(sum(value_num) filter (where event_type = 'CYCLE_END'), 0) as produced_qty,
         coalesce(sum(value_num) filter (where event_type = 'SCRAP'), 0) as scrap_qty,
         coalesce(sum(value_num) filter (where is_startup_scrap), 0) as startup_scrap_qty,
         count(*) filter (where event_type = 'CYCLE_END') as cycle_count,
         max(max(file_id)) over () as batch_file_id
     from attributed
-    group by 1, 2, 3, 4, 5, 6
+    group by 1, 2, 3, 4, 5, 6, 7
 
 )
 

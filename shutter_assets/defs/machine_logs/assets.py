@@ -11,12 +11,8 @@ import dagster as dg
 from shutter_assets.defs.machine_logs.settings import MachineLogsSettings
 from shutter_assets.defs.resources import LogDropResource, PlantResource, WarehouseResource
 from shutter_assets.lib.log_ingest import IngestReport, ingest_files
-from shutter_assets.lib.log_selection import (
-    already_ingested,
-    candidates,
-    ingest_order,
-    settled_by_age,
-)
+from shutter_assets.lib.log_registry import already_ingested
+from shutter_assets.lib.log_selection import refused_name_message, select_run_files
 
 EVENTS_KEY = dg.AssetKey(["raw", "machine_events"])
 REJECTS_KEY = dg.AssetKey(["raw", "machine_event_rejects"])
@@ -38,6 +34,8 @@ def _preview(report: IngestReport) -> str:
     ]
     for f in report.files[:PREVIEW_FILES]:
         note = f.error or (f"duplicate of file_id {f.duplicate_of}" if f.duplicate_of else "")
+        if f.replaced and not note:
+            note = "replaced its earlier version's rows"
         note = (note or f.archive_error or "").replace("|", "/").replace("\n", " ")[:160]
         lines.append(
             f"| `{f.path}` | {f.status} | {f.rows} | {f.rejects} | {f.encoding or ''} | {note} |"
@@ -82,25 +80,26 @@ def ingest_machine_logs(
     """Load settled log files from the drop into raw.*, one transaction per file."""
     with log_drop.open() as drop:
         listing = drop.list_files()
-        if config.paths:
-            by_path = {f.path: f for f in listing}
-            missing = [p for p in config.paths if p not in by_path]
-            if missing:
-                context.log.warning(
-                    f"{len(missing)} requested file(s) are no longer in the drop (archived or "
-                    f"renamed meanwhile): {missing[:10]}"
-                )
-            files = candidates(by_path[p] for p in config.paths if p in by_path)[0]
-        else:
-            now = datetime.now(UTC)
-            files = settled_by_age(listing, now=now, min_age_s=machine_logs.min_age_s)
+
+        def ingested(files: list) -> set[str]:
             with warehouse.connect() as conn:
-                done = already_ingested(conn, files)
-            files = [f for f in files if f.path not in done]
-        _, refused = candidates(listing)
-        for path in refused:
-            context.log.error(f"refused remote name {path!r} in the drop: '..' or absolute path")
-        files.sort(key=ingest_order)
+                return already_ingested(conn, files)
+
+        selection = select_run_files(
+            listing,
+            config.paths,
+            now=datetime.now(UTC),
+            min_age_s=machine_logs.min_age_s,
+            ingested=ingested,
+        )
+        if selection.missing:
+            context.log.warning(
+                f"{len(selection.missing)} requested file(s) are no longer in the drop (archived "
+                f"or renamed meanwhile): {selection.missing[:10]}"
+            )
+        for path in selection.refused:
+            context.log.error(refused_name_message(path))
+        files = selection.files
         context.log.info(f"ingesting {len(files)} file(s) from the drop")
         report = ingest_files(
             warehouse.settings,
@@ -121,6 +120,7 @@ def ingest_machine_logs(
         "rows": dg.MetadataValue.int(report.rows),
         "rejects": dg.MetadataValue.int(report.rejects),
         "duplicates": dg.MetadataValue.int(report.duplicates),
+        "versions_replaced": dg.MetadataValue.int(report.replaced),
         "files_rejected": dg.MetadataValue.int(report.rejected_files),
         "files_skipped": dg.MetadataValue.int(report.skipped),
         "files_failed": dg.MetadataValue.int(len(report.failed)),

@@ -1,11 +1,16 @@
-"""Reject-rate check on ``raw/machine_events``: fails when a file's rejects exceed the limit."""
+"""Checks on ``raw/machine_events``: per-file reject rate, and files that keep failing to load."""
 
 import dagster as dg
 
 from shutter_assets.defs.machine_logs.assets import EVENTS_KEY
 from shutter_assets.defs.machine_logs.settings import MachineLogsSettings
 from shutter_assets.defs.resources import WarehouseResource
-from shutter_assets.lib.log_selection import files_over_reject_rate
+from shutter_assets.lib.drop.base import RemoteFile
+from shutter_assets.lib.log_registry import already_ingested, files_over_reject_rate
+from shutter_assets.lib.log_selection import FailingFile, failing_files
+
+SENSOR_NAME = "machine_logs_sensor"
+FILES_FAILING = dg.AssetCheckKey(EVENTS_KEY, "files_failing")
 
 
 @dg.asset_check(
@@ -40,4 +45,77 @@ def reject_rate(
                 else "none"
             ),
         },
+    )
+
+
+def files_failing_metadata(failing: list[FailingFile]) -> dict[str, dg.MetadataValue]:
+    rows = "\n".join(
+        f"| `{f.path}` | {f.attempts} | {'no (max attempts reached)' if f.exhausted else 'yes'} |"
+        for f in failing[:50]
+    )
+    return {
+        "files_failing": dg.MetadataValue.int(len(failing)),
+        "files": dg.MetadataValue.md(
+            "| file | attempts | still retried |\n|---|---:|---|\n" + rows if failing else "none"
+        ),
+    }
+
+
+def files_failing_evaluation(failing: list[FailingFile]) -> dg.AssetCheckEvaluation:
+    """What the sensor reports, without a run, whenever the set of failing files changes."""
+    return dg.AssetCheckEvaluation(
+        asset_key=EVENTS_KEY,
+        check_name=FILES_FAILING.name,
+        passed=not failing,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata=files_failing_metadata(failing),
+        description=_summary(failing),
+    )
+
+
+def _summary(failing: list[FailingFile]) -> str:
+    if not failing:
+        return "every file offered by the sensor was loaded"
+    names = ", ".join(f.path for f in failing[:5])
+    return f"{len(failing)} file(s) keep failing to load: {names}"
+
+
+def _sensor_cursor(instance: dg.DagsterInstance) -> str | None:
+    """The machine-log sensor's cursor; None on an instance that keeps no sensor state (an
+    ephemeral one, as in ``materialize`` or ``execute_in_process``), where no sensor ever ran."""
+    if instance.schedule_storage is None:
+        return None
+    return next(
+        (
+            state.instigator_data.cursor
+            for state in instance.all_instigator_state()
+            if state.instigator_name == SENSOR_NAME and state.instigator_data is not None
+        ),
+        None,
+    )
+
+
+@dg.asset_check(
+    asset=EVENTS_KEY,
+    name=FILES_FAILING.name,
+    description="No file keeps failing to load: fails naming each file the sensor offered three "
+    "times (or LOGS_MAX_ATTEMPTS) whose runs did not load it. The sensor reports it as soon as "
+    "the set changes; run with a materialization, it re-reads the sensor's state.",
+)
+def files_failing(
+    context: dg.AssetCheckExecutionContext,
+    warehouse: WarehouseResource,
+    machine_logs: MachineLogsSettings,
+) -> dg.AssetCheckResult:
+    cursor = _sensor_cursor(context.instance)
+    failing = failing_files(cursor, max_attempts=machine_logs.max_attempts)
+    if failing:  # a run since the sensor's last tick may have loaded some of them
+        with warehouse.connect() as conn:
+            done = already_ingested(conn, [RemoteFile(f.path, f.size, f.mtime) for f in failing])
+        failing = [f for f in failing if f.path not in done]
+    return dg.AssetCheckResult(
+        passed=not failing,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata=files_failing_metadata(failing),
+        description=_summary(failing),
     )

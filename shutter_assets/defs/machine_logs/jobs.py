@@ -1,4 +1,4 @@
-"""``reprocess_log_file``: re-ingest one named file from the drop, replacing its earlier rows.
+"""``reprocess_log_file``: re-ingest one named file from the drop as a new version of its path.
 
 Launch it from the UI launchpad (Jobs -> reprocess_log_file) with::
 
@@ -42,6 +42,7 @@ def reprocess_log_file_op(
         "status": dg.MetadataValue.text(res.status),
         "rows": dg.MetadataValue.int(res.rows),
         "rejects": dg.MetadataValue.int(res.rejects),
+        "versions_replaced": dg.MetadataValue.int(res.replaced),
     }
     yield dg.AssetMaterialization(asset_key=EVENTS_KEY, metadata=metadata)
     yield dg.AssetMaterialization(asset_key=REJECTS_KEY, metadata={"rejects": res.rejects})

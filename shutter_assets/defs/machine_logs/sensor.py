@@ -13,14 +13,22 @@ from shutter_assets.defs.machine_logs.assets import (
     INGEST_OP,
     ingest_machine_logs,
 )
+from shutter_assets.defs.machine_logs.checks import SENSOR_NAME, files_failing_evaluation
 from shutter_assets.defs.machine_logs.settings import MachineLogsSettings
 from shutter_assets.defs.resources import LogDropResource, WarehouseResource
 from shutter_assets.lib.drop.base import describe_skipped
-from shutter_assets.lib.log_selection import already_ingested, batch_key, batches, decide_tick
+from shutter_assets.lib.log_registry import already_ingested
+from shutter_assets.lib.log_selection import (
+    batch_key,
+    batches,
+    decide_tick,
+    failing_files,
+    refused_name_message,
+)
 
 
 @dg.sensor(
-    name="machine_logs_sensor",
+    name=SENSOR_NAME,
     target=ingest_machine_logs,
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
@@ -45,21 +53,40 @@ def machine_logs_sensor(
         now=datetime.now(UTC),
         min_age_s=machine_logs.min_age_s,
         retry_after_s=machine_logs.retry_after_s,
+        max_attempts=machine_logs.max_attempts,
     )
     for path in decision.refused:
+        context.log.error(refused_name_message(path))
+    runs = []
+    for batch in batches(decision.settled, machine_logs.batch_size):
+        attempt = max(decision.attempts.get(f.path, 1) for f in batch)
+        if attempt > 1:
+            context.log.warning(
+                f"retrying {len(batch)} file(s) whose earlier run did not load them "
+                f"(attempt {attempt} of at most {machine_logs.max_attempts})"
+            )
+        runs.append(
+            dg.RunRequest(
+                run_key=batch_key(batch, decision.attempts),
+                run_config={"ops": {INGEST_OP: {"config": {"paths": [f.path for f in batch]}}}},
+                tags={
+                    "machine_logs/files": str(len(batch)),
+                    "machine_logs/attempt": str(attempt),
+                    "shutter/pipeline": "machine_logs",
+                },
+            )
+        )
+    # The check turns red (or green again) as soon as the set of failing files changes.
+    before = failing_files(context.cursor, max_attempts=machine_logs.max_attempts)
+    events = [] if decision.failing == before else [files_failing_evaluation(decision.failing)]
+    for f in decision.failing:
         context.log.error(
-            f"refused remote name {path!r} in the log drop: absolute or containing '..'; "
-            "rename it on the server"
+            f"{f.path} keeps failing to load: offered {f.attempts} time(s)"
+            + (", no longer retried until it changes" if f.exhausted else "")
         )
-    runs = [
-        dg.RunRequest(
-            run_key=batch_key(batch),
-            run_config={"ops": {INGEST_OP: {"config": {"paths": [f.path for f in batch]}}}},
-            tags={"machine_logs/files": str(len(batch)), "shutter/pipeline": "machine_logs"},
-        )
-        for batch in batches(decision.settled, machine_logs.batch_size)
-    ]
     skip = None
     if not runs:
         skip = f"no settled new file ({decision.waiting} waiting to settle)"
-    return dg.SensorResult(run_requests=runs, cursor=decision.cursor, skip_reason=skip)
+    return dg.SensorResult(
+        run_requests=runs, cursor=decision.cursor, skip_reason=skip, asset_events=events
+    )

@@ -14,6 +14,7 @@ class MachineLogsSettings(dg.ConfigurableResource):
     batch_size: int = 50
     min_age_s: int = 30
     retry_after_s: int = 900
+    max_attempts: int = 6
     archive: str = "0"
     max_reject_rate: str = "0.05"
 
@@ -31,6 +32,7 @@ def build_machine_logs_settings() -> MachineLogsSettings:
         batch_size=_env_int("LOGS_BATCH_SIZE", 50),
         min_age_s=_env_int("LOGS_MIN_AGE_S", 30),
         retry_after_s=_env_int("LOGS_RETRY_AFTER_S", 900),
+        max_attempts=_env_int("LOGS_MAX_ATTEMPTS", 6),
         archive=_env("LOGS_ARCHIVE", "0"),
         max_reject_rate=_env("LOGS_MAX_REJECT_RATE", "0.05"),
     )

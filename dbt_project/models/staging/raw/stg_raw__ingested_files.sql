@@ -16,7 +16,9 @@ files as (
         reject_count,
         error,
         run_id,
-        ingested_at
+        ingested_at,
+        superseded_by,
+        superseded_at
     from {{ source('raw', 'ingested_files') }}
 
 ),
@@ -37,7 +39,9 @@ final as (
         reject_count,
         error as error_message,
         run_id,
-        ingested_at
+        ingested_at,
+        superseded_by as superseded_by_file_id,
+        superseded_at
     from files
 
 )

@@ -1,0 +1,154 @@
+"""Issue 10 item 4: a run that failed because the warehouse was briefly unreachable is retried.
+
+Driven through Dagster's own machinery: the sensor daemon's iteration evaluates
+``machine_logs_sensor`` in a code server (a gRPC subprocess, as in production), its run requests
+are queued by the instance and launched with ``instance.launch_run`` (executed in this process by
+Dagster's synchronous launcher, to keep the test short), and the warehouse sits behind a TCP proxy
+that is stopped for the failed attempts and started again. The exact backoff timings are unit
+tests of ``decide_tick`` in test_machine_logs.py: here real time passes while runs execute.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster._core.test_utils import (
+    create_test_daemon_workspace_context,
+    freeze_time,
+    instance_for_test,
+)
+from dagster._core.workspace.load_target import ModuleTarget
+from dagster._daemon.sensor import execute_sensor_iteration
+
+from shutter_assets.defs.machine_logs.checks import FILES_FAILING
+from tests.fixtures.tcp_proxy import OutageProxy
+from tests.test_machine_logs import counts, log_bytes
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[1]
+NAME = "CU-01_20261120_060000.log"
+RETRY_AFTER_S = 3
+
+
+def wait_for_run(instance: dg.DagsterInstance, run_id: str, timeout_s: float = 180) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        run = instance.get_run_by_id(run_id)
+        if run is not None and run.is_finished:
+            return run.status.value
+        time.sleep(0.5)
+    raise AssertionError(f"run {run_id} did not finish in {timeout_s} s")
+
+
+def check_evaluations(instance: dg.DagsterInstance) -> list[tuple[bool, int, str]]:
+    """(passed, files failing, markdown) of every files_failing evaluation, oldest first."""
+    records = instance.event_log_storage.get_asset_check_execution_history(FILES_FAILING, limit=50)
+    out = []
+    for record in reversed(records):
+        evaluation = record.event.dagster_event.event_specific_data
+        if not isinstance(evaluation, dg.AssetCheckEvaluation):
+            continue  # the "planned" marker of a run that includes the check
+        meta = evaluation.metadata
+        out.append((evaluation.passed, meta["files_failing"].value, meta["files"].value))
+    return out
+
+
+def test_a_run_failed_by_a_warehouse_outage_is_retried_under_a_new_run_key(
+    pg_settings, make_drop, monkeypatch, tmp_path
+):
+    drop = make_drop("local")
+    drop.put(NAME, log_bytes(10))
+    proxy = OutageProxy((pg_settings.host, pg_settings.port))
+    for name, value in {
+        "POSTGRES_HOST": "127.0.0.1",
+        "POSTGRES_PORT": str(proxy.port),
+        "POSTGRES_USER": pg_settings.user,
+        "POSTGRES_PASSWORD": pg_settings.password,
+        "POSTGRES_DB": pg_settings.dbname,
+        "FTP_PROTOCOL": "local",
+        "FTP_REMOTE_DIR": str(drop.root),
+        "PLANT_TIMEZONE": "Europe/Paris",
+        "LOGS_MIN_AGE_S": "0",
+        "LOGS_RETRY_AFTER_S": str(RETRY_AFTER_S),
+        "LOGS_MAX_ATTEMPTS": "5",
+        "LOGS_BATCH_SIZE": "50",
+    }.items():
+        if value:
+            monkeypatch.setenv(name, value)
+        else:
+            monkeypatch.delenv(name, raising=False)
+    queued = {"run_coordinator": {"module": "dagster", "class": "QueuedRunCoordinator"}}
+    target = ModuleTarget(
+        module_name="tests.fixtures.machine_logs_location",
+        attribute="defs",
+        working_directory=str(ROOT),
+        location_name="machine_logs_test",
+    )
+    clock = datetime.now(UTC)
+    logger = logging.getLogger("test_sensor_daemon")
+    try:
+        with (
+            instance_for_test(overrides=queued, synchronous_run_launcher=True) as instance,
+            create_test_daemon_workspace_context(target, instance) as workspace,
+        ):
+
+            def tick() -> list[dg.DagsterRun]:
+                """One evaluation by the sensor daemon (its clock moved past the minimum
+                interval); returns the runs it queued."""
+                nonlocal clock
+                clock += timedelta(seconds=60)
+                before = {r.run_id for r in instance.get_runs()}
+                with freeze_time(clock):
+                    list(execute_sensor_iteration(workspace, logger, None, None))
+                return [r for r in instance.get_runs() if r.run_id not in before]
+
+            def tick_until_run(max_wait_s: float = 60) -> list[dg.DagsterRun]:
+                """Ticks once a second until the sensor requests a run (a retry is due)."""
+                deadline = time.monotonic() + max_wait_s
+                while time.monotonic() < deadline:
+                    if runs := tick():
+                        return runs
+                    time.sleep(1)
+                raise AssertionError(f"no run requested within {max_wait_s} s")
+
+            def launch(run: dg.DagsterRun) -> str:
+                instance.launch_run(run.run_id, workspace.create_request_context())
+                return wait_for_run(instance, run.run_id)
+
+            assert tick() == []  # first sighting: not settled yet
+            time.sleep(1.1)
+            (first,) = tick()
+            assert first.tags["machine_logs/attempt"] == "1"
+
+            proxy.stop()  # the warehouse becomes unreachable for the run
+            assert launch(first) == "FAILURE"
+            proxy.start()
+
+            (second,) = tick_until_run()  # after LOGS_RETRY_AFTER_S, not before
+            assert second.tags["machine_logs/attempt"] == "2"
+            assert second.tags["dagster/run_key"] != first.tags["dagster/run_key"]
+            assert second.run_config == first.run_config
+            assert check_evaluations(instance) == []  # one failure is not "keeps failing"
+            proxy.stop()
+            assert launch(second) == "FAILURE"
+            proxy.start()
+
+            (third,) = tick_until_run()
+            assert third.tags["machine_logs/attempt"] == "3"
+            # Two runs did not load it: the check is red, naming the file.
+            ((passed, n, files),) = check_evaluations(instance)
+            assert (passed, n) == (False, 1)
+            assert f"| `{NAME}` | 3 | yes |" in files
+
+            assert launch(third) == "SUCCESS"  # the warehouse is back
+            assert tick() == []
+            assert [e[:2] for e in check_evaluations(instance)][-1] == (True, 0)
+            assert len({r.tags["dagster/run_key"] for r in (first, second, third)}) == 3
+    finally:
+        proxy.stop()
+    assert counts(pg_settings) == (1, 10, 0)
