@@ -1,4 +1,7 @@
-"""The read-only role BI tools log in with: USAGE and SELECT on the ``marts`` schema, nothing else.
+"""The read-only roles on the ``marts`` schema: USAGE and SELECT there, nothing else.
+
+Two roles use it: the BI tools' (``BI_READONLY_ROLE``, asset ``bi/readonly_role``) and the REST
+API's (``API_DB_USER``, asset ``api/readonly_role``).
 
 Idempotent: run it after every dbt build (the Dagster asset ``bi/readonly_role`` does). dbt
 re-creates mart tables on each build; ``ALTER DEFAULT PRIVILEGES`` makes the tables that the
@@ -21,16 +24,17 @@ def ensure_readonly_role(
     role: str,
     password: str | None = None,
     schema: str = MARTS_SCHEMA,
+    setting: str = "BI_READONLY_ROLE",
 ) -> bool:
     """Create ``role`` if missing and grant it read access to ``schema`` only; True if created.
 
     The caller's connection must be allowed to create roles (CREATEROLE) and own the schema's
-    tables. Runs in one transaction on ``conn``.
+    tables. Runs in one transaction on ``conn``. ``setting`` names the variable the role comes
+    from, for the error message.
     """
     if not role or len(role) > 63:
         raise ValueError(
-            f"BI_READONLY_ROLE={role!r} is not a usable PostgreSQL role name: "
-            "set 1 to 63 characters"
+            f"{setting}={role!r} is not a usable PostgreSQL role name: set 1 to 63 characters"
         )
     ident = sql.Identifier(role)
     schema_ident = sql.Identifier(schema)

@@ -1,0 +1,124 @@
+"""Serving a read: data version, ETag/304, Redis cache, JSON or CSV, pagination headers.
+
+Every authenticated endpoint goes through ``Reader.respond``: it reads the marts' data version,
+derives the cache key and ETag from (version, endpoint, validated parameters, format), answers
+304 when the client already holds that ETag, else serves the cached bytes or computes them once.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from fastapi import Request, Response
+from psycopg_pool import AsyncConnectionPool
+from pydantic import BaseModel
+
+from shutter_api.cache import CacheStatus, ResponseCache
+from shutter_api.db import MartsVersion, read_version
+from shutter_api.pagination import PageParams, link_header
+
+CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+JSON_MEDIA_TYPE = "application/json"
+
+
+@dataclass
+class Result:
+    """What an endpoint computed: the JSON body, the rows a CSV holds, the total for paging."""
+
+    body: BaseModel
+    csv_rows: list[dict[str, Any]]
+    csv_columns: list[str]
+    total: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Compute = Callable[[psycopg.AsyncConnection, MartsVersion | None], Awaitable[Result]]
+
+
+def wants_csv(request: Request) -> bool:
+    return "text/csv" in request.headers.get("accept", "").lower()
+
+
+@dataclass
+class Reader:
+    request: Request
+    pool: AsyncConnectionPool
+    cache: ResponseCache
+    client: str
+
+    async def respond(
+        self,
+        endpoint: str,
+        params: dict[str, Any],
+        compute: Compute,
+        page: PageParams | None = None,
+    ) -> Response:
+        """The response of ``endpoint`` for validated ``params`` (the cache key, never raw URLs)."""
+        fmt = "csv" if wants_csv(self.request) else "json"
+        async with self.pool.connection() as conn:
+            version = await read_version(conn)
+        public = {k: _text(v) for k, v in params.items() if v is not None}
+        link_path = self.request.url.path.rstrip("/").rsplit("/", 1)[-1]
+
+        async def render() -> bytes:
+            async with self.pool.connection() as conn:
+                result = await compute(conn, version)
+            headers = dict(result.headers)
+            if page is not None and result.total is not None:
+                headers["X-Total-Count"] = str(result.total)
+                headers["Link"] = link_header(link_path, public, page, result.total)
+            body = _csv(result) if fmt == "csv" else result.body.model_dump_json().encode()
+            return json.dumps(headers).encode() + b"\n" + body
+
+        if version is None:  # no build recorded: nothing to key a cache by
+            payload, status, etag = await render(), CacheStatus.BYPASS, None
+        else:
+            query = json.dumps(
+                {**public, **(page.model_dump() if page else {})}, sort_keys=True
+            ).encode()
+            key = f"{version.version}:{endpoint}:{fmt}:{hashlib.sha256(query).hexdigest()[:32]}"
+            etag = '"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'
+            if _matches(self.request.headers.get("if-none-match"), etag):
+                return Response(status_code=304, headers=_common(etag, version, "REVALIDATED"))
+            payload, status = await self.cache.get_or_compute(key, render)
+        header_line, _, body = payload.partition(b"\n")
+        headers = {**json.loads(header_line), **_common(etag, version, status.value)}
+        media = CSV_MEDIA_TYPE if fmt == "csv" else JSON_MEDIA_TYPE
+        return Response(content=body, media_type=media, headers=headers)
+
+
+def _common(etag: str | None, version: MartsVersion | None, cache: str) -> dict[str, str]:
+    headers = {"Cache-Control": "private, no-cache", "Vary": "Accept", "X-Cache": cache}
+    if etag:
+        headers["ETag"] = etag
+    if version:
+        headers["X-Data-Version"] = version.version
+    return headers
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+    return etag in tags or "*" in tags
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(getattr(value, "value", value))
+
+
+def _csv(result: Result) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=result.csv_columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(result.csv_rows)
+    return out.getvalue().encode()
