@@ -15,6 +15,7 @@ def main() -> None:
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
+        root_path=settings.root_path,
         proxy_headers=True,
         forwarded_allow_ips="*",
         access_log=False,

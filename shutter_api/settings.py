@@ -44,6 +44,7 @@ class ApiSettings:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    root_path: str = ""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ApiSettings:
@@ -67,6 +68,7 @@ class ApiSettings:
             host=env.get("API_HOST") or cls.host,
             port=_int(env, "API_PORT", cls.port),
             workers=_int(env, "API_WORKERS", cls.workers),
+            root_path=env.get("API_ROOT_PATH", "").rstrip("/"),
         )
 
     def conninfo(self) -> str:

@@ -203,6 +203,21 @@ def test_only_the_proxy_publishes_the_dagster_ui():
     assert caddyfile.count("import auth") == 2
 
 
+def test_the_api_is_reached_only_through_the_proxy_under_api():
+    all_services = services()
+    api, redis_service = all_services["api"], all_services["redis"]
+    assert not api.get("ports") and not redis_service.get("ports")
+    assert command(api) == ["python", "-m", "shutter_api"]
+    env = environment(api)
+    assert env["API_ROOT_PATH"] == "/api" and env["REDIS_URL"] == "redis://redis:6379/0"
+    assert environment(all_services["proxy"])["API_UPSTREAM"] == f"api:{env['API_PORT']}"
+    assert set(api["depends_on"]) == {"postgres", "redis"}
+    assert "api" in all_services["proxy"]["depends_on"]
+    caddyfile = (ROOT / "docker/proxy/Caddyfile").read_text()
+    assert "handle_path /api/* {" in caddyfile and "{$API_UPSTREAM:" in caddyfile
+    assert "COPY shutter_api/ shutter_api/" in (ROOT / "docker/dagster/Dockerfile").read_text()
+
+
 def test_container_commands_are_the_native_dagster_entry_points():
     all_services = services()
     code = command(all_services["dagster-code"])
@@ -579,6 +594,8 @@ COMPOSE_TEST_ENV = {
     "FTP_PASV_ADDRESS": "10.0.0.5",
     "PROXY_AUTH_USER": "plant-it",
     "PROXY_AUTH_HASH": "'$2a$14$abcdefghijklmnopqrstuv'",
+    "API_DB_PASSWORD": "api-secret",
+    "API_KEYS": "erp:" + "0" * 64,
 }
 
 
@@ -621,7 +638,9 @@ def test_compose_file_is_valid_for_compose_with_a_complete_env(tmp_path):
     assert code_env["POSTGRES_HOST"] == "postgres"
 
 
-@pytest.mark.parametrize("missing", ["POSTGRES_PASSWORD", "PROXY_AUTH_HASH", "FTP_PASV_ADDRESS"])
+@pytest.mark.parametrize(
+    "missing", ["POSTGRES_PASSWORD", "PROXY_AUTH_HASH", "FTP_PASV_ADDRESS", "API_KEYS"]
+)
 def test_compose_refuses_to_start_without_a_required_secret(tmp_path, missing):
     env = {k: v for k, v in COMPOSE_TEST_ENV.items() if k != missing}
     result = compose_config(tmp_path, env)

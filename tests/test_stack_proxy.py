@@ -2,12 +2,15 @@
 
 The Dagster webserver has no login of its own, so the proxy's Caddyfile is the only lock. This
 runs the very file of docker/proxy/ with the Debian `caddy` binary in front of a local upstream,
-with the credentials passed through the environment as compose does.
+with the credentials passed through the environment as compose does. The REST API behind /api/ is
+a real ``shutter_api`` server: it checks its own API keys, so the proxy must pass it through.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -21,12 +24,17 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+
+from shutter_api.keys import digest
+from tests.fixtures.api_server import run_api
 
 ROOT = Path(__file__).resolve().parents[1]
 CADDYFILE = ROOT / "docker" / "proxy" / "Caddyfile"
 # A fresh password each run (with a space and a ";" to exercise quoting), never a literal.
 USER, PASSWORD = "plant-it", f"volet; {secrets.token_urlsafe(12)}"
+REVOKED_API_KEY = "shk_" + secrets.token_urlsafe(16)
 
 
 def free_port() -> int:
@@ -97,7 +105,19 @@ def proxy(tmp_path_factory) -> Iterator[dict[str, str]]:
         "ADMINER_UPSTREAM": f"127.0.0.1:{upstream_port}",
     }
     procs = []
+    api_server = contextlib.ExitStack()
     try:
+        api = api_server.enter_context(
+            run_api(
+                {
+                    "REDIS_URL": "",
+                    "API_KEYS": "",
+                    "API_REVOKED_KEYS": f"old:{digest(REVOKED_API_KEY)}",
+                    "API_ROOT_PATH": "/api",
+                }
+            )
+        )
+        env["API_UPSTREAM"] = api.base_url.removeprefix("http://")
         up_log = work / "upstream.log"
         upstream = subprocess.Popen(
             [sys.executable, "-m", "http.server", str(upstream_port), "--bind", "127.0.0.1"],
@@ -126,6 +146,7 @@ def proxy(tmp_path_factory) -> Iterator[dict[str, str]]:
     finally:
         for proc in reversed(procs):
             stop(proc)
+        api_server.close()
 
 
 def test_ui_without_credentials_is_refused(proxy):
@@ -153,3 +174,20 @@ def test_health_probe_is_the_only_open_path(proxy):
 def test_adminer_is_behind_the_same_authentication(proxy):
     assert get(proxy["adminer"] + "/")[0] == 401
     assert get(proxy["adminer"] + "/", (USER, PASSWORD)) == (200, b"dagster-ui-upstream")
+
+
+def test_api_prefix_reaches_the_api_which_checks_its_own_keys(proxy):
+    """/api/... goes to shutter_api without basic auth, /api stripped, Authorization forwarded."""
+    assert get(proxy["ui"] + "/api/health") == (200, b'{"status":"ok"}')
+    no_key = httpx.get(proxy["ui"] + "/api/v1/machines")
+    assert no_key.status_code == 401 and no_key.headers["WWW-Authenticate"] == "Bearer"
+    revoked = httpx.get(
+        proxy["ui"] + "/api/v1/machines", headers={"Authorization": f"Bearer {REVOKED_API_KEY}"}
+    )
+    assert revoked.status_code == 403
+    schema = json.loads(get(proxy["ui"] + "/api/openapi.json")[1])
+    assert schema["servers"] == [{"url": "/api"}] and "/v1/oee" in schema["paths"]
+    too_big = httpx.request("GET", proxy["ui"] + "/api/health", content=b"x" * 4096)
+    assert too_big.status_code == 413
+    # the prefix opens the API only, never the UI behind it
+    assert get(proxy["ui"] + "/api/../index.html")[0] == 401
