@@ -7,7 +7,8 @@
 #      events and schedules on PostgreSQL, queued runs, retention; not a throw-away SQLite),
 #   3. starts the plant simulator in live mode, writing log files into $FTP_REMOTE_DIR,
 #   4. turns every sensor and schedule on and runs `dagster dev` (webserver + daemon), so the
-#      daemon ticks machine_logs_sensor and the legacy-orders schedule as in production.
+#      daemon ticks machine_logs_sensor and the legacy-orders schedule as in production,
+#   5. serves the REST API (python -m shutter_api) on $API_HOST:$API_PORT.
 # Ctrl-C stops everything this script started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +42,18 @@ if "$BIN/python" -c "import importlib.util, sys; sys.exit(importlib.util.find_sp
 else
   echo "make dev: shutter_assets.simulator has no CLI yet; no live log files will appear" >&2
 fi
+
+# --- REST API (shutter_api, docs/api.md) ------------------------------------------------------
+# Reads the marts as API_DB_USER, a role the asset api/readonly_role creates after the first
+# build; until then /ready answers 503. Every /v1 request needs a key listed in API_KEYS.
+"$BIN/python" -m shutter_api >"$DAGSTER_HOME/api.log" 2>&1 &
+pids+=($!)
+echo "make dev: REST API on http://${API_HOST:-127.0.0.1}:${API_PORT:-8000}/docs" \
+  "(log: $DAGSTER_HOME/api.log)"
+if [ -z "${API_KEYS:-}" ]; then
+  echo "make dev: API_KEYS is empty: make a key with 'python -m shutter_api.keys dev' into .env" >&2
+fi
+# --- end of REST API ----------------------------------------------------------------------------
 
 # Sensors and schedules start stopped unless their code says otherwise; dev runs them all.
 "$BIN/dagster" sensor start --start-all -w workspace.yaml || true

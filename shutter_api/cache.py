@@ -5,6 +5,10 @@ and the Dagster asset ``api/marts_data_version`` then records a new version. Eve
 version, so the first request after a rebuild misses and recomputes; old keys are never read
 again and expire after ``API_CACHE_TTL_S`` only to give the memory back.
 
+Two tiers: each process keeps the most recently used responses in memory (bounded in bytes) in
+front of Redis. Keys embed the version, so neither tier can serve a stale answer; the memory tier
+is dropped as soon as a key of another version shows up.
+
 Stampede: concurrent misses for one key compute once. Inside a process the first caller's
 computation is shared (an asyncio future); across processes (uvicorn workers, replicas) the first
 caller takes a Redis lock (``SET NX PX``) and the others poll for the value until it appears or
@@ -19,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 
@@ -32,7 +37,7 @@ _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del
 class CacheStatus(StrEnum):
     """What served a response (``X-Cache`` header)."""
 
-    HIT = "HIT"  # read from Redis
+    HIT = "HIT"  # read from this process's memory or from Redis
     MISS = "MISS"  # computed by this request and stored
     COALESCED = "COALESCED"  # computed once by a concurrent request for the same key
     BYPASS = "BYPASS"  # computed without Redis (disabled or unreachable)
@@ -48,6 +53,7 @@ class ResponseCache:
         ttl_s: int = 86_400,
         lock_timeout_s: float = 10.0,
         retry_after_s: float = 2.0,
+        local_bytes: int = 32 * 1024 * 1024,
     ) -> None:
         self.prefix = prefix
         self.ttl_s = ttl_s
@@ -62,6 +68,10 @@ class ResponseCache:
         )
         self._down_until = 0.0
         self._inflight: dict[str, asyncio.Future[bytes]] = {}
+        self._local: OrderedDict[str, bytes] = OrderedDict()
+        self._local_size = 0
+        self._local_max = local_bytes
+        self._local_version = ""
 
     @property
     def enabled(self) -> bool:
@@ -86,7 +96,14 @@ class ResponseCache:
     async def get_or_compute(
         self, key: str, compute: Callable[[], Awaitable[bytes]]
     ) -> tuple[bytes, CacheStatus]:
-        """The cached bytes of ``key``, else ``compute()``'s, computed once however many wait."""
+        """The cached bytes of ``key``, else ``compute()``'s, computed once however many wait.
+
+        ``key`` starts with the data version and a colon.
+        """
+        local = self._local.get(key)
+        if local is not None:
+            self._local.move_to_end(key)
+            return local, CacheStatus.HIT
         shared = self._inflight.get(key)
         if shared is not None:
             return await asyncio.shield(shared), CacheStatus.COALESCED
@@ -101,7 +118,21 @@ class ResponseCache:
         finally:
             self._inflight.pop(key, None)
         future.set_result(value)
+        self._remember(key, value)
         return value, status
+
+    def _remember(self, key: str, value: bytes) -> None:
+        version = key.split(":", 1)[0]
+        if version != self._local_version:  # a rebuild: every older entry is dead
+            self._local.clear()
+            self._local_size, self._local_version = 0, version
+        if len(value) > self._local_max // 8:
+            return
+        self._local[key] = value
+        self._local_size += len(value)
+        while self._local_size > self._local_max:
+            _, dropped = self._local.popitem(last=False)
+            self._local_size -= len(dropped)
 
     async def _lookup_or_compute(
         self, full_key: str, compute: Callable[[], Awaitable[bytes]]

@@ -7,6 +7,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import AsyncConnectionPool
 
 from shutter_api.cache import ResponseCache
+from shutter_api.db import VersionWatcher
 from shutter_api.keys import KeyStatus
 from shutter_api.responses import Reader
 from shutter_api.settings import ApiSettings
@@ -27,6 +28,10 @@ def get_pool(request: Request) -> AsyncConnectionPool:
 
 def get_cache(request: Request) -> ResponseCache:
     return request.app.state.cache
+
+
+def get_versions(request: Request) -> VersionWatcher:
+    return request.app.state.versions
 
 
 def require_api_key(
@@ -59,6 +64,7 @@ def get_reader(
     client: str = Depends(require_api_key),
     pool: AsyncConnectionPool = Depends(get_pool),
     cache: ResponseCache = Depends(get_cache),
+    versions: VersionWatcher = Depends(get_versions),
 ) -> Reader:
     """Reads marts for an authenticated client, through the cache (ETag, CSV, pagination)."""
-    return Reader(request=request, pool=pool, cache=cache, client=client)
+    return Reader(request=request, pool=pool, cache=cache, versions=versions, client=client)

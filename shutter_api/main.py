@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 
 from shutter_api.cache import ResponseCache
-from shutter_api.db import open_pool
+from shutter_api.db import VersionWatcher, open_pool
 from shutter_api.routes import (
     downtime,
     freshness,
@@ -57,10 +57,13 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             lock_timeout_s=settings.cache_lock_timeout_s,
             retry_after_s=settings.cache_retry_after_s,
         )
+        app.state.versions = VersionWatcher(settings.conninfo())
         await app.state.pool.open(wait=False)  # start even while the warehouse is down
+        app.state.versions.start()
         try:
             yield
         finally:
+            await app.state.versions.stop()
             await app.state.pool.close()
             await app.state.cache.close()
 

@@ -21,7 +21,7 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel
 
 from shutter_api.cache import CacheStatus, ResponseCache
-from shutter_api.db import MartsVersion, read_version
+from shutter_api.db import MartsVersion, VersionWatcher, read_version
 from shutter_api.pagination import PageParams, link_header
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
@@ -51,6 +51,7 @@ class Reader:
     request: Request
     pool: AsyncConnectionPool
     cache: ResponseCache
+    versions: VersionWatcher
     client: str
 
     async def respond(
@@ -62,8 +63,11 @@ class Reader:
     ) -> Response:
         """The response of ``endpoint`` for validated ``params`` (the cache key, never raw URLs)."""
         fmt = "csv" if wants_csv(self.request) else "json"
-        async with self.pool.connection() as conn:
-            version = await read_version(conn)
+        if self.versions.known:
+            version = self.versions.current
+        else:
+            async with self.pool.connection() as conn:
+                version = await read_version(conn)
         public = {k: _text(v) for k, v in params.items() if v is not None}
         link_path = self.request.url.path.rstrip("/").rsplit("/", 1)[-1]
 

@@ -462,17 +462,27 @@ def test_redis_stopped_mid_test_keeps_answering_from_postgresql(built):
         "API_DB_PASSWORD": built.password,
         "API_KEYS": f"tests:{digest(KEY)}",
     }
-    params = {**W47, "grain": "week", "group_by": "machine_type"}
+    week = {**W47, "grain": "week", "group_by": "machine_type"}
+    month = {"from": "2026-11-01", "to": "2026-11-30", "grain": "month", "group_by": "machine"}
     with private_redis() as (url, redis_proc), run_api({**env, "REDIS_URL": url}) as server:
-        get = lambda: httpx.get(server.base_url + "/v1/oee", params=params, headers=AUTH)  # noqa: E731
-        first, second = get(), get()
+
+        def get(params: dict) -> httpx.Response:
+            return httpx.get(server.base_url + "/v1/oee", params=params, headers=AUTH)
+
+        first, second = get(week), get(week)
         assert (first.headers["X-Cache"], second.headers["X-Cache"]) == ("MISS", "HIT")
+        assert redis.Redis.from_url(url).dbsize() == 1  # the answer went to Redis
         assert httpx.get(server.base_url + "/ready").json()["status"] == "ok"
         redis_proc.kill()
         redis_proc.wait()
-        third = get()
-        assert third.status_code == 200 and third.headers["X-Cache"] == "BYPASS"
-        assert third.json() == first.json()
+        uncached = get(month)
+        assert uncached.status_code == 200 and uncached.headers["X-Cache"] == "BYPASS"
+        assert_items(
+            uncached.json()["items"],
+            expected_oee(built, date(2026, 11, 1), date(2026, 11, 30), "month", "machine"),
+        )
+        again = get(week)  # still served, from this process's memory tier
+        assert again.status_code == 200 and again.json() == first.json()
         ready = httpx.get(server.base_url + "/ready")
         assert ready.status_code == 200
         assert ready.json() | {"data_version": None} == {

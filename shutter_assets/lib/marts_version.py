@@ -7,6 +7,8 @@ downstream of every mart. The tables live in ``marts`` because the API's role ma
 else:
 
 - ``marts.data_version``: one row (``version``, ``built_at``, ``run_id``), replaced per record;
+- a notification on channel ``shutter_marts_version`` (payload: JSON ``version``, ``built_at``)
+  at commit, so the API's processes learn the new version without asking on every request;
 - ``marts.machine_freshness``: per machine, the newest event the marts were built from
   (``newest_event_at``, the end of the machine's open state interval in
   ``intermediate.int_machine_state_intervals``: its latest event seen so far) and
@@ -15,6 +17,7 @@ else:
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,6 +42,8 @@ create table if not exists marts.machine_freshness (
 comment on table marts.machine_freshness is
     'Per machine, the newest event the marts were last built from (api/marts_data_version).';
 """
+
+NOTIFY_CHANNEL = "shutter_marts_version"
 
 _NEWEST_EVENTS = """
 insert into marts.machine_freshness (machine_id, newest_event_at, recorded_at)
@@ -81,4 +86,6 @@ def record_marts_version(conn: psycopg.Connection, run_id: str | None = None) ->
             "built_at = excluded.built_at, run_id = excluded.run_id",
             (version, now, run_id),
         )
+        payload = json.dumps({"version": version, "built_at": now.isoformat()})
+        conn.execute("select pg_notify(%s, %s)", (NOTIFY_CHANNEL, payload))
     return MartsVersion(version, now, machines)
