@@ -16,13 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from fastapi import Request, Response
+from fastapi import HTTPException, Request, Response, status
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel
 
 from shutter_api.cache import CacheStatus, ResponseCache
 from shutter_api.db import MartsVersion, VersionWatcher, read_version
 from shutter_api.pagination import PageParams, link_header
+from shutter_api.schemas import Page
+from shutter_api.sql import fetch_one, fetch_page
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 JSON_MEDIA_TYPE = "application/json"
@@ -40,6 +42,39 @@ class Result:
 
 
 Compute = Callable[[psycopg.AsyncConnection, MartsVersion | None], Awaitable[Result]]
+
+
+async def page_result(
+    conn: psycopg.AsyncConnection,
+    version: MartsVersion | None,
+    model: type[BaseModel],
+    query: str,
+    params: dict[str, Any],
+    page: PageParams,
+) -> Result:
+    """One page of ``query``'s rows as ``Page[model]`` (JSON) and as CSV rows."""
+    rows, total = await fetch_page(conn, query, params, page)
+    items = [model.model_validate(r) for r in rows]
+    body = Page[model](
+        data_version=version and version.version, total=total, items=items, **page.model_dump()
+    )
+    csv_rows = [i.model_dump(mode="json") for i in items]
+    return Result(body, csv_rows, list(model.model_fields), total)
+
+
+async def one_result(
+    conn: psycopg.AsyncConnection,
+    model: type[BaseModel],
+    query: str,
+    params: dict[str, Any],
+    not_found: str,
+) -> Result:
+    """The single row of ``query`` as ``model``; 404 with ``not_found`` when there is none."""
+    row = await fetch_one(conn, query, params)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, not_found)
+    item = model.model_validate(row)
+    return Result(item, [item.model_dump(mode="json")], list(model.model_fields))
 
 
 def wants_csv(request: Request) -> bool:

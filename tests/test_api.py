@@ -29,12 +29,18 @@ import pytest
 import redis
 from psycopg.rows import dict_row
 
-from shutter_api.keys import digest
+from shutter_api.keys import ApiKeys, KeyStatus, digest
 from shutter_assets.defs.resources import WarehouseResource
 from shutter_assets.defs.rest_api.assets import api_readonly_role, marts_data_version
 from shutter_assets.defs.rest_api.resources import ApiAccessResource
 from shutter_assets.lib.bi_access import drop_readonly_role
-from tests.fixtures.api_server import SHARED_REDIS, delete_prefix, private_redis, run_api
+from tests.fixtures.api_server import (
+    SHARED_REDIS,
+    delete_prefix,
+    free_port,
+    private_redis,
+    run_api,
+)
 from tests.fixtures.databases import (
     create_mysql_database,
     create_pg_database,
@@ -622,3 +628,34 @@ def test_redis_keys_live_under_the_test_prefix_only(built):
         or k.decode().startswith(built.prefix + ":" + built.versions[1])
         for k in keys
     )
+
+
+def test_units_are_in_the_openapi_schema(built):
+    schemas = httpx.get(built.base_url + "/openapi.json").json()["components"]["schemas"]
+    oee = schemas["OeeRow"]["properties"]
+    assert oee["run_s"]["x-unit"] == "s" and "seconds" in oee["run_s"]["description"]
+    assert oee["good_qty"]["x-unit"] == "parts" and "parts" in oee["good_qty"]["description"]
+    assert oee["availability"]["x-unit"] == "ratio" and "0-1" in oee["availability"]["description"]
+    assert "sum(run_s) / sum(planned_busy_s)" in oee["availability"]["description"]
+    assert schemas["ReliabilityRow"]["properties"]["mtbf_s"]["x-unit"] == "s"
+
+
+def test_ready_is_503_while_the_warehouse_is_unreachable():
+    closed_port = free_port()  # nothing listens there
+    env = {"POSTGRES_PORT": str(closed_port), "REDIS_URL": "", "API_KEYS": ""}
+    with run_api(env) as server:
+        assert httpx.get(server.base_url + "/health").status_code == 200
+        ready = httpx.get(server.base_url + "/ready", timeout=30)
+        assert ready.status_code == 503
+        assert ready.json()["database"] == "unavailable" and ready.json()["cache"] == "disabled"
+
+
+def test_malformed_key_settings_stop_the_server_with_the_variable_named():
+    with pytest.raises(ValueError, match="API_REVOKED_KEYS"):
+        ApiKeys.parse(f"erp:{digest(KEY)}", "old-portal:not-a-digest")
+    with pytest.raises(ValueError, match="API_KEYS"):
+        ApiKeys.parse(KEY)  # the key itself pasted instead of its digest
+    keys = ApiKeys.parse(f" erp:{digest(KEY).upper()} ,", f"old:{digest(REVOKED_KEY)}")
+    assert keys.check(KEY) == (KeyStatus.VALID, "erp")
+    assert keys.check(REVOKED_KEY) == (KeyStatus.REVOKED, "old")
+    assert keys.check("guess")[0] is KeyStatus.UNKNOWN

@@ -9,13 +9,12 @@ from shutter_api.db import MartsVersion
 from shutter_api.deps import get_reader
 from shutter_api.filters import MACHINE_ID_PATTERN, MACHINE_TYPE_PATTERN, NOT_FOUND, READ_RESPONSES
 from shutter_api.pagination import PageParams, page_params
-from shutter_api.responses import Reader, Result
+from shutter_api.responses import Reader, Result, one_result, page_result
 from shutter_api.schemas import Machine, Page
-from shutter_api.sql import fetch_one, fetch_page
+from shutter_api.sql import fetch_one
 from shutter_api.sql import machines as queries
 
 router = APIRouter(prefix="/machines", tags=["machines"])
-COLUMNS = list(Machine.model_fields)
 
 
 async def require_machine(conn: psycopg.AsyncConnection, machine_id: str | None) -> None:
@@ -38,12 +37,7 @@ async def list_machines(
     params = {"machine_type": machine_type}
 
     async def compute(conn: psycopg.AsyncConnection, version: MartsVersion | None) -> Result:
-        rows, total = await fetch_page(conn, queries.MACHINES, params, page)
-        items = [Machine.model_validate(r) for r in rows]
-        body = Page[Machine](
-            data_version=version and version.version, total=total, items=items, **page.model_dump()
-        )
-        return Result(body, [i.model_dump(mode="json") for i in items], COLUMNS, total)
+        return await page_result(conn, version, Machine, queries.MACHINES, params, page)
 
     return await reader.respond("machines", params, compute, page)
 
@@ -54,12 +48,11 @@ async def get_machine(
     reader: Reader = Depends(get_reader),
 ) -> Response:
     """One machine; 404 when the marts do not know it."""
+    params = {"machine_id": machine_id}
 
     async def compute(conn: psycopg.AsyncConnection, version: MartsVersion | None) -> Result:
-        row = await fetch_one(conn, queries.MACHINE, {"machine_id": machine_id})
-        if row is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"Unknown machine {machine_id!r}.")
-        machine = Machine.model_validate(row)
-        return Result(machine, [machine.model_dump(mode="json")], COLUMNS)
+        return await one_result(
+            conn, Machine, queries.MACHINE, params, f"Unknown machine {machine_id!r}."
+        )
 
-    return await reader.respond("machine", {"machine_id": machine_id}, compute)
+    return await reader.respond("machine", params, compute)

@@ -16,14 +16,12 @@ from shutter_api.filters import (
     machine_filter,
 )
 from shutter_api.pagination import PageParams, page_params
-from shutter_api.responses import Reader, Result
+from shutter_api.responses import Reader, Result, page_result
 from shutter_api.routes.machines import require_machine
 from shutter_api.schemas import Grain, OeeRow, Page
-from shutter_api.sql import fetch_page
 from shutter_api.sql.oee import OEE
 
 router = APIRouter(prefix="/oee", tags=["oee"])
-COLUMNS = list(OeeRow.model_fields)
 
 
 def period_params(dates: DateRange, grain: Grain, machines: MachineFilter) -> dict:
@@ -54,11 +52,6 @@ async def oee(
 
     async def compute(conn: psycopg.AsyncConnection, version: MartsVersion | None) -> Result:
         await require_machine(conn, machines.machine_id)
-        rows, total = await fetch_page(conn, OEE, params, page)
-        items = [OeeRow.model_validate(r) for r in rows]
-        body = Page[OeeRow](
-            data_version=version and version.version, total=total, items=items, **page.model_dump()
-        )
-        return Result(body, [i.model_dump(mode="json") for i in items], COLUMNS, total)
+        return await page_result(conn, version, OeeRow, OEE, params, page)
 
     return await reader.respond("oee", params, compute, page)

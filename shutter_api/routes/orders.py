@@ -5,19 +5,17 @@ from __future__ import annotations
 import datetime as dt
 
 import psycopg
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from shutter_api.db import MartsVersion
 from shutter_api.deps import get_reader
 from shutter_api.filters import NOT_FOUND, READ_RESPONSES, checked_range
 from shutter_api.pagination import PageParams, page_params
-from shutter_api.responses import Reader, Result
+from shutter_api.responses import Reader, Result, one_result, page_result
 from shutter_api.schemas import Order, OrderStatus, Page
-from shutter_api.sql import fetch_one, fetch_page
 from shutter_api.sql import orders as queries
 
 router = APIRouter(prefix="/orders", tags=["orders"])
-COLUMNS = list(Order.model_fields)
 NUMERO_PATTERN = r"^[A-Z]{3}-[0-9]{4}-[0-9]{6}$"
 
 
@@ -36,23 +34,16 @@ async def list_orders(
         checked_range(delivery_from, delivery_to, "delivery_from", "delivery_to")
     params = {
         "status": status_.value if status_ else None,
-        "late_only": late,
+        "late": late,
         "customer_id": customer_id,
         "delivery_from": delivery_from,
         "delivery_to": delivery_to,
     }
 
     async def compute(conn: psycopg.AsyncConnection, version: MartsVersion | None) -> Result:
-        rows, total = await fetch_page(conn, queries.ORDERS, params, page)
-        items = [Order.model_validate(r) for r in rows]
-        body = Page[Order](
-            data_version=version and version.version, total=total, items=items, **page.model_dump()
-        )
-        return Result(body, [i.model_dump(mode="json") for i in items], COLUMNS, total)
+        return await page_result(conn, version, Order, queries.ORDERS, params, page)
 
-    public = {**params, "late": late}
-    del public["late_only"]
-    return await reader.respond("orders", public, compute, page)
+    return await reader.respond("orders", params, compute, page)
 
 
 @router.get("/{numero}", response_model=Order, responses={**READ_RESPONSES, **NOT_FOUND})
@@ -61,12 +52,9 @@ async def get_order(
     reader: Reader = Depends(get_reader),
 ) -> Response:
     """One order by its numero; 404 when the marts do not know it."""
+    params = {"numero": numero}
 
     async def compute(conn: psycopg.AsyncConnection, version: MartsVersion | None) -> Result:
-        row = await fetch_one(conn, queries.ORDER, {"numero": numero})
-        if row is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"Unknown order {numero!r}.")
-        order = Order.model_validate(row)
-        return Result(order, [order.model_dump(mode="json")], COLUMNS)
+        return await one_result(conn, Order, queries.ORDER, params, f"Unknown order {numero!r}.")
 
-    return await reader.respond("order", {"numero": numero}, compute)
+    return await reader.respond("order", params, compute)

@@ -16,15 +16,13 @@ from shutter_api.filters import (
     machine_filter,
 )
 from shutter_api.pagination import PageParams, page_params
-from shutter_api.responses import Reader, Result
+from shutter_api.responses import Reader, Result, page_result
 from shutter_api.routes.machines import require_machine
 from shutter_api.routes.oee import period_params
 from shutter_api.schemas import Grain, Page, ReliabilityRow
-from shutter_api.sql import fetch_page
 from shutter_api.sql.reliability import RELIABILITY
 
 router = APIRouter(prefix="/reliability", tags=["reliability"])
-COLUMNS = list(ReliabilityRow.model_fields)
 
 
 @router.get("", response_model=Page[ReliabilityRow], responses={**READ_RESPONSES, **NOT_FOUND})
@@ -40,11 +38,6 @@ async def reliability(
 
     async def compute(conn: psycopg.AsyncConnection, version: MartsVersion | None) -> Result:
         await require_machine(conn, machines.machine_id)
-        rows, total = await fetch_page(conn, RELIABILITY, params, page)
-        items = [ReliabilityRow.model_validate(r) for r in rows]
-        body = Page[ReliabilityRow](
-            data_version=version and version.version, total=total, items=items, **page.model_dump()
-        )
-        return Result(body, [i.model_dump(mode="json") for i in items], COLUMNS, total)
+        return await page_result(conn, version, ReliabilityRow, RELIABILITY, params, page)
 
     return await reader.respond("reliability", params, compute, page)

@@ -9,13 +9,11 @@ from shutter_api.db import MartsVersion
 from shutter_api.deps import get_reader
 from shutter_api.filters import MACHINE_TYPE_PATTERN, READ_RESPONSES, DateRange, date_range
 from shutter_api.pagination import PageParams, page_params
-from shutter_api.responses import Reader, Result
+from shutter_api.responses import Reader, Result, page_result
 from shutter_api.schemas import Page, ThroughputRow
-from shutter_api.sql import fetch_page
 from shutter_api.sql.throughput import THROUGHPUT
 
 router = APIRouter(prefix="/throughput", tags=["throughput"])
-COLUMNS = list(ThroughputRow.model_fields)
 
 
 @router.get("", response_model=Page[ThroughputRow], responses=READ_RESPONSES)
@@ -35,11 +33,6 @@ async def throughput(
     }
 
     async def compute(conn: psycopg.AsyncConnection, version: MartsVersion | None) -> Result:
-        rows, total = await fetch_page(conn, THROUGHPUT, params, page)
-        items = [ThroughputRow.model_validate(r) for r in rows]
-        body = Page[ThroughputRow](
-            data_version=version and version.version, total=total, items=items, **page.model_dump()
-        )
-        return Result(body, [i.model_dump(mode="json") for i in items], COLUMNS, total)
+        return await page_result(conn, version, ThroughputRow, THROUGHPUT, params, page)
 
     return await reader.respond("throughput", params, compute, page)

@@ -24,7 +24,7 @@ final as (
     from marts.order_production_status as orders
     left join marts.dim_customer as customers on orders.customer_id = customers.customer_id
     where (%(status)s::text is null or orders.statut = %(status)s)
-        and (not %(late_only)s or orders.is_late)
+        and (not %(late)s or orders.is_late)
         and (%(customer_id)s::bigint is null or orders.customer_id = %(customer_id)s)
         and (%(delivery_from)s::date is null or orders.date_livraison_prevue >= %(delivery_from)s)
         and (%(delivery_to)s::date is null or orders.date_livraison_prevue <= %(delivery_to)s)
