@@ -31,6 +31,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 _POLL_S = 0.01
+_MAX_ROUTES = 10_000
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
 
 
@@ -72,6 +73,7 @@ class ResponseCache:
         self._local_size = 0
         self._local_max = local_bytes
         self._local_version = ""
+        self._routes: OrderedDict[tuple, str] = OrderedDict()
 
     @property
     def enabled(self) -> bool:
@@ -120,6 +122,23 @@ class ResponseCache:
         future.set_result(value)
         self._remember(key, value)
         return value, status
+
+    def local(self, key: str) -> bytes | None:
+        """The memory tier only: the bytes of ``key`` if this process holds them."""
+        value = self._local.get(key)
+        if value is not None:
+            self._local.move_to_end(key)
+        return value
+
+    def learn_route(self, request_id: tuple, key_tail: str) -> None:
+        """Remember which key (without its version) a raw request maps to (``fastpath``)."""
+        self._routes[request_id] = key_tail
+        self._routes.move_to_end(request_id)
+        if len(self._routes) > _MAX_ROUTES:
+            self._routes.popitem(last=False)
+
+    def route(self, request_id: tuple) -> str | None:
+        return self._routes.get(request_id)
 
     def _remember(self, key: str, value: bytes) -> None:
         version = key.split(":", 1)[0]

@@ -18,6 +18,7 @@ from psycopg_pool import PoolTimeout
 
 from shutter_api.cache import ResponseCache
 from shutter_api.db import VersionWatcher, open_pool
+from shutter_api.fastpath import CacheHitFastPath
 from shutter_api.routes import (
     downtime,
     freshness,
@@ -80,6 +81,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(v1)
     _add_limits(app, settings)
     _add_error_handlers(app)
+    app.add_middleware(CacheHitFastPath)  # outermost: before the limits and FastAPI's routing
     return app
 
 

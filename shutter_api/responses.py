@@ -77,8 +77,32 @@ async def one_result(
     return Result(item, [item.model_dump(mode="json")], list(model.model_fields))
 
 
-def wants_csv(request: Request) -> bool:
-    return "text/csv" in request.headers.get("accept", "").lower()
+def response_format(accept: str | None) -> str:
+    """``csv`` when the client accepts text/csv, else ``json``."""
+    return "csv" if accept and "text/csv" in accept.lower() else "json"
+
+
+def request_id(scope: dict, fmt: str) -> tuple:
+    """What identifies a raw request for the cache: path, query string, format."""
+    return scope["path"], scope.get("query_string", b""), fmt
+
+
+def etag_for(key: str) -> str:
+    return '"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'
+
+
+def cached_response(
+    payload: bytes, fmt: str, etag: str | None, version: MartsVersion | None, cache: str
+) -> Response:
+    """The HTTP response of a stored payload (its header line, then the body)."""
+    header_line, _, body = payload.partition(b"\n")
+    headers = {**json.loads(header_line), **_common(etag, version, cache)}
+    media = CSV_MEDIA_TYPE if fmt == "csv" else JSON_MEDIA_TYPE
+    return Response(content=body, media_type=media, headers=headers)
+
+
+def not_modified(etag: str, version: MartsVersion) -> Response:
+    return Response(status_code=304, headers=_common(etag, version, "REVALIDATED"))
 
 
 @dataclass
@@ -97,7 +121,7 @@ class Reader:
         page: PageParams | None = None,
     ) -> Response:
         """The response of ``endpoint`` for validated ``params`` (the cache key, never raw URLs)."""
-        fmt = "csv" if wants_csv(self.request) else "json"
+        fmt = response_format(self.request.headers.get("accept"))
         if self.versions.known:
             version = self.versions.current
         else:
@@ -122,15 +146,14 @@ class Reader:
             query = json.dumps(
                 {**public, **(page.model_dump() if page else {})}, sort_keys=True
             ).encode()
-            key = f"{version.version}:{endpoint}:{fmt}:{hashlib.sha256(query).hexdigest()[:32]}"
-            etag = '"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'
-            if _matches(self.request.headers.get("if-none-match"), etag):
-                return Response(status_code=304, headers=_common(etag, version, "REVALIDATED"))
+            tail = f"{endpoint}:{fmt}:{hashlib.sha256(query).hexdigest()[:32]}"
+            self.cache.learn_route(request_id(self.request.scope, fmt), tail)
+            key = f"{version.version}:{tail}"
+            etag = etag_for(key)
+            if etag_matches(self.request.headers.get("if-none-match"), etag):
+                return not_modified(etag, version)
             payload, status = await self.cache.get_or_compute(key, render)
-        header_line, _, body = payload.partition(b"\n")
-        headers = {**json.loads(header_line), **_common(etag, version, status.value)}
-        media = CSV_MEDIA_TYPE if fmt == "csv" else JSON_MEDIA_TYPE
-        return Response(content=body, media_type=media, headers=headers)
+        return cached_response(payload, fmt, etag, version, status.value)
 
 
 def _common(etag: str | None, version: MartsVersion | None, cache: str) -> dict[str, str]:
@@ -142,7 +165,7 @@ def _common(etag: str | None, version: MartsVersion | None, cache: str) -> dict[
     return headers
 
 
-def _matches(if_none_match: str | None, etag: str) -> bool:
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
     if not if_none_match:
         return False
     tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
