@@ -19,6 +19,7 @@ from psycopg_pool import PoolTimeout
 from shutter_api.cache import ResponseCache
 from shutter_api.db import VersionWatcher, open_pool
 from shutter_api.fastpath import CacheHitFastPath
+from shutter_api.limits import RequestLimits
 from shutter_api.routes import (
     downtime,
     freshness,
@@ -32,6 +33,7 @@ from shutter_api.routes import (
 from shutter_api.settings import ApiSettings
 
 log = logging.getLogger("shutter_api")
+LOCAL_CACHE_BYTES = 32 * 1024 * 1024
 
 DESCRIPTION = """
 Read-only figures of the roller-shutter plant, from the warehouse's marts (ISO 22400-2 OEE,
@@ -57,6 +59,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             ttl_s=settings.cache_ttl_s,
             lock_timeout_s=settings.cache_lock_timeout_s,
             retry_after_s=settings.cache_retry_after_s,
+            # REDIS_URL empty means no cache at all: every answer from PostgreSQL
+            local_bytes=LOCAL_CACHE_BYTES if settings.redis_url else 0,
         )
         app.state.versions = VersionWatcher(settings.conninfo())
         await app.state.pool.open(wait=False)  # start even while the warehouse is down
@@ -79,29 +83,10 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         v1.include_router(module.router)
     app.include_router(health.router)
     app.include_router(v1)
-    _add_limits(app, settings)
     _add_error_handlers(app)
+    app.add_middleware(RequestLimits, max_query_bytes=settings.max_query_bytes)
     app.add_middleware(CacheHitFastPath)  # outermost: before the limits and FastAPI's routing
     return app
-
-
-def _add_limits(app: FastAPI, settings: ApiSettings) -> None:
-    """Bounded requests: a read-only API takes no body and short query strings."""
-
-    @app.middleware("http")
-    async def bound_request_size(request: Request, call_next):
-        if len(request.scope.get("query_string", b"")) > settings.max_query_bytes:
-            return JSONResponse(
-                {"detail": f"The query string is longer than {settings.max_query_bytes} bytes."},
-                status_code=status.HTTP_414_URI_TOO_LONG,
-            )
-        length = request.headers.get("content-length")
-        if (length and length != "0") or "transfer-encoding" in request.headers:
-            return JSONResponse(
-                {"detail": "This API is read-only and accepts no request body."},
-                status_code=status.HTTP_413_CONTENT_TOO_LARGE,
-            )
-        return await call_next(request)
 
 
 def _add_error_handlers(app: FastAPI) -> None:

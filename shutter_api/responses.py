@@ -8,6 +8,7 @@ derives the cache key and ETag from (version, endpoint, validated parameters, fo
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -18,7 +19,7 @@ from typing import Any
 import psycopg
 from fastapi import HTTPException, Request, Response, status
 from psycopg_pool import AsyncConnectionPool
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from shutter_api.cache import CacheStatus, ResponseCache
 from shutter_api.db import MartsVersion, VersionWatcher, read_version
@@ -35,7 +36,7 @@ class Result:
     """What an endpoint computed: the JSON body, the rows a CSV holds, the total for paging."""
 
     body: BaseModel
-    csv_rows: list[dict[str, Any]]
+    csv_rows: Callable[[], list[dict[str, Any]]]  # only called for a CSV answer
     csv_columns: list[str]
     total: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -54,12 +55,18 @@ async def page_result(
 ) -> Result:
     """One page of ``query``'s rows as ``Page[model]`` (JSON) and as CSV rows."""
     rows, total = await fetch_page(conn, query, params, page)
-    items = [model.model_validate(r) for r in rows]
+    items = _list_adapter(model).validate_python(rows)  # one call into pydantic-core
     body = Page[model](
         data_version=version and version.version, total=total, items=items, **page.model_dump()
     )
-    csv_rows = [i.model_dump(mode="json") for i in items]
-    return Result(body, csv_rows, list(model.model_fields), total)
+    return Result(
+        body, lambda: [i.model_dump(mode="json") for i in items], list(model.model_fields), total
+    )
+
+
+@functools.cache
+def _list_adapter(model: type[BaseModel]) -> TypeAdapter:
+    return TypeAdapter(list[model])
 
 
 async def one_result(
@@ -74,7 +81,7 @@ async def one_result(
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, not_found)
     item = model.model_validate(row)
-    return Result(item, [item.model_dump(mode="json")], list(model.model_fields))
+    return Result(item, lambda: [item.model_dump(mode="json")], list(model.model_fields))
 
 
 def response_format(accept: str | None) -> str:
@@ -182,5 +189,5 @@ def _csv(result: Result) -> bytes:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=result.csv_columns, extrasaction="ignore")
     writer.writeheader()
-    writer.writerows(result.csv_rows)
+    writer.writerows(result.csv_rows())
     return out.getvalue().encode()

@@ -30,6 +30,6 @@ async def freshness(reader: Reader = Depends(get_reader)) -> Response:
         )
         common = {"data_version": body.data_version, "marts_built_at": body.marts_built_at}
         rows = [{**common, **m.model_dump(mode="json")} for m in machines]
-        return Result(body, rows, COLUMNS)
+        return Result(body, lambda: rows, COLUMNS)
 
     return await reader.respond("freshness", {}, compute)
