@@ -35,11 +35,11 @@ final as (
 
     select
 {PERIOD_LABELS},
-        run_s,
-        down_s,
+        run_s::float8 as run_s,
+        down_s::float8 as down_s,
         failure_count,
-        run_s / nullif(failure_count, 0) as mtbf_s,
-        down_s / nullif(failure_count, 0) as mttr_s,
+        (run_s / nullif(failure_count, 0))::float8 as mtbf_s,
+        (down_s / nullif(failure_count, 0))::float8 as mttr_s,
         count(*) over () as total
     from sums
 
