@@ -46,18 +46,19 @@ def plant_env(monkeypatch, tmp_path, pg_settings, mysql_settings):
         "PLANT_TIMEZONE": "Europe/Paris",
         "LOGS_MIN_AGE_S": "0",
         "BI_READONLY_ROLE": f"bi_e2e_{pg_settings.dbname[-10:]}",
+        "API_DB_USER": f"api_e2e_{pg_settings.dbname[-10:]}",
     }
     for key, value in values.items():
         monkeypatch.setenv(key, value)
     yield drop
-    # Roles are server-wide: the test's read-only BI role must not outlive its database.
-    name = values["BI_READONLY_ROLE"]
-    role = sql.Identifier(name)
-    with pg_settings.connect(autocommit=True) as conn:
-        if conn.execute("select 1 from pg_roles where rolname = %s", (name,)).fetchone():
-            conn.execute(sql.SQL("drop owned by {}").format(role))
-    with pg_settings.with_db("postgres").connect(autocommit=True) as conn:
-        conn.execute(sql.SQL("drop role if exists {}").format(role))
+    # Roles are server-wide: the test's read-only roles (BI, REST API) must not outlive its DB.
+    for name in (values["BI_READONLY_ROLE"], values["API_DB_USER"]):
+        role = sql.Identifier(name)
+        with pg_settings.connect(autocommit=True) as conn:
+            if conn.execute("select 1 from pg_roles where rolname = %s", (name,)).fetchone():
+                conn.execute(sql.SQL("drop owned by {}").format(role))
+        with pg_settings.with_db("postgres").connect(autocommit=True) as conn:
+            conn.execute(sql.SQL("drop role if exists {}").format(role))
 
 
 def test_materialize_all_matches_the_simulated_plant(plant_env, pg_settings, mysql_settings):
