@@ -7,7 +7,8 @@
 #      events and schedules on PostgreSQL, queued runs, retention; not a throw-away SQLite),
 #   3. starts the plant simulator in live mode, writing log files into $FTP_REMOTE_DIR,
 #   4. turns every sensor and schedule on and runs `dagster dev` (webserver + daemon), so the
-#      daemon ticks machine_logs_sensor and the legacy-orders schedule as in production.
+#      daemon ticks machine_logs_sensor and the legacy-orders schedule as in production,
+#   5. serves the REST API (python -m shutter_api) on $API_HOST:$API_PORT.
 # Ctrl-C and SIGTERM stop everything it started within ~15 s, runs in flight canceled
 # (scripts/dev_stop.py).
 set -euo pipefail
@@ -77,6 +78,17 @@ fi
 start "$BIN/python" -m shutter_assets.simulator live --out "$FTP_REMOTE_DIR" --interval 5 \
   >"$DAGSTER_HOME/simulator.log" 2>&1
 echo "make dev: simulator writing to $FTP_REMOTE_DIR (log: $DAGSTER_HOME/simulator.log)"
+
+# --- REST API (shutter_api, docs/api.md) ------------------------------------------------------
+# Reads the marts as API_DB_USER, a role the asset api/readonly_role creates after the first
+# build; until then /ready answers 503. Every /v1 request needs a key listed in API_KEYS.
+start "$BIN/python" -m shutter_api >"$DAGSTER_HOME/api.log" 2>&1
+echo "make dev: REST API on http://${API_HOST:-127.0.0.1}:${API_PORT:-8000}/docs" \
+  "(log: $DAGSTER_HOME/api.log)"
+if [ -z "${API_KEYS:-}" ]; then
+  echo "make dev: API_KEYS is empty: make a key with 'python -m shutter_api.keys dev' into .env" >&2
+fi
+# --- end of REST API ----------------------------------------------------------------------------
 
 start "$BIN/dagster" dev -w workspace.yaml -h "${DAGSTER_DEV_HOST:-127.0.0.1}" \
   -p "${DAGSTER_DEV_PORT:-3000}"

@@ -21,7 +21,7 @@ test /usr/sbin/sshd      openssh-server
 test ssh-keygen          openssh-client
 test openssl             openssl
 test /usr/bin/chromium   chromium
-test caddy               caddy
+test redis-server        redis-server
 test docker-compose      docker-compose
 '
 

@@ -38,6 +38,7 @@ def test_materializing_everything_builds_the_marts_and_runs_the_dbt_checks(
             os.utime(drop / f.name, (an_hour_ago, an_hour_ago))
     load.fill_mysql(mysql_settings)
     role = unique_name("bi_reader_test")
+    api_role = unique_name("api_reader_test")
     env = {
         "POSTGRES_HOST": pg_settings.host,
         "POSTGRES_PORT": str(pg_settings.port),
@@ -51,6 +52,7 @@ def test_materializing_everything_builds_the_marts_and_runs_the_dbt_checks(
         "FTP_REMOTE_DIR": str(drop),
         "PLANT_TIMEZONE": "Europe/Paris",
         "BI_READONLY_ROLE": role,
+        "API_DB_USER": api_role,
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -76,6 +78,8 @@ def test_materializing_everything_builds_the_marts_and_runs_the_dbt_checks(
             "marts/machine_oee_daily",
             "marts/order_production_status",
             "bi/readonly_role",
+            "api/readonly_role",
+            "api/marts_data_version",
         } <= materialized
 
         checks = {
@@ -120,3 +124,4 @@ def test_materializing_everything_builds_the_marts_and_runs_the_dbt_checks(
     finally:
         with pg_settings.connect(autocommit=True) as conn:
             drop_readonly_role(conn, role)
+            drop_readonly_role(conn, api_role)

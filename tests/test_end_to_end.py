@@ -47,12 +47,14 @@ def plant_env(monkeypatch, tmp_path, pg_settings, mysql_settings):
         "PLANT_TIMEZONE": "Europe/Paris",
         "LOGS_MIN_AGE_S": "0",
         "BI_READONLY_ROLE": f"bi_e2e_{pg_settings.dbname[-10:]}",
+        "API_DB_USER": f"api_e2e_{pg_settings.dbname[-10:]}",
     }
     for key, value in values.items():
         monkeypatch.setenv(key, value)
     yield drop
-    # Roles are server-wide: the test's read-only BI role must not outlive its database.
-    drop_role(pg_settings, values["BI_READONLY_ROLE"])
+    # Roles are server-wide: the test's read-only roles (BI, REST API) must not outlive its DB.
+    for name in (values["BI_READONLY_ROLE"], values["API_DB_USER"]):
+        drop_role(pg_settings, name)
 
 
 def test_materialize_all_matches_the_simulated_plant(plant_env, pg_settings, mysql_settings):

@@ -44,7 +44,12 @@ ONE_SHOT_SERVICES = ("warehouse-init", "mysql-init")
 # Least privilege: the .env secrets each service receives, and no other.
 SECRETS_PER_SERVICE = {
     "postgres": {"POSTGRES_PASSWORD"},
-    "warehouse-init": {"POSTGRES_PASSWORD", "POSTGRES_PIPELINE_PASSWORD", "BI_READONLY_PASSWORD"},
+    "warehouse-init": {
+        "POSTGRES_PASSWORD",
+        "POSTGRES_PIPELINE_PASSWORD",
+        "BI_READONLY_PASSWORD",
+        "API_DB_PASSWORD",
+    },
     "mysql": {"MYSQL_ROOT_PASSWORD"},
     "mysql-init": {"MYSQL_ROOT_PASSWORD", "MYSQL_READONLY_PASSWORD"},
     "ftp": {"FTP_PASSWORD"},
@@ -53,6 +58,8 @@ SECRETS_PER_SERVICE = {
     "dagster-daemon": {"POSTGRES_PIPELINE_PASSWORD"},
     "adminer": set(),
     "proxy": {"PROXY_AUTH_HASH"},
+    "api": {"API_DB_PASSWORD"},
+    "redis": set(),
 }
 # The server-wide keys: never beyond the services that set up accounts with them.
 ADMIN_SECRETS = {"POSTGRES_PASSWORD", "MYSQL_ROOT_PASSWORD"}
@@ -277,6 +284,21 @@ def test_only_the_proxy_publishes_the_dagster_ui():
     assert [site for site in sites if site.startswith("http://")] == [
         "http://:{$PROXY_HEALTH_PORT:8080}"
     ]
+
+
+def test_the_api_is_reached_only_through_the_proxy_under_api():
+    all_services = services()
+    api, redis_service = all_services["api"], all_services["redis"]
+    assert not api.get("ports") and not redis_service.get("ports")
+    assert command(api) == ["python", "-m", "shutter_api"]
+    env = environment(api)
+    assert env["API_ROOT_PATH"] == "/api" and env["REDIS_URL"] == "redis://redis:6379/0"
+    assert environment(all_services["proxy"])["API_UPSTREAM"] == f"api:{env['API_PORT']}"
+    assert set(api["depends_on"]) == {"postgres", "redis"}
+    assert "api" in all_services["proxy"]["depends_on"]
+    caddyfile = (ROOT / "docker/proxy/Caddyfile").read_text()
+    assert "handle_path /api/* {" in caddyfile and "{$API_UPSTREAM:" in caddyfile
+    assert "COPY shutter_api/ shutter_api/" in (ROOT / "docker/dagster/Dockerfile").read_text()
 
 
 def test_container_commands_are_the_native_dagster_entry_points():
@@ -815,6 +837,8 @@ COMPOSE_TEST_ENV = {
     "PROXY_AUTH_USER": "plant-it",
     "PROXY_AUTH_HASH": "'$2a$14$abcdefghijklmnopqrstuv'",
     "PROXY_HOSTNAME": "dagster.plant.internal",
+    "API_DB_PASSWORD": "api-secret",
+    "API_KEYS": "erp:" + "0" * 64,
 }
 
 
@@ -904,6 +928,7 @@ def test_env_example_quotes_every_secret():
         "PROXY_AUTH_HASH",
         "PROXY_HOSTNAME",
         "FTP_PASV_ADDRESS",
+        "API_KEYS",
     ],
 )
 def test_compose_refuses_to_start_without_a_required_secret(tmp_path, missing):

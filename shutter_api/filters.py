@@ -1,0 +1,79 @@
+"""Query parameters shared by several endpoints, validated with messages a person understands."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import HTTPException, Query, status
+
+from shutter_api.schemas import GroupBy, Problem
+
+MAX_RANGE_DAYS = 3660
+MACHINE_ID_PATTERN = r"^[A-Z]{2}-[0-9]{2}$"
+MACHINE_TYPE_PATTERN = r"^[A-Z]{2,10}$"
+
+# Documented on every authenticated endpoint (schemathesis checks each status is declared).
+READ_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+    304: {"description": "Not modified: the If-None-Match ETag is still current."},
+    401: {"model": Problem, "description": "No API key, or an unknown one."},
+    403: {"model": Problem, "description": "Revoked API key."},
+    414: {"model": Problem, "description": "Query string too long."},
+    422: {"model": Problem, "description": "Invalid parameter (bad date, inverted range...)."},
+    503: {"model": Problem, "description": "The warehouse is unreachable or not built yet."},
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": Problem, "description": "Unknown machine or order."}
+}
+
+
+@dataclass(frozen=True)
+class DateRange:
+    start: dt.date
+    end: dt.date
+
+
+def date_range(
+    from_: dt.date = Query(
+        ..., alias="from", description="First plant-local day, inclusive (YYYY-MM-DD)."
+    ),
+    to: dt.date = Query(..., description="Last plant-local day, inclusive (YYYY-MM-DD)."),
+) -> DateRange:
+    return checked_range(from_, to, "from", "to")
+
+
+def checked_range(start: dt.date, end: dt.date, start_name: str, end_name: str) -> DateRange:
+    """The range, or 422 when it is inverted or longer than MAX_RANGE_DAYS."""
+    if end < start:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"The date range is inverted: '{start_name}' ({start}) is after '{end_name}' ({end}).",
+        )
+    if (end - start).days >= MAX_RANGE_DAYS:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            f"The date range spans {(end - start).days + 1} days; ask for at most "
+            f"{MAX_RANGE_DAYS} days at a time.",
+        )
+    return DateRange(start, end)
+
+
+@dataclass(frozen=True)
+class MachineFilter:
+    group_by: GroupBy
+    machine_id: str | None
+    machine_type: str | None
+
+
+def machine_filter(
+    group_by: GroupBy = Query(GroupBy.machine, description="Group rows by machine, type or plant."),
+    machine_id: str | None = Query(
+        None, pattern=MACHINE_ID_PATTERN, description="Only this machine (e.g. CU-01)."
+    ),
+    machine_type: str | None = Query(
+        None, pattern=MACHINE_TYPE_PATTERN, description="Only this machine type (CU, SC, AS)."
+    ),
+) -> MachineFilter:
+    return MachineFilter(group_by, machine_id, machine_type)

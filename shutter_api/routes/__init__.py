@@ -1,0 +1,1 @@
+"""One APIRouter per resource, included by ``shutter_api.main``."""

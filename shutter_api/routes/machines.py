@@ -1,0 +1,58 @@
+"""``/v1/machines``: the plant's machines (dim_machine)."""
+
+from __future__ import annotations
+
+import psycopg
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
+
+from shutter_api.db import MartsVersion
+from shutter_api.deps import get_reader
+from shutter_api.filters import MACHINE_ID_PATTERN, MACHINE_TYPE_PATTERN, NOT_FOUND, READ_RESPONSES
+from shutter_api.pagination import PageParams, page_params
+from shutter_api.responses import Reader, Result, one_result, page_result
+from shutter_api.schemas import Machine, Page
+from shutter_api.sql import fetch_one
+from shutter_api.sql import machines as queries
+
+router = APIRouter(prefix="/machines", tags=["machines"])
+
+
+async def require_machine(conn: psycopg.AsyncConnection, machine_id: str | None) -> None:
+    """404 when a machine filter names a machine the marts do not know."""
+    if machine_id is not None and not await fetch_one(
+        conn, queries.MACHINE, {"machine_id": machine_id}
+    ):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Unknown machine {machine_id!r}.")
+
+
+@router.get("", response_model=Page[Machine], responses=READ_RESPONSES)
+async def list_machines(
+    machine_type: str | None = Query(
+        None, pattern=MACHINE_TYPE_PATTERN, description="Only this machine type (CU, SC, AS)."
+    ),
+    page: PageParams = Depends(page_params),
+    reader: Reader = Depends(get_reader),
+) -> Response:
+    """Every machine, in machine_id order."""
+    params = {"machine_type": machine_type}
+
+    async def compute(conn: psycopg.AsyncConnection, version: MartsVersion | None) -> Result:
+        return await page_result(conn, version, Machine, queries.MACHINES, params, page)
+
+    return await reader.respond("machines", params, compute, page)
+
+
+@router.get("/{machine_id}", response_model=Machine, responses={**READ_RESPONSES, **NOT_FOUND})
+async def get_machine(
+    machine_id: str = Path(pattern=MACHINE_ID_PATTERN, description="Machine code, e.g. CU-01."),
+    reader: Reader = Depends(get_reader),
+) -> Response:
+    """One machine; 404 when the marts do not know it."""
+    params = {"machine_id": machine_id}
+
+    async def compute(conn: psycopg.AsyncConnection, version: MartsVersion | None) -> Result:
+        return await one_result(
+            conn, Machine, queries.MACHINE, params, f"Unknown machine {machine_id!r}."
+        )
+
+    return await reader.respond("machine", params, compute)
