@@ -53,12 +53,17 @@ SECRETS_PER_SERVICE = {
     "mysql": {"MYSQL_ROOT_PASSWORD"},
     "mysql-init": {"MYSQL_ROOT_PASSWORD", "MYSQL_READONLY_PASSWORD"},
     "ftp": {"FTP_PASSWORD"},
-    "dagster-code": {"POSTGRES_PIPELINE_PASSWORD", "MYSQL_READONLY_PASSWORD", "FTP_PASSWORD"},
+    "dagster-code": {
+        "POSTGRES_PIPELINE_PASSWORD",
+        "MYSQL_READONLY_PASSWORD",
+        "FTP_PASSWORD",
+        "ALERT_SMTP_PASSWORD",
+    },
     "dagster-webserver": {"POSTGRES_PIPELINE_PASSWORD"},
     "dagster-daemon": {"POSTGRES_PIPELINE_PASSWORD"},
     "adminer": set(),
     "proxy": {"PROXY_AUTH_HASH"},
-    "api": {"API_DB_PASSWORD"},
+    "api": {"API_DB_PASSWORD", "API_KEYS"},
     "redis": set(),
 }
 # The server-wide keys: never beyond the services that set up accounts with them.
@@ -371,6 +376,7 @@ WAREHOUSE_INIT_ONLY = {
     "POSTGRES_PIPELINE_USER",
     "POSTGRES_PIPELINE_PASSWORD",
     "BI_READONLY_PASSWORD",
+    "API_DB_PASSWORD",
 }
 
 
