@@ -130,7 +130,9 @@ def test_failing_ingestion_run_alerts_once_naming_the_file_and_recovers(
     after_first = platform.tick(alert_on_run_failure, failure_cursor).cursor
     assert len(smtp_inbox.messages) == 1
     mail = smtp_inbox.messages[0]
-    assert "machine_logs runs are failing" in mail["Subject"]
+    assert smtp_inbox.subjects() == [
+        "[shutter] ALERT: machine_logs runs (asset materializations) are failing"
+    ]
     assert "CU-09_20261120_060000.log" in mail.get_content()
     assert "CU-09_20261120_060000.log" in webhook_inbox.payloads[0]["text"]
 
@@ -144,9 +146,68 @@ def test_failing_ingestion_run_alerts_once_naming_the_file_and_recovers(
         conn.execute("drop trigger refuse_cu09 on raw.ingested_files")
     assert platform.ingest().success
     platform.tick(alert_on_run_success, success_cursor)
-    assert [m["Subject"].split(":")[0] for m in smtp_inbox.messages] == [
+    assert [s.split(":")[0] for s in smtp_inbox.subjects()] == [
         "[shutter] ALERT",
         "[shutter] RESOLVED",
     ]
     assert [p["status"] for p in webhook_inbox.payloads] == ["firing", "resolved"]
     assert_no_secret(smtp_inbox, webhook_inbox)
+
+
+def test_stalled_dbt_fails_the_marts_freshness_and_makes_no_machine_silent(
+    platform, smtp_inbox, monkeypatch, tmp_path
+):
+    import time
+
+    import dagster as dg
+
+    from shutter_assets.defs.monitoring.freshness import mart_keys
+    from shutter_assets.defs.monitoring.sensors import monitoring_alerts_sensor
+
+    monkeypatch.setenv("ALERT_FRESHNESS_MARTS_S", "2")
+    platform.write(
+        "CU-01_20261120_060000.log",
+        ["2026-11-20 06:00:00;CU-01;STATE;;;RUNNING;", "2026-11-20 06:01:00;CU-01;STATE;;;IDLE;"],
+    )
+    platform.write("CU-02_20261120_060000.log", ["2026-11-20 06:00:00;CU-02;STATE;;;RUNNING;"])
+    assert platform.ingest().success
+    dbt_build_machine_status(platform, tmp_path / "dbt_target")
+    for key in mart_keys():  # dbt built every mart now (recorded as Dagster records a build)...
+        platform.instance.report_runless_asset_event(dg.AssetMaterialization(key))
+    # ... and then stalls, while the machines keep sending: CU-01 runs on, CU-02 is switched OFF.
+    platform.write(
+        "CU-01_20261120_073000.log",
+        ["2026-11-20 07:30:00;CU-01;STATE;;;RUNNING;", "2026-11-20 07:35:00;CU-01;CYCLE_START;;;;"],
+    )
+    platform.write("CU-02_20261120_061000.log", ["2026-11-20 06:10:00;CU-02;STATE;;;OFF;"])
+    assert platform.ingest().success
+    time.sleep(3)  # the marts are older than ALERT_FRESHNESS_MARTS_S
+
+    platform.set_now("2026-11-20 07:00:00+00")  # the last build saw both silent for ~2 h
+    with platform.warehouse.connect() as conn:
+        rows = conn.execute(
+            "select machine_id, status, last_state, last_event_at from marts.machine_status "
+            "where machine_id in ('CU-01', 'CU-02') order by machine_id"
+        ).fetchall()
+    assert [(m, status, state) for m, status, state, _ in rows] == [
+        ("CU-01", "reporting", "RUNNING"),
+        ("CU-02", "off", "OFF"),
+    ]
+    assert rows[0][3].isoformat() == "2026-11-20T06:35:00+00:00"
+
+    silent = platform.run_checks(SILENT_OP).get_asset_check_evaluations()
+    assert [e.passed for e in silent] == [True]
+    freshness_key = dg.AssetCheckKey(dg.AssetKey(["marts", "machine_status"]), "freshness_check")
+    freshness_op = platform.repo.asset_checks_defs_by_key[freshness_key].node_def.name
+    result = platform.defs.resolve_job_def("freshness_checks_job").execute_in_process(
+        instance=platform.instance, op_selection=[freshness_op]
+    )
+    stale = {
+        e.asset_key.to_user_string() for e in result.get_asset_check_evaluations() if not e.passed
+    }
+    assert stale == {k.to_user_string() for k in mart_keys()}
+
+    platform.tick(monitoring_alerts_sensor, repository=True)
+    subjects = smtp_inbox.subjects()
+    assert "[shutter] ALERT: freshness_check failed on marts/machine_status" in subjects
+    assert all("freshness_check failed on marts/" in s for s in subjects), subjects

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import secrets
 import socket
 import ssl
 import time
@@ -25,7 +26,7 @@ from shutter_assets.lib.monitoring.channels import (
 from shutter_assets.lib.monitoring.incidents import Incident, IncidentStore
 from shutter_assets.lib.monitoring.redact import MASK, redact
 from shutter_assets.lib.monitoring.settings import AlertSettings, variable_names
-from tests.fixtures.monitoring import Platform, assert_no_secret
+from tests.fixtures.monitoring import Platform, assert_no_secret, repository_origin
 from tests.fixtures.receivers import SmtpInbox, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,16 +87,17 @@ def test_env_example_and_docs_list_every_alert_variable():
 
 
 def test_redact_masks_secret_variables_url_credentials_and_password_pairs(monkeypatch):
-    monkeypatch.setenv("FTP_PASSWORD", "ftp-s3cret")
-    monkeypatch.setenv("ALERT_WEBHOOK_URL", "https://hooks.example/T/B/tok3n")
+    ftp, url_pass, token, dsn_pass = (secrets.token_urlsafe(12) for _ in range(4))
+    monkeypatch.setenv("FTP_PASSWORD", ftp)
+    monkeypatch.setenv("ALERT_WEBHOOK_URL", f"https://hooks.example/T/B/{token}")
     monkeypatch.setenv("PLANT_TIMEZONE", "Europe/Paris")  # not a secret
     text = (
-        "login failed with ftp-s3cret at ftp://machines:other-pass@10.0.0.5/drop; "
-        "posting to https://hooks.example/T/B/tok3n; dsn host=db password='p@ss' user=x; "
-        "zone Europe/Paris"
+        f"login failed with {ftp} at ftp://machines:{url_pass}@10.0.0.5/drop; "
+        f"posting to https://hooks.example/T/B/{token}; dsn host=db password='{dsn_pass}' "
+        "user=x; zone Europe/Paris"
     )
     masked = redact(text)
-    for secret in ("ftp-s3cret", "other-pass", "tok3n", "p@ss"):
+    for secret in (ftp, url_pass, token, dsn_pass):
         assert secret not in masked
     assert "ftp://machines:***@10.0.0.5/drop" in masked
     assert f"password='{MASK}'" in masked
@@ -123,7 +125,7 @@ def test_rate_limit_holds_messages_back_until_the_hour_allows(
         ("email", "firing", "check:x:3"),
         ("webhook", "firing", "check:x:3"),
     ]
-    assert [m["Subject"] for m in smtp_inbox.messages] == [
+    assert smtp_inbox.subjects() == [
         "[shutter] ALERT: thing 1 is wrong",
         "[shutter] ALERT: thing 2 is wrong",
         "[shutter] ALERT: thing 3 is wrong",
@@ -155,7 +157,8 @@ def test_webhook_down_is_retried_then_given_up_while_email_flows(
     first = store.flush(channels, now=T0)
     assert first.sent == [("email", "firing", "check:x:1")]
     assert first.errors and "HTTP 503" in first.errors[0]
-    assert "T0KEN" not in first.errors[0]  # the URL's token never shows in an error
+    token = webhook_inbox.url.rsplit("/", 1)[-1]
+    assert token not in first.errors[0]  # the URL's token never shows in an error
     webhook_inbox.status = 200
     second = store.flush(channels, now=T0 + timedelta(minutes=1))
     assert second.sent == [("webhook", "firing", "check:x:1")]
@@ -239,10 +242,11 @@ def tls_smtp(tmp_path):
     context.load_cert_chain(cert, key)
     inbox = SmtpInbox("127.0.0.1", free_port())
     logins: list[tuple[str, str]] = []
+    password = secrets.token_urlsafe(12)  # a fresh one each run
 
     def authenticator(server, session, envelope, mechanism, auth_data):
         logins.append((auth_data.login.decode(), auth_data.password.decode()))
-        return AuthResult(success=auth_data.password == b"right-pass", handled=False)
+        return AuthResult(success=auth_data.password == password.encode(), handled=False)
 
     controller = Controller(
         inbox,
@@ -255,32 +259,33 @@ def tls_smtp(tmp_path):
     )
     controller.start()
     try:
-        yield inbox, cert, logins
+        yield inbox, cert, logins, password
     finally:
         controller.stop()
 
 
 @pytest.mark.integration
 def test_starttls_with_login_delivers_and_a_wrong_password_is_a_clear_error(tls_smtp):
-    inbox, cert, logins = tls_smtp
+    inbox, cert, logins, password = tls_smtp
     message = Message("check:x:1", "firing", "[shutter] ALERT: x", "body", "now")
     good = AlertSettings(
         smtp_host=inbox.host,
         smtp_port=inbox.port,
         smtp_user="alerts",
-        smtp_password="right-pass",
+        smtp_password=password,
         smtp_ca_file=str(cert),
         smtp_timeout_s=5,
         email_to=("ops@plant.example",),
     )
     EmailChannel(good).send(message)
     assert inbox.subjects() == ["[shutter] ALERT: x"]
-    assert logins == [("alerts", "right-pass")]
+    assert logins == [("alerts", password)]
 
-    bad = AlertSettings(**{**good.__dict__, "smtp_password": "wrong-pass"})
+    wrong = secrets.token_urlsafe(12)
+    bad = AlertSettings(**{**good.__dict__, "smtp_password": wrong})
     with pytest.raises(DeliveryError, match="refused the login of 'alerts'") as err:
         EmailChannel(bad).send(message)
-    assert "wrong-pass" not in str(err.value)
+    assert wrong not in str(err.value)
     untrusted = AlertSettings(**{**good.__dict__, "smtp_ca_file": ""})
     with pytest.raises(DeliveryError, match="CERTIFICATE_VERIFY_FAILED"):
         EmailChannel(untrusted).send(message)
@@ -293,11 +298,12 @@ def test_required_starttls_missing_on_the_server_is_refused_before_login(smtp_in
         smtp_host=smtp_inbox.host,
         smtp_port=smtp_inbox.port,
         smtp_user="alerts",
-        smtp_password="pw",
+        smtp_password=secrets.token_urlsafe(12),
         email_to=("ops@plant.example",),
     )
-    with pytest.raises(DeliveryError, match="does not offer STARTTLS"):
+    with pytest.raises(DeliveryError, match="does not offer STARTTLS") as err:
         EmailChannel(settings).send(Message("k", "firing", "s", "b", "now"))
+    assert settings.smtp_password not in str(err.value)
     assert smtp_inbox.messages == []
 
 
@@ -423,11 +429,7 @@ def test_stale_raw_table_fails_its_freshness_check_alerts_once_and_recovers(
 
 def record_tick(instance, name: str, status, error: str | None = None):
     """The records the sensor daemon writes for a sensor and one of its ticks."""
-    from dagster._core.remote_origin import (
-        InProcessCodeLocationOrigin,
-        RemoteInstigatorOrigin,
-        RemoteRepositoryOrigin,
-    )
+    from dagster._core.remote_origin import RemoteInstigatorOrigin
     from dagster._core.scheduler.instigation import (
         InstigatorState,
         InstigatorStatus,
@@ -435,13 +437,9 @@ def record_tick(instance, name: str, status, error: str | None = None):
         SensorInstigatorData,
         TickData,
     )
-    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
     from dagster._utils.error import SerializableErrorInfo
 
-    location = InProcessCodeLocationOrigin(
-        LoadableTargetOrigin(module_name="shutter_assets.definitions", attribute="defs")
-    )
-    origin = RemoteInstigatorOrigin(RemoteRepositoryOrigin(location, "__repository__"), name)
+    origin = RemoteInstigatorOrigin(repository_origin(), name)
     state = InstigatorState(
         origin,
         InstigatorType.SENSOR,

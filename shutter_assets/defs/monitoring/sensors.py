@@ -1,9 +1,18 @@
 """Alerts: Dagster's run-status sensors for runs, one sensor for checks and ticks.
 
 * ``alert_on_run_failure`` (``run_failure_sensor``): every failed run of the code location opens
-  the incident of its pipeline (``shutter/pipeline`` tag) and sends it unless already open.
-* ``alert_on_run_success`` (``run_status_sensor`` on SUCCESS): a successful run of the pipeline
+  the incident of its job (``run:<pipeline>/<job>``) and sends it unless already open. Run
+  monitoring's start timeout and maximum runtime end a run FAILURE (Dagster 1.13), so they
+  alert here.
+* ``alert_on_run_canceled`` (``run_status_sensor`` on CANCELED): a run canceled without a person
+  asking for it (``observations.canceled_by_person``) opens the same incident.
+* ``alert_on_run_success`` (``run_status_sensor`` on SUCCESS): a successful run of the job
   resolves it (the recovery message).
+
+The three sensors run independently, each from its own cursor, so they may handle a run's
+failure after a later run's success. Every observation carries the run's end time and the
+incident store applies only the newest (``IncidentStore.observe``/``record_recovery``): the
+final state is the one of the job's latest finished run, whatever the order.
 * ``monitoring_alerts_sensor``: every minute, the latest result of every asset check (failing
   with ERROR severity = incident, one per offender it names) and the latest tick of every sensor
   and schedule (a failed tick = incident); then sends what is pending and retries what failed.
@@ -18,8 +27,11 @@ a restarted daemon nor a sensor cursor reset repeats an alert.
 import dagster as dg
 
 from shutter_assets.defs.monitoring.observations import (
+    canceled_by_person,
     check_incidents,
+    run_canceled_incident,
     run_failure_incident,
+    run_finished_at,
     run_source,
     tick_incidents,
 )
@@ -51,7 +63,7 @@ def _deliver(
 @dg.run_failure_sensor(
     name="alert_on_run_failure",
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="A failed run alerts once per pipeline until a run of that pipeline succeeds.",
+    description="A failed run alerts once per job until a later run of that job succeeds.",
 )
 def alert_on_run_failure(
     context: dg.RunFailureSensorContext,
@@ -59,7 +71,30 @@ def alert_on_run_failure(
     alerting: AlertingResource,
 ) -> None:
     store = alerting.store(warehouse)
-    store.observe([run_failure_incident(context)])
+    finished = run_finished_at(context.instance, context.dagster_run)
+    store.observe([run_failure_incident(context)], now=finished)
+    _deliver(context, store, alerting)
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.CANCELED,
+    name="alert_on_run_canceled",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="A run canceled without a person asking (run monitoring, a launcher) alerts "
+    "like a failed run; a run a person canceled does not.",
+)
+def alert_on_run_canceled(
+    context: dg.RunStatusSensorContext,
+    warehouse: WarehouseResource,
+    alerting: AlertingResource,
+) -> None:
+    run = context.dagster_run
+    if canceled_by_person(context.instance, run.run_id):
+        context.log.info(f"run {run.run_id} was canceled by a person: no alert")
+        return
+    store = alerting.store(warehouse)
+    finished = run_finished_at(context.instance, run)
+    store.observe([run_canceled_incident(context)], now=finished)
     _deliver(context, store, alerting)
 
 
@@ -67,7 +102,8 @@ def alert_on_run_failure(
     run_status=dg.DagsterRunStatus.SUCCESS,
     name="alert_on_run_success",
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="A successful run resolves its pipeline's run-failure incident (recovery).",
+    description="A successful run resolves its job's run incident (recovery) unless a later "
+    "run of the job failed.",
 )
 def alert_on_run_success(
     context: dg.RunStatusSensorContext,
@@ -75,7 +111,8 @@ def alert_on_run_success(
     alerting: AlertingResource,
 ) -> None:
     store = alerting.store(warehouse)
-    if store.resolve_source(run_source(context.dagster_run)):
+    run = context.dagster_run
+    if store.record_recovery(run_source(run), "run", run_finished_at(context.instance, run)):
         _deliver(context, store, alerting)
 
 

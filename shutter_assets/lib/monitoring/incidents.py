@@ -8,6 +8,12 @@ No Dagster here. The sensors report what they see; this module decides what to t
   evaluated again without that key resolves it.
 * Opening an incident already open changes nothing (ticks, retries and daemon restarts repeat
   observations, never alerts). Opening a resolved one starts a new ``episode``.
+* Observations are ordered by their own instant (``now``: a run's end, a tick's time), not by
+  the order they arrive in: one older than the newest already applied to an incident
+  (``last_seen_at``) is ignored. Two sensors reporting a run's failure and a later run's success
+  may so be handled in either order, before or after a daemon restart, with the same result.
+  ``record_recovery`` remembers a success even when nothing is open (an ``episode`` 0 row, never
+  alerted), so a failure older than it that is handled later opens nothing.
 * ``flush`` sends, per configured channel, one ``firing`` message per episode and one
   ``resolved`` message once its firing message went out (an incident that cleared before anyone
   was told is not reported at all). At most ``rate_limit_per_hour`` messages per channel per
@@ -46,6 +52,7 @@ create table if not exists monitoring.alert_incidents (
     details text not null,
     episode int not null default 1,
     opened_at timestamptz not null,
+    -- instant of the newest observation applied (by its source's clock): older ones are ignored
     last_seen_at timestamptz not null,
     resolved_at timestamptz
 );
@@ -119,10 +126,11 @@ class IncidentStore:
         evaluated_sources: Iterable[str] = (),
         now: datetime | None = None,
     ) -> tuple[list[str], list[str]]:
-        """Record what is wrong now; resolve what ``evaluated_sources`` no longer report.
+        """Record what is wrong as of ``now``; resolve what ``evaluated_sources`` no longer report.
 
         Returns (keys opened or reopened, keys resolved). A source not in ``evaluated_sources``
-        (not evaluated this time, e.g. a check still running) keeps its open incidents.
+        (not evaluated this time, e.g. a check still running) keeps its open incidents. An
+        incident whose newest applied observation is later than ``now`` is left as it is.
         """
         now = now or _utcnow()
         current = {i.key: i for i in incidents}
@@ -135,26 +143,58 @@ class IncidentStore:
                     opened.append(incident.key)
             if sources:
                 rows = cur.execute(
-                    "update monitoring.alert_incidents set resolved_at = %s "
+                    "update monitoring.alert_incidents set resolved_at = %s, last_seen_at = %s "
                     "where resolved_at is null and source = any(%s) "
-                    "and not (incident_key = any(%s)) returning incident_key",
-                    (now, sorted(sources), sorted(current)),
+                    "and not (incident_key = any(%s)) and last_seen_at <= %s "
+                    "returning incident_key",
+                    (now, now, sorted(sources), sorted(current), now),
                 ).fetchall()
                 resolved = sorted(r["incident_key"] for r in rows)
         return opened, resolved
 
-    def resolve_source(self, source: str, now: datetime | None = None) -> list[str]:
-        """Resolve every open incident of ``source`` (a pipeline whose run succeeded again)."""
-        return self.observe([], evaluated_sources=[source], now=now)[1]
+    def record_recovery(self, key: str, kind: str, now: datetime | None = None) -> bool:
+        """The incident ``key`` (one whose key is its source: a job's runs) is over as of ``now``.
+
+        Resolves it when open and no later observation is known; when none is open, remembers
+        ``now`` so that an older failure handled afterwards opens nothing. Returns True when an
+        open incident was resolved (its recovery message is then pending).
+        """
+        now = now or _utcnow()
+        with self.pg.connect() as conn, conn.cursor(row_factory=dict_row) as cur:
+            row = self._locked(cur, key)
+            if row is None:
+                cur.execute(
+                    "insert into monitoring.alert_incidents (incident_key, source, kind, "
+                    "subject, details, episode, opened_at, last_seen_at, resolved_at) "
+                    "values (%s, %s, %s, %s, '', 0, %s, %s, %s) "
+                    "on conflict (incident_key) do nothing",
+                    (key, key, kind, f"{key} recovered", now, now, now),
+                )
+                if cur.rowcount == 1:
+                    return False
+                row = self._locked(cur, key)
+            if row["last_seen_at"] > now:
+                return False
+            cur.execute(
+                "update monitoring.alert_incidents set last_seen_at = %s, "
+                "resolved_at = coalesce(resolved_at, %s) where incident_key = %s",
+                (now, now, key),
+            )
+            return row["resolved_at"] is None
 
     @staticmethod
-    def _open(cur: psycopg.Cursor, incident: Incident, now: datetime) -> bool:
+    def _locked(cur: psycopg.Cursor, key: str) -> dict | None:
+        return cur.execute(
+            "select resolved_at, last_seen_at from monitoring.alert_incidents "
+            "where incident_key = %s for update",
+            (key,),
+        ).fetchone()
+
+    @classmethod
+    def _open(cls, cur: psycopg.Cursor, incident: Incident, now: datetime) -> bool:
         subject = redact(incident.subject)
         details = redact(incident.details)
-        row = cur.execute(
-            "select resolved_at from monitoring.alert_incidents where incident_key = %s for update",
-            (incident.key,),
-        ).fetchone()
+        row = cls._locked(cur, incident.key)
         if row is None:
             cur.execute(
                 "insert into monitoring.alert_incidents (incident_key, source, kind, subject, "
@@ -162,7 +202,11 @@ class IncidentStore:
                 "on conflict (incident_key) do nothing",
                 (incident.key, incident.source, incident.kind, subject, details, now, now),
             )
-            return cur.rowcount == 1
+            if cur.rowcount == 1:
+                return True
+            row = cls._locked(cur, incident.key)  # opened concurrently by another sensor
+        if row["last_seen_at"] > now:
+            return False  # a later observation (a later run's success) is already applied
         if row["resolved_at"] is None:
             cur.execute(
                 "update monitoring.alert_incidents set last_seen_at = %s where incident_key = %s",
