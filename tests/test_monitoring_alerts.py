@@ -363,6 +363,33 @@ def test_stuck_log_files_names_rejected_repeatedly_failing_and_refused_files(
 
 
 @pytest.mark.integration
+def test_files_the_sensor_keeps_failing_to_load_alert_once_each_and_recover(
+    platform: Platform, smtp_inbox
+):
+    from shutter_assets.defs.machine_logs.checks import files_failing_evaluation
+    from shutter_assets.defs.monitoring.sensors import monitoring_alerts_sensor
+    from shutter_assets.lib.log_selection import FailingFile
+
+    def sensor_reports(*paths: str) -> None:
+        """The evaluation machine_logs_sensor emits when the set of failing files changes."""
+        failing = [FailingFile(p, 10, T0, 3, True) for p in paths]
+        platform.instance.report_runless_asset_event(files_failing_evaluation(failing))
+        platform.tick(monitoring_alerts_sensor, repository=True)
+
+    sensor_reports("CU-07_20261120_060000.log")
+    sensor_reports("CU-07_20261120_060000.log", "CU-08_20261120_060000.log")
+    sensor_reports("CU-08_20261120_060000.log")
+    sensor_reports()
+    assert smtp_inbox.subjects() == [
+        "[shutter] ALERT: files_failing on raw/machine_events: CU-07_20261120_060000.log",
+        "[shutter] ALERT: files_failing on raw/machine_events: CU-08_20261120_060000.log",
+        "[shutter] RESOLVED: files_failing on raw/machine_events: CU-07_20261120_060000.log",
+        "[shutter] RESOLVED: files_failing on raw/machine_events: CU-08_20261120_060000.log",
+    ]
+    assert "offered 3 time(s)" in smtp_inbox.messages[0].get_content()
+
+
+@pytest.mark.integration
 def test_table_whose_sync_keeps_failing_is_named_once(platform: Platform, smtp_inbox, monkeypatch):
     from shutter_assets.defs.monitoring.sensors import monitoring_alerts_sensor
 

@@ -4,6 +4,7 @@ import dagster as dg
 
 from shutter_assets.defs.machine_logs.assets import EVENTS_KEY
 from shutter_assets.defs.machine_logs.settings import MachineLogsSettings
+from shutter_assets.defs.monitoring.observations import failing_metadata
 from shutter_assets.defs.resources import WarehouseResource
 from shutter_assets.lib.drop.base import RemoteFile
 from shutter_assets.lib.log_registry import already_ingested, files_over_reject_rate
@@ -54,6 +55,14 @@ def files_failing_metadata(failing: list[FailingFile]) -> dict[str, dg.MetadataV
         for f in failing[:50]
     )
     return {
+        # one alert per file (docs/operations.md): the monitoring alert sensor reads this entry
+        **failing_metadata(
+            {
+                f.path: f"offered {f.attempts} time(s) by the sensor, not loaded"
+                + ("; no longer retried until the file changes" if f.exhausted else "")
+                for f in failing
+            }
+        ),
         "files_failing": dg.MetadataValue.int(len(failing)),
         "files": dg.MetadataValue.md(
             "| file | attempts | still retried |\n|---|---:|---|\n" + rows if failing else "none"
