@@ -166,6 +166,20 @@ class Order(BaseModel):
 # --- freshness and service state
 
 
+class MachineStatus(BaseModel):
+    """One row of marts.machine_status (docs/operations.md, silent machines)."""
+
+    machine_id: str
+    last_state: str | None = Field(description="RUNNING, IDLE, SETUP, DOWN or OFF; null: none.")
+    last_state_since: dt.datetime | None = Field(description="When the last state began (UTC).")
+    last_event_at: dt.datetime | None = Field(description="The machine's newest event (UTC).")
+    checked_at: dt.datetime = Field(description="The instant this answer was computed (UTC).")
+    silent_for_s: float | None = seconds("Time from last_event_at to checked_at.")
+    silent_after_s: float = seconds("Threshold of silence (ALERT_SILENT_MACHINE_S).")
+    is_silent: bool = Field(description="Not OFF and no event for longer than silent_after_s.")
+    status: str = Field(description="reporting, silent, off or never_seen.")
+
+
 class MachineFreshness(BaseModel):
     machine_id: str
     newest_event_at: dt.datetime | None = Field(

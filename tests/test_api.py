@@ -410,6 +410,21 @@ def test_freshness_names_the_build_and_each_machines_newest_event(built):
     assert newest["CU-02"] == datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
+def test_machine_status_is_computed_at_each_request_and_never_cached(built):
+    first = built.get("/v1/machines/status")
+    assert first.status_code == 200, first.text
+    assert first.headers["Cache-Control"] == "no-store" and "ETag" not in first.headers
+    body = first.json()
+    expected = built.marts("select machine_id, status, is_silent from marts.machine_status")
+    assert [(m["machine_id"], m["status"], m["is_silent"]) for m in body] == sorted(
+        (r["machine_id"], r["status"], r["is_silent"]) for r in expected
+    )
+    assert any(m["is_silent"] for m in body)  # the fixture's machines stopped in November 2026
+    second = built.json("/v1/machines/status")
+    assert second[0]["checked_at"] > body[0]["checked_at"]  # a new instant, not a cached answer
+    assert built.get("/v1/machines/status", auth=False).status_code == 401
+
+
 # --------------------------------------------------------------------------- cache and versions
 
 

@@ -1,17 +1,19 @@
-"""``/v1/machines``: the plant's machines (dim_machine)."""
+"""``/v1/machines``: the plant's machines (dim_machine) and ``/v1/machines/status``, each
+machine's live state and silence (marts.machine_status, docs/operations.md)."""
 
 from __future__ import annotations
 
 import psycopg
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
+from psycopg_pool import AsyncConnectionPool
 
 from shutter_api.db import MartsVersion
-from shutter_api.deps import get_reader
+from shutter_api.deps import get_pool, get_reader, require_api_key
 from shutter_api.filters import MACHINE_ID_PATTERN, MACHINE_TYPE_PATTERN, NOT_FOUND, READ_RESPONSES
 from shutter_api.pagination import PageParams, page_params
 from shutter_api.responses import Reader, Result, one_result, page_result
-from shutter_api.schemas import Machine, Page
-from shutter_api.sql import fetch_one
+from shutter_api.schemas import Machine, MachineStatus, Page
+from shutter_api.sql import fetch_all, fetch_one
 from shutter_api.sql import machines as queries
 
 router = APIRouter(prefix="/machines", tags=["machines"])
@@ -40,6 +42,27 @@ async def list_machines(
         return await page_result(conn, version, Machine, queries.MACHINES, params, page)
 
     return await reader.respond("machines", params, compute, page)
+
+
+@router.get(
+    "/status",
+    response_model=list[MachineStatus],
+    responses={code: READ_RESPONSES[code] for code in (401, 403, 503)},
+)
+async def machine_status(
+    response: Response,
+    _client: str = Depends(require_api_key),
+    pool: AsyncConnectionPool = Depends(get_pool),
+) -> list[MachineStatus]:
+    """Each machine's last state and whether it is silent, computed at the request.
+
+    A view evaluated at query time (silence grows while nothing is built), so never cached
+    and without a data version: ``Cache-Control: no-store``.
+    """
+    async with pool.connection() as conn:
+        rows = await fetch_all(conn, queries.STATUS, {})
+    response.headers["Cache-Control"] = "no-store"
+    return [MachineStatus.model_validate(r) for r in rows]
 
 
 @router.get("/{machine_id}", response_model=Machine, responses={**READ_RESPONSES, **NOT_FOUND})

@@ -1,4 +1,4 @@
-"""Machines (dim_machine)."""
+"""Machines (dim_machine) and their live status (machine_status, a view)."""
 
 _COLUMNS = """
         machine_id,
@@ -32,4 +32,19 @@ select
 {_COLUMNS}
 from marts.dim_machine
 where machine_id = %(machine_id)s
+"""
+
+STATUS = """
+select
+    machine_id,
+    last_state,
+    last_state_since,
+    last_event_at,
+    checked_at,
+    silent_for_s,
+    silent_after_s,
+    is_silent,
+    status
+from marts.machine_status
+order by machine_id
 """
