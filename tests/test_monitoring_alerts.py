@@ -454,42 +454,45 @@ def test_stale_raw_table_fails_its_freshness_check_alerts_once_and_recovers(
     ]
 
 
-def record_tick(instance, name: str, status, error: str | None = None):
-    """The records the sensor daemon writes for a sensor and one of its ticks."""
+def record_tick(instance, name: str, status, error: str | None = None, schedule: bool = False):
+    """The records the sensor (or schedule) daemon writes for an instigator and one tick."""
     from dagster._core.remote_origin import RemoteInstigatorOrigin
     from dagster._core.scheduler.instigation import (
         InstigatorState,
         InstigatorStatus,
         InstigatorType,
+        ScheduleInstigatorData,
         SensorInstigatorData,
         TickData,
     )
     from dagster._utils.error import SerializableErrorInfo
 
-    origin = RemoteInstigatorOrigin(repository_origin(), name)
-    state = InstigatorState(
-        origin,
-        InstigatorType.SENSOR,
-        InstigatorStatus.RUNNING,
-        SensorInstigatorData(min_interval=30),
+    kind = InstigatorType.SCHEDULE if schedule else InstigatorType.SENSOR
+    data = (
+        ScheduleInstigatorData(cron_schedule="*/15 * * * *")
+        if schedule
+        else SensorInstigatorData(min_interval=30)
     )
+    origin = RemoteInstigatorOrigin(repository_origin(), name)
+    state = InstigatorState(origin, kind, InstigatorStatus.RUNNING, data)
     if instance.get_instigator_state(state.instigator_origin_id, state.selector_id) is None:
         instance.add_instigator_state(state)
     instance.create_tick(
         TickData(
             instigator_origin_id=state.instigator_origin_id,
             instigator_name=name,
-            instigator_type=InstigatorType.SENSOR,
+            instigator_type=kind,
             status=status,
             timestamp=time.time(),
             selector_id=state.selector_id,
+            run_ids=[],
             error=SerializableErrorInfo(error, [], "DropError") if error else None,
         )
     )
 
 
 @pytest.mark.integration
-def test_failing_sensor_tick_alerts_once_and_recovers_on_its_next_good_tick(
+def test_failing_sensor_or_schedule_tick_alerts_once_and_recovers_on_its_next_good_tick(
     platform: Platform, smtp_inbox, webhook_inbox
 ):
     from dagster._core.scheduler.instigation import TickStatus
@@ -512,4 +515,15 @@ def test_failing_sensor_tick_alerts_once_and_recovers_on_its_next_good_tick(
         "[shutter] RESOLVED: sensor machine_logs_sensor is failing"
     ]
     assert [p["status"] for p in webhook_inbox.payloads] == ["firing", "resolved"]
+
+    # A schedule whose tick fails (its job cannot be submitted) alerts and recovers the same way.
+    schedule = "legacy_orders_schedule"
+    record_tick(platform.instance, schedule, TickStatus.FAILURE, "no code server", schedule=True)
+    platform.tick(monitoring_alerts_sensor, repository=True)
+    record_tick(platform.instance, schedule, TickStatus.SUCCESS, schedule=True)
+    platform.tick(monitoring_alerts_sensor, repository=True)
+    assert smtp_inbox.subjects()[2:] == [
+        f"[shutter] ALERT: schedule {schedule} is failing",
+        f"[shutter] RESOLVED: schedule {schedule} is failing",
+    ]
     assert_no_secret(smtp_inbox, webhook_inbox)
