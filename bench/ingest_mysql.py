@@ -15,8 +15,8 @@ in the same run, times:
   (d) the naive baseline               pandas.read_sql + DataFrame.to_sql(method="multi")
 
 and prints rows/s and the ratios against the goals: (a) >= 0.5 x (c), (a) >= 20 x (d),
-(b) < 5 % of (a), (e2) <= 10 % of (a), (e3) <= 15 % of (a); (e4) is printed for reference. (d) runs on a subset
-(``--naive-rows``) and its rows/s is extrapolated; the output says so. ``date_maj`` values are
+(b) < 5 % of (a), (e2) <= 10 % of (a), (e3) <= 15 % of (a); (e4) is printed for reference.
+(d) runs on a subset (``--naive-rows``) and its rows/s is extrapolated; the output says so. ``date_maj`` values are
 spread over the past (one row a minute), as in a real order book, so the overlap window of (b)
 covers a handful of rows, not the whole table.
 
