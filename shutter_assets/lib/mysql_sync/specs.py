@@ -74,5 +74,5 @@ class SyncOptions:
     workers: int = 2
     parallel_min_rows: int = 200_000
     fetch_rows: int = 5_000
-    verify_interval_s: int = 3_600
+    verify_interval_s: int = 7_200
     reconcile_bucket: int = 1_000
