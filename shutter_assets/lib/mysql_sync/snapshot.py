@@ -1,7 +1,7 @@
 """Reading the source: one consistent, read-only MySQL snapshot and what the sync asks of it.
 
 Everything one table's sync reads from MySQL (its columns and primary key, the high-water mark,
-the rows, the keys for delete reconciliation) comes from one ``READ ONLY`` transaction ``WITH
+the rows, the bucket summaries of the reconcile) comes from one ``READ ONLY`` transaction ``WITH
 CONSISTENT SNAPSHOT`` in REPEATABLE READ, so the pieces agree with each other. Nothing is ever
 written to MySQL.
 """
