@@ -213,3 +213,21 @@ def test_a_clock_ahead_does_not_carry_the_high_water_mark_past_the_server_clock(
     second = sync_tables(legacy, pg_settings, ["clients"], no_reconcile)["clients"]
     assert second.updated == 1
     assert_mirror_equals_source(legacy, pg_settings, "clients")
+
+
+def test_a_mirror_from_before_row_hashes_is_reread_once_and_counts_no_change(legacy, pg_settings):
+    every_bucket = SyncOptions(verify_interval_s=0)
+    sync_tables(legacy, pg_settings, ["lignes_commande"], every_bucket)
+    with pg_settings.connect() as conn:  # what a warehouse synced by the previous version holds
+        conn.execute("alter table raw_commandes.lignes_commande drop column _row_hash")
+    upgraded = sync_tables(legacy, pg_settings, ["lignes_commande"], every_bucket)
+    result = upgraded["lignes_commande"]
+    assert result.full_read_reason.startswith("the mirror predates row hashes")
+    assert (result.mode, result.inserted, result.updated, result.deleted) == ("full", 0, 0, 0)
+    hashless = pg_value(
+        pg_settings, "select count(*) from raw_commandes.lignes_commande where _row_hash is null"
+    )
+    assert hashless == 0
+    quiet = sync_tables(legacy, pg_settings, ["lignes_commande"], every_bucket)["lignes_commande"]
+    assert (quiet.mode, quiet.reread_keys, quiet.reconcile_changes) == ("incremental", [], 0)
+    assert_mirror_equals_source(legacy, pg_settings, "lignes_commande")
