@@ -158,7 +158,7 @@ def add_upsert_delta(
     pgc.execute(
         sql.SQL(
             "insert into {buckets} as b (table_name, width, bucket, row_count, key_sum, hash_sum)"
-            " select %s, %s, ({k} / %s)::bigint, sum(1 - {live}::int),"
+            " select %s, %s, {bucket}, sum(1 - {live}::int),"
             " sum(case when {live} then 0 else {k} end),"
             " coalesce(sum((s.{h} - case when {live} then m.{h} else 0 end) * {weight}), 0)"
             " from {stage} as s left join {mirror} as m on {sk} = {k} group by 3"
@@ -168,6 +168,7 @@ def add_upsert_delta(
             " hash_sum = b.hash_sum + excluded.hash_sum"
         ).format(
             buckets=_BUCKETS,
+            bucket=_bucket_of(k),
             k=k,
             sk=sk,
             live=live,
@@ -176,7 +177,7 @@ def add_upsert_delta(
             stage=stage,
             mirror=sql.Identifier(TARGET_SCHEMA, table),
         ),
-        (table, width, width, width, width),
+        (table, width, width, width, width, width),
     )
 
 
@@ -193,11 +194,12 @@ def _insert(
     pgc.execute(
         sql.SQL(
             "insert into {buckets} (table_name, width, bucket, row_count, key_sum, hash_sum)"
-            " select %s, %s, ({k} / %s)::bigint, count(*), sum({k}),"
+            " select %s, %s, {bucket}, count(*), sum({k}),"
             " coalesce(sum({h} * (%s + 1 + {k} %% %s)), 0)"
             " from {mirror} as m{join} where m.{deleted} is null and ({scope}) group by 3"
         ).format(
             buckets=_BUCKETS,
+            bucket=_bucket_of(k),
             k=k,
             h=h,
             mirror=sql.Identifier(TARGET_SCHEMA, table),
@@ -205,8 +207,14 @@ def _insert(
             deleted=sql.Identifier(DELETED_AT),
             scope=scope,
         ),
-        (table, width, width, width, width, *params),
+        (table, width, width, width, width, width, *params),
     )
+
+
+def _bucket_of(key: sql.Composable) -> sql.Composable:
+    """The bucket of a key column in PostgreSQL, as MySQL's ``key DIV width`` (two ``%s``, both
+    the width): exact for ``numeric`` keys (``BIGINT UNSIGNED``) too, where ``/`` would round."""
+    return sql.SQL("(({0} - {0} %% %s) / %s)::bigint").format(key)
 
 
 def range_of(bucket: int, width: int) -> KeyRange:
