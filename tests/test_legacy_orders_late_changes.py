@@ -2,9 +2,12 @@
 
 The members of the kind: a transaction that commits after the high-water mark moved past its rows
 (shorter than the overlap window, or longer), a writer that sets ``date_maj`` itself or leaves it
-unchanged, and client clocks behind or ahead of the server's. Two real MariaDB sessions where the
-case needs them; time is shifted (``SET timestamp`` at the source, the stored time of the last
-run in ``_sync_state``), never slept. Each test ends with a full mirror == source comparison.
+unchanged, client clocks behind or ahead of the server's, an edit that keeps a bucket's count and
+key sum (values swapped between rows, keys deleted and others inserted), hard deletes and inserts
+dated in the past. The reconcile (``reconcile.py``) finds them: keys at the next run, contents
+within ``verify_interval_s``. Two real MariaDB sessions where the case needs them; time is
+shifted (``SET timestamp`` at the source, the stored time of the last run in ``_sync_state``),
+never slept. Each test ends with a full mirror == source comparison.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from tests.fixtures.legacy_orders import (
 
 pytestmark = pytest.mark.integration
 
-SIX_HOURS = SyncOptions().verify_interval_s
+INTERVAL_S = SyncOptions().verify_interval_s  # the bound on hidden content changes
 
 
 def open_session(settings: MySQLSettings, shift_s: int = 0) -> pymysql.connections.Connection:
@@ -44,7 +47,7 @@ def run(conn: pymysql.connections.Connection, statement: str) -> None:
 
 
 def age_last_run(pg: PostgresSettings, table: str, seconds: int) -> None:
-    """Pretend the previous run was ``seconds`` earlier than it was (instead of sleeping)."""
+    """Pretend the previous run (and reconcile) was ``seconds`` earlier (instead of sleeping)."""
     with pg.connect() as conn:
         conn.execute(
             "update raw_commandes._sync_state set last_synced_at = last_synced_at"
@@ -70,16 +73,30 @@ def test_the_issue_case_a_late_commit_reaches_the_mirror_with_a_one_second_overl
     finally:
         session_a.close()
         session_b.close()
+    # three clients are one bucket: every run compares its content, so the next run finds it
     after = sync_tables(legacy, pg_settings, ["clients"], quick)["clients"]
-    assert (after.updated, after.swept_changes) == (1, 1)  # found by the sweep, not by date_maj
+    assert (after.updated, after.reconcile_changes) == (1, 1)  # found by the reconcile
     assert mirror_table(pg_settings, "clients", ["ville"])[:2] == [("LATE-COMMIT",), ("Arras",)]
     quiet = sync_tables(legacy, pg_settings, ["clients"], quick)["clients"]
-    assert (quiet.updated, quiet.swept_changes) == (0, 0)
+    assert (quiet.updated, quiet.reconcile_changes, quiet.reread_keys) == (0, 0, [])
     assert_mirror_equals_source(legacy, pg_settings, "clients")
 
 
+def test_row_hashes_at_extract_and_at_check_agree_so_nothing_is_reread(legacy, pg_settings):
+    """Every legacy value of the seed (latin1, zero dates, NULLs, odd text, TIMESTAMP) hashes the
+    same when extracted and when compared: a reconcile of every bucket re-reads nothing."""
+    every_bucket = SyncOptions(verify_interval_s=0)
+    tables = ["clients", "commandes", "lignes_commande"]
+    sync_tables(legacy, pg_settings, tables, every_bucket)
+    again = sync_tables(legacy, pg_settings, tables, every_bucket)
+    for name in tables:
+        assert again[name].content_checked_keys, name  # the content was compared
+        assert (again[name].reread_keys, again[name].reconcile_changes) == ([], 0), name
+        assert_mirror_equals_source(legacy, pg_settings, name)
+
+
 def spread_keys(settings: MySQLSettings) -> None:
-    """Order lines with keys up to 90,000, so the key span is many sweep slices wide."""
+    """Order lines with keys up to 90,000, so the table is 91 buckets of 1,000 keys."""
     values = ", ".join(f"({k}, 1, 1, 2, '2026-01-20 08:00:00')" for k in range(1000, 90_001, 1000))
     mysql_exec(
         settings,
@@ -94,7 +111,7 @@ def test_a_transaction_open_longer_than_the_default_overlap_reaches_the_mirror_w
     legacy, pg_settings
 ):
     spread_keys(legacy)
-    options = SyncOptions(reconcile_bucket=1000)  # default overlap (600 s) and sweep interval
+    options = SyncOptions(reconcile_bucket=1000)  # default overlap (600 s) and interval
     sync_tables(legacy, pg_settings, ["lignes_commande"], options)
     long_tx = open_session(legacy, shift_s=-2 * 3600)  # opened two hours ago
     try:
@@ -106,74 +123,111 @@ def test_a_transaction_open_longer_than_the_default_overlap_reaches_the_mirror_w
     finally:
         long_tx.close()
 
-    # a run right after covers the next slice only: 80000 is not in it yet
+    # a run right after compares the content of the next bucket only: 80000 is not in it
     soon = sync_tables(legacy, pg_settings, ["lignes_commande"], options)["lignes_commande"]
     assert soon.updated == 0
-    assert len(soon.swept_keys) == 1 and not soon.swept_keys[0][0] <= 80000 <= soon.swept_keys[0][1]
-    # at most one interval later every key has been re-read
-    age_last_run(pg_settings, "lignes_commande", SIX_HOURS)
+    assert len(soon.content_checked_keys) == 1
+    assert not soon.content_checked_keys[0][0] <= 80000 <= soon.content_checked_keys[0][1]
+    # one interval later every bucket's content has been compared
+    age_last_run(pg_settings, "lignes_commande", INTERVAL_S)
     later = sync_tables(legacy, pg_settings, ["lignes_commande"], options)["lignes_commande"]
-    assert (later.updated, later.swept_changes) == (1, 1)
-    assert later.swept_keys == [(1, 90_000)]
+    assert (later.updated, later.reconcile_changes) == (1, 1)
+    assert later.reread_keys == [(80000, 80999)]  # the one bucket that differed, re-read
     assert_mirror_equals_source(legacy, pg_settings, "lignes_commande")
 
 
 @pytest.mark.parametrize(
-    ("session_shift_s", "statement", "by_sweep"),
+    ("session_shift_s", "statements", "aged", "changes"),
     [
         # a writer that sets date_maj itself, to an old value
-        (0, "UPDATE lignes_commande SET quantite = 7, date_maj = '2020-01-01'"
-            " WHERE id_ligne = 85000", 1),
+        (0, ["UPDATE lignes_commande SET quantite = 7, date_maj = '2020-01-01'"
+             " WHERE id_ligne = 85000"], True, (0, 1, 0)),
         # a writer that leaves date_maj as it was
-        (0, "UPDATE lignes_commande SET quantite = 8, date_maj = date_maj"
-            " WHERE id_ligne = 85000", 1),
+        (0, ["UPDATE lignes_commande SET quantite = 8, date_maj = date_maj"
+             " WHERE id_ligne = 85000"], True, (0, 1, 0)),
         # a client whose clock is a day behind the server's
-        (-86_400, "UPDATE lignes_commande SET quantite = 9 WHERE id_ligne = 85000", 1),
-        # an insert dated a day back: the key buckets differ, so the reconcile finds it first
-        (-86_400, "INSERT INTO lignes_commande (id_ligne, id_commande, id_produit, quantite)"
-                  " VALUES (85001, 2, 1, 3)", 0),
+        (-86_400, ["UPDATE lignes_commande SET quantite = 9 WHERE id_ligne = 85000"], True,
+         (0, 1, 0)),
+        # values swapped between two rows (same lengths: CRC32's linearity would hide it from
+        # a plain XOR of hashes), count and key sum unchanged
+        (0, ["UPDATE lignes_commande a JOIN lignes_commande b ON a.id_ligne = 1"
+             " AND b.id_ligne = 2 SET a.quantite = b.quantite, b.quantite = a.quantite,"
+             " a.date_maj = a.date_maj, b.date_maj = b.date_maj"], True, (0, 2, 0)),
+        # two keys deleted and two others inserted in their bucket with the same key sum
+        # (119 + 120 = -1 + 240), dated in the past
+        (-86_400, ["DELETE FROM lignes_commande WHERE id_ligne IN (119, 120)",
+                   "INSERT INTO lignes_commande (id_ligne, id_commande, id_produit, quantite)"
+                   " VALUES (-1, 2, 1, 3), (240, 2, 1, 3)"], True, (2, 0, 2)),
+        # an insert dated a day back: the key summaries differ, the next run finds it
+        (-86_400, ["INSERT INTO lignes_commande (id_ligne, id_commande, id_produit, quantite)"
+                   " VALUES (85001, 2, 1, 3)"], False, (1, 0, 0)),
+        # a hard delete: the next run finds it
+        (0, ["DELETE FROM lignes_commande WHERE id_ligne = 85000"], False, (0, 0, 1)),
     ],
-    ids=["date_maj_set_old", "date_maj_unchanged", "clock_behind", "insert_clock_behind"],
+    ids=[
+        "date_maj_set_old", "date_maj_unchanged", "clock_behind", "values_swapped",
+        "keys_replaced_same_sum", "insert_dated_back", "hard_delete",
+    ],
 )  # fmt: skip
 def test_changes_that_date_maj_hides_reach_the_mirror_within_the_interval(
-    legacy, pg_settings, session_shift_s, statement, by_sweep
+    legacy, pg_settings, session_shift_s, statements, aged, changes
 ):
     spread_keys(legacy)
     options = SyncOptions(reconcile_bucket=1000)
     sync_tables(legacy, pg_settings, ["lignes_commande"], options)
     # an honest change first, so the high-water mark is the server's now
-    mysql_exec(legacy, ["UPDATE lignes_commande SET quantite = 4 WHERE id_ligne = 2"])
+    mysql_exec(legacy, ["UPDATE lignes_commande SET quantite = 4 WHERE id_ligne = 3"])
     assert sync_tables(legacy, pg_settings, ["lignes_commande"], options)["lignes_commande"].updated
     writer = open_session(legacy, shift_s=session_shift_s)
     try:
-        run(writer, statement)
+        for statement in statements:
+            run(writer, statement)
         writer.commit()
     finally:
         writer.close()
-    age_last_run(pg_settings, "lignes_commande", SIX_HOURS)
+    if aged:  # a content change: found within one interval
+        age_last_run(pg_settings, "lignes_commande", INTERVAL_S)
     result = sync_tables(legacy, pg_settings, ["lignes_commande"], options)["lignes_commande"]
-    assert result.swept_changes == by_sweep
-    assert result.inserted + result.updated == 1
+    assert (result.inserted, result.updated, result.deleted) == changes
+    assert result.reconcile_changes == result.inserted + result.updated
     assert_mirror_equals_source(legacy, pg_settings, "lignes_commande")
 
 
 def test_a_clock_ahead_does_not_carry_the_high_water_mark_past_the_server_clock(
     legacy, pg_settings
 ):
-    no_sweep = SyncOptions(verify_interval_s=0)  # date_maj alone must be enough here
-    sync_tables(legacy, pg_settings, ["clients"], no_sweep)
+    no_reconcile = SyncOptions(reconcile_interval_s=10**9)  # date_maj alone must be enough here
+    sync_tables(legacy, pg_settings, ["clients"], no_reconcile)
     ahead = open_session(legacy, shift_s=86_400)
     try:
         run(ahead, "UPDATE clients SET ville = 'Demain' WHERE id_client = 1")
         ahead.commit()
     finally:
         ahead.close()
-    first = sync_tables(legacy, pg_settings, ["clients"], no_sweep)["clients"]
-    assert first.updated == 1
+    first = sync_tables(legacy, pg_settings, ["clients"], no_reconcile)["clients"]
+    assert (first.updated, first.reconciled) == (1, False)
     dated = pg_value(pg_settings, "select date_maj from raw_commandes.clients where id_client = 1")
     assert dated > datetime.now(UTC) > first.high_water_mark
     # an honest change after it, dated by the server's clock, is read by the very next run
     mysql_exec(legacy, ["UPDATE clients SET ville = 'Aujourd''hui' WHERE id_client = 2"])
-    second = sync_tables(legacy, pg_settings, ["clients"], no_sweep)["clients"]
+    second = sync_tables(legacy, pg_settings, ["clients"], no_reconcile)["clients"]
     assert second.updated == 1
     assert_mirror_equals_source(legacy, pg_settings, "clients")
+
+
+def test_a_mirror_from_before_row_hashes_is_reread_once_and_counts_no_change(legacy, pg_settings):
+    every_bucket = SyncOptions(verify_interval_s=0)
+    sync_tables(legacy, pg_settings, ["lignes_commande"], every_bucket)
+    with pg_settings.connect() as conn:  # what a warehouse synced by the previous version holds
+        conn.execute("alter table raw_commandes.lignes_commande drop column _row_hash")
+    upgraded = sync_tables(legacy, pg_settings, ["lignes_commande"], every_bucket)
+    result = upgraded["lignes_commande"]
+    assert result.full_read_reason.startswith("the mirror predates row hashes")
+    assert (result.mode, result.inserted, result.updated, result.deleted) == ("full", 0, 0, 0)
+    hashless = pg_value(
+        pg_settings, "select count(*) from raw_commandes.lignes_commande where _row_hash is null"
+    )
+    assert hashless == 0
+    quiet = sync_tables(legacy, pg_settings, ["lignes_commande"], every_bucket)["lignes_commande"]
+    assert (quiet.mode, quiet.reread_keys, quiet.reconcile_changes) == ("incremental", [], 0)
+    assert_mirror_equals_source(legacy, pg_settings, "lignes_commande")

@@ -42,8 +42,11 @@ def materialization_metadata(result: TableSyncResult) -> dict[str, dg.MetadataVa
         "type_fallbacks": dg.MetadataValue.json(result.type_fallbacks),
         "high_water_mark": dg.MetadataValue.text(hwm.isoformat() if hwm else ""),
         "reconciled_deletes": dg.MetadataValue.bool(result.reconciled),
-        "swept_keys": dg.MetadataValue.json([list(r) for r in result.swept_keys]),
-        "swept_changes": dg.MetadataValue.int(result.swept_changes),
+        "content_checked_keys": dg.MetadataValue.json(
+            [list(r) for r in result.content_checked_keys]
+        ),
+        "reread_keys": dg.MetadataValue.json([list(r) for r in result.reread_keys]),
+        "reconcile_changes": dg.MetadataValue.int(result.reconcile_changes),
         "workers": dg.MetadataValue.int(result.workers),
         "duration_s": dg.MetadataValue.float(result.duration_s),
         "table": dg.MetadataValue.text(f"{TARGET_SCHEMA}.{result.table}"),
@@ -71,11 +74,12 @@ def _log_warnings(
             f"that do not exist (now NULL) {result.invalid_dates}, text with NUL bytes "
             f"(removed) {result.nul_bytes_removed}"
         )
-    if result.swept_changes:
+    if result.reconcile_changes:
         context.log.warning(
-            f"db_commandes.{spec.name}: the content sweep found {result.swept_changes} "
-            f"change(s) that date_maj did not reveal (keys {result.swept_keys}): late "
-            "commits, or writers that set date_maj themselves or leave it unchanged"
+            f"db_commandes.{spec.name}: the reconcile found {result.reconcile_changes} "
+            f"change(s) that date_maj did not reveal (re-read keys {result.reread_keys}): "
+            "late commits, writers that set date_maj themselves or leave it unchanged, or "
+            "inserts dated in the past"
         )
     if result.dropped_views:
         context.log.warning(

@@ -9,7 +9,8 @@ _DEFAULTS = SyncOptions()  # the one place the defaults are declared
 
 
 class LegacyOrdersSyncSettings(dg.ConfigurableResource):
-    """Overlap window, delete-reconcile cadence, parallel workers and fetch size of the sync.
+    """Overlap window, reconcile cadence and content-comparison interval, parallel workers and
+    fetch size of the sync.
 
     Resolved when a run starts (``dg.EnvVar``), never at import; see ``SyncOptions`` for what
     each knob trades.

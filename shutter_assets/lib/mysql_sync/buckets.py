@@ -1,10 +1,20 @@
-"""Per-bucket key summaries of the mirror, kept up to date so delete reconciliation never scans it.
+"""Per-bucket summaries of a table's rows, on both sides, for the reconcile (``reconcile.py``).
 
-Delete reconciliation compares ``(count, sum of keys)`` per bucket of ``width`` keys between the
-source and the mirror's live rows on every run. MySQL has to scan an index for its side; the
-mirror's side is kept in ``raw_commandes._sync_buckets`` instead and refreshed, in the table's
-transaction, only for the key ranges a run wrote (or whole after a full read), so a run that
-changes little reads little here.
+A bucket is the rows whose integer key ``k`` has the same ``k DIV width`` (truncating division,
+as both servers do). Its summary is ``(row count, key sum, hash sum)`` over the live rows: the
+hash sum is ``SUM(h * (width + 1 + k MOD width))``, ``h`` the row's content hash
+(``typemap.row_hash_expression``: MySQL computes it, the mirror stores it in ``_row_hash``) and
+the weight ``width + 1 + k MOD width`` (2 to 2 * width) distinct for the keys of one bucket.
+Equal summaries mean the same keys and, but for a collision, the same contents: one changed
+row changes its ``h``, hence the sum; the changes of several rows would have to cancel exactly
+through their different weights. (A plain sum or ``BIT_XOR`` of CRC32s is not enough: CRC32 is
+linear, so swapping equal-length values between two rows leaves their XOR unchanged.) The sums
+are exact (``numeric`` / ``DECIMAL``), at most ``2**32 * 2 * width * width``.
+
+The source's summaries are computed by MySQL at each reconcile: the keys of every bucket from an
+index (no row is read), the hashes of a slice of buckets (``source``). The mirror's are kept in
+``raw_commandes._sync_buckets`` and refreshed, in the table's transaction, only for the buckets
+a run wrote (or whole after a full read), so the mirror is never scanned.
 """
 
 from __future__ import annotations
@@ -12,11 +22,14 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from shutter_assets.lib.mysql_sync.specs import DELETED_AT, TARGET_SCHEMA
+from shutter_assets.lib.mysql_sync.snapshot import Snapshot, SourceTable
+from shutter_assets.lib.mysql_sync.specs import DELETED_AT, ROW_HASH, TARGET_SCHEMA
+from shutter_assets.lib.mysql_sync.typemap import quote_mysql, row_hash_expression
 
 BUCKETS_TABLE = "_sync_buckets"
 _BUCKETS = sql.Identifier(TARGET_SCHEMA, BUCKETS_TABLE)
 KeyRange = tuple[int, int]  # inclusive
+Keys = tuple[int, int]  # (row count, key sum)
 
 
 def ensure_table(conn: psycopg.Connection) -> None:
@@ -29,6 +42,7 @@ def ensure_table(conn: psycopg.Connection) -> None:
                 bucket bigint not null,
                 row_count bigint not null,
                 key_sum numeric not null,
+                hash_sum numeric not null default 0,
                 primary key (table_name, bucket)
             )
             """
@@ -36,8 +50,8 @@ def ensure_table(conn: psycopg.Connection) -> None:
     )
 
 
-def read(pgc: psycopg.Connection, table: str, key: str, width: int) -> dict[int, tuple[int, int]]:
-    """The mirror's live (count, sum) per bucket; rebuilt first if missing or of another width."""
+def read(pgc: psycopg.Connection, table: str, key: str, width: int) -> dict[int, tuple[Keys, int]]:
+    """The mirror's live summaries per bucket; rebuilt first if missing or of another width."""
     widths = {
         r[0]
         for r in pgc.execute(
@@ -48,22 +62,58 @@ def read(pgc: psycopg.Connection, table: str, key: str, width: int) -> dict[int,
     if widths != {width}:
         rebuild(pgc, table, key, width)
     rows = pgc.execute(
-        sql.SQL("select bucket, row_count, key_sum from {} where table_name = %s").format(_BUCKETS),
+        sql.SQL("select bucket, row_count, key_sum, hash_sum from {} where table_name = %s").format(
+            _BUCKETS
+        ),
         (table,),
     ).fetchall()
-    return {int(b): (int(c), int(s)) for b, c, s in rows}
+    return {int(b): ((int(c), int(s)), int(h)) for b, c, s, h in rows}
+
+
+def source_keys(my: Snapshot, table: SourceTable, width: int) -> dict[int, Keys]:
+    """MySQL's (count, key sum) of every bucket, from the smallest index holding the key."""
+    q = quote_mysql(table.pk[0])
+    return {
+        int(r[0]): (int(r[1]), int(r[2]))
+        for r in my.query(
+            f"SELECT {q} DIV %s, COUNT(*), SUM({q}) FROM {quote_mysql(table.name)}"
+            " GROUP BY 1 ORDER BY NULL",  # no sort of the groups (MariaDB, MySQL 5.7)
+            (width,),
+        )
+    }
+
+
+def source_hashes(
+    my: Snapshot, table: SourceTable, width: int, ranges: list[KeyRange]
+) -> dict[int, int]:
+    """MySQL's hash sum of the buckets in ``ranges`` (whole buckets): the rows of those key
+    ranges read through the primary key, each hashed."""
+    if not ranges:
+        return {}
+    q = quote_mysql(table.pk[0])
+    h = row_hash_expression(list(table.columns))
+    where = " OR ".join(f"{q} BETWEEN {int(lo)} AND {int(hi)}" for lo, hi in ranges)
+    w = int(width)
+    return {
+        int(r[0]): int(r[1])
+        for r in my.query(
+            f"SELECT {q} DIV {w}, SUM({h} * ({w} + 1 + {q} MOD {w}))"
+            f" FROM {quote_mysql(table.name)} WHERE {where} GROUP BY 1 ORDER BY NULL"
+        )
+    }
 
 
 def rebuild(pgc: psycopg.Connection, table: str, key: str, width: int) -> None:
     """Recompute every bucket (after a full read: one scan of a table just written anyway)."""
     pgc.execute(sql.SQL("delete from {} where table_name = %s").format(_BUCKETS), (table,))
-    _insert(pgc, table, key, width, sql.SQL("true"), ())
+    _insert(pgc, table, key, width, sql.SQL(""), sql.SQL("true"), ())
 
 
 def refresh(
     pgc: psycopg.Connection, table: str, key: str, width: int, ranges: list[KeyRange]
 ) -> None:
-    """Recompute the buckets of ``ranges`` (whole buckets), through the primary-key index."""
+    """Recompute the buckets of ``ranges`` (whole buckets), one primary-key index range scan
+    per run of adjacent buckets, all in one statement."""
     if not ranges:
         return
     buckets = sorted({b for lo, hi in ranges for b in _buckets_of(lo, hi, width)})
@@ -71,20 +121,64 @@ def refresh(
         sql.SQL("delete from {} where table_name = %s and bucket = any(%s)").format(_BUCKETS),
         (table, buckets),
     )
-    k = sql.Identifier(key)
-    # one statement (one index range scan) per run of adjacent buckets: an OR of many ranges in
-    # one statement can be planned as a scan of the whole mirror
-    for lo, hi in bucket_ranges(buckets, width):
-        _insert(pgc, table, key, width, sql.SQL("{} between %s and %s").format(k), (lo, hi))
+    merged = bucket_ranges(buckets, width)
+    # a join to the list of ranges: a nested loop of index range scans (an OR of many ranges
+    # in one condition can be planned as a scan of the whole mirror); bounds typed bigint when
+    # they fit, so an integer key is compared within its index's operator family
+    fits = all(-(2**63) <= k < 2**63 for r in merged for k in r)
+    bound = sql.SQL("bigint[]" if fits else "numeric[]")
+    _insert(
+        pgc,
+        table,
+        key,
+        width,
+        sql.SQL(" join unnest(%s::{0}, %s::{0}) as r(lo, hi) on {1} between r.lo and r.hi").format(
+            bound, sql.Identifier("m", key)
+        ),
+        sql.SQL("true"),
+        ([lo for lo, _ in merged], [hi for _, hi in merged]),
+    )
 
 
-def touched(pgc: psycopg.Connection, stage: sql.Identifier, key: str, width: int) -> list[KeyRange]:
-    """Key ranges (whole buckets) of the keys in a staging table."""
-    rows = pgc.execute(
-        sql.SQL("select distinct ({} / %s)::bigint from {}").format(sql.Identifier(key), stage),
-        (width,),
-    ).fetchall()
-    return [_range_of(int(r[0]), width) for r in rows]
+def add_upsert_delta(
+    pgc: psycopg.Connection, table: str, key: str, width: int, stage: sql.Identifier
+) -> None:
+    """Move the summaries of the buckets a staged upsert writes by what it changes (call it
+    before the upsert, while the mirror holds the old rows).
+
+    After the upsert every staged row is live with its staged hash; before, a staged key was
+    either live in the mirror (with its old hash) or not. The difference per bucket is added to
+    the kept summaries, so a run's cost here follows the rows it read, not the buckets' size.
+    A bucket whose summary went wrong anyway (the mirror edited by hand) differs from the
+    source at the next reconcile, is re-read and recomputed whole.
+    """
+    k, sk = sql.Identifier("s", key), sql.Identifier("m", key)
+    live = sql.SQL("({} is not null and m.{} is null)").format(sk, sql.Identifier(DELETED_AT))
+    weight = sql.SQL("(%s + 1 + {} %% %s)").format(k)
+    pgc.execute(
+        sql.SQL(
+            "insert into {buckets} as b (table_name, width, bucket, row_count, key_sum, hash_sum)"
+            " select %s, %s, {bucket}, sum(1 - {live}::int),"
+            " sum(case when {live} then 0 else {k} end),"
+            " coalesce(sum((s.{h} - case when {live} then m.{h} else 0 end) * {weight}), 0)"
+            " from {stage} as s left join {mirror} as m on {sk} = {k} group by 3"
+            " on conflict (table_name, bucket) do update set"
+            " row_count = b.row_count + excluded.row_count,"
+            " key_sum = b.key_sum + excluded.key_sum,"
+            " hash_sum = b.hash_sum + excluded.hash_sum"
+        ).format(
+            buckets=_BUCKETS,
+            bucket=_bucket_of(k),
+            k=k,
+            sk=sk,
+            live=live,
+            h=sql.Identifier(ROW_HASH),
+            weight=weight,
+            stage=stage,
+            mirror=sql.Identifier(TARGET_SCHEMA, table),
+        ),
+        (table, width, width, width, width, width),
+    )
 
 
 def _insert(
@@ -92,27 +186,38 @@ def _insert(
     table: str,
     key: str,
     width: int,
+    join: sql.Composable,
     scope: sql.Composable,
     params: tuple,
 ) -> None:
-    k = sql.Identifier(key)
+    k, h = sql.Identifier("m", key), sql.Identifier("m", ROW_HASH)
     pgc.execute(
         sql.SQL(
-            "insert into {buckets} (table_name, width, bucket, row_count, key_sum)"
-            " select %s, %s, ({k} / %s)::bigint, count(*), sum({k}) from {mirror}"
-            " where {deleted} is null and ({scope}) group by 3"
+            "insert into {buckets} (table_name, width, bucket, row_count, key_sum, hash_sum)"
+            " select %s, %s, {bucket}, count(*), sum({k}),"
+            " coalesce(sum({h} * (%s + 1 + {k} %% %s)), 0)"
+            " from {mirror} as m{join} where m.{deleted} is null and ({scope}) group by 3"
         ).format(
             buckets=_BUCKETS,
+            bucket=_bucket_of(k),
             k=k,
+            h=h,
             mirror=sql.Identifier(TARGET_SCHEMA, table),
+            join=join,
             deleted=sql.Identifier(DELETED_AT),
             scope=scope,
         ),
-        (table, width, width, *params),
+        (table, width, width, width, width, width, *params),
     )
 
 
-def _range_of(bucket: int, width: int) -> KeyRange:
+def _bucket_of(key: sql.Composable) -> sql.Composable:
+    """The bucket of a key column in PostgreSQL, as MySQL's ``key DIV width`` (two ``%s``, both
+    the width): exact for ``numeric`` keys (``BIGINT UNSIGNED``) too, where ``/`` would round."""
+    return sql.SQL("(({0} - {0} %% %s) / %s)::bigint").format(key)
+
+
+def range_of(bucket: int, width: int) -> KeyRange:
     """Inclusive keys of a bucket (truncating division, as both servers do)."""
     if bucket > 0:
         return bucket * width, bucket * width + width - 1
@@ -121,18 +226,20 @@ def _range_of(bucket: int, width: int) -> KeyRange:
     return bucket * width - width + 1, bucket * width
 
 
-def _buckets_of(lo: int, hi: int, width: int) -> range:
-    def bucket(k: int) -> int:  # truncating division, exact for any integer
-        return (abs(k) // width) * (1 if k >= 0 else -1)
+def bucket_of(key: int, width: int) -> int:
+    """The bucket of a key: truncating division, as both servers do, exact for any integer."""
+    return (abs(key) // width) * (1 if key >= 0 else -1)
 
-    return range(bucket(lo), bucket(hi) + 1)
+
+def _buckets_of(lo: int, hi: int, width: int) -> range:
+    return range(bucket_of(lo, width), bucket_of(hi, width) + 1)
 
 
 def bucket_ranges(buckets: list[int], width: int) -> list[KeyRange]:
     """Inclusive key ranges covering the buckets, adjacent ones merged."""
     ranges: list[KeyRange] = []
     for b in sorted(buckets):
-        lo, hi = _range_of(b, width)
+        lo, hi = range_of(b, width)
         if ranges and ranges[-1][1] + 1 >= lo:
             ranges[-1] = (ranges[-1][0], max(ranges[-1][1], hi))
         else:

@@ -7,14 +7,14 @@ delete marks commit together or not at all.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import psycopg
 from psycopg import sql
 
 from shutter_assets.lib.mysql_sync.snapshot import SourceTable
-from shutter_assets.lib.mysql_sync.specs import DELETED_AT, SYNCED_AT, TARGET_SCHEMA
+from shutter_assets.lib.mysql_sync.specs import DELETED_AT, ROW_HASH, SYNCED_AT, TARGET_SCHEMA
 from shutter_assets.lib.mysql_sync.streaming import Batch
 from shutter_assets.lib.mysql_sync.typemap import SourceColumn, pg_type, strip_marks
 
@@ -52,6 +52,7 @@ class Drift:
     dropped_columns: list[str] = field(default_factory=list)
     old_key: tuple[str, ...] | None = None  # the mirror's primary key, when the source's differs
     dropped_views: list[str] = field(default_factory=list)
+    hash_added: bool = False  # the mirror predates row hashes: its rows have none yet
 
 
 def mirror_columns(pgc: psycopg.Connection, table: str) -> dict[str, str]:
@@ -74,12 +75,13 @@ def _create(pgc: psycopg.Connection, table: SourceTable, strategy: str) -> None:
     pgc.execute(
         sql.SQL(
             "create table {} ({}, {} timestamptz not null default now(), {} timestamptz,"
-            " primary key ({}))"
+            " {} bigint, primary key ({}))"
         ).format(
             target(table.name),
             _column_defs(table.columns),
             sql.Identifier(SYNCED_AT),
             sql.Identifier(DELETED_AT),
+            sql.Identifier(ROW_HASH),
             _idents(table.pk),
         )
     )
@@ -89,7 +91,8 @@ def _create(pgc: psycopg.Connection, table: SourceTable, strategy: str) -> None:
             target(table.name),
             sql.Literal(
                 f"Mirror of db_commandes.{table.name} ({strategy}); "
-                "_deleted_at is set when the row is gone at the source."
+                "_deleted_at is set when the row is gone at the source; _row_hash is the "
+                "source row's content hash (MySQL CRC32), compared by the reconcile."
             ),
         )
     )
@@ -118,6 +121,13 @@ def apply_schema(pgc: psycopg.Connection, table: SourceTable, strategy: str) -> 
         _create(pgc, table, strategy)
         return Drift(created=True)
     drift = Drift()
+    if ROW_HASH not in mirror:  # a mirror synced before row hashes: the caller re-reads it
+        pgc.execute(
+            sql.SQL("alter table {} add column {} bigint").format(
+                target(table.name), sql.Identifier(ROW_HASH)
+            )
+        )
+        drift.hash_added = True
     for col in table.columns:
         wanted = pg_type(col)
         name = sql.Identifier(col.name)
@@ -133,7 +143,9 @@ def apply_schema(pgc: psycopg.Connection, table: SourceTable, strategy: str) -> 
             drift.retyped_columns.append(f"{col.name}: {mirror[col.name]} -> {wanted}")
     source_names = {c.name for c in table.columns}
     drift.dropped_columns = [
-        name for name in mirror if name not in source_names and name not in (SYNCED_AT, DELETED_AT)
+        name
+        for name in mirror
+        if name not in source_names and name not in (SYNCED_AT, DELETED_AT, ROW_HASH)
     ]
     key = mirror_key(pgc, table.name)
     if key != table.pk:
@@ -274,7 +286,7 @@ def bulk_load(
             target(table.name), sql.Identifier(name)
         )
     )
-    copied = copy_rows(pgc, target(table.name), [c.name for c in table.columns], batches, cleaned)
+    copied = copy_rows(pgc, target(table.name), table.copy_names, batches, cleaned)
     pgc.execute(
         sql.SQL("alter table {} add constraint {} primary key ({})").format(
             target(table.name), sql.Identifier(name), _idents(table.pk)
@@ -305,18 +317,20 @@ def staged_upsert(
     cleaned: Counter,
     deletes_in: sql.Composable | None = None,
     stage_name: str = "stage",
+    before_upsert: Callable[[sql.Identifier], None] | None = None,
 ) -> UpsertCounts:
     """COPY into a temp table, then upsert by PK counting inserts and real changes exactly.
 
     ``deletes_in`` (a condition on mirror alias ``m``, ``true`` for the whole table) says the
     batches hold every source row of that scope in one snapshot, so every live mirror row in it
-    that they did not bring is marked deleted.
+    that they did not bring is marked deleted. ``before_upsert`` is called with the filled
+    staging table while the mirror still holds the old rows.
     """
     stage = stage_table(table.name, stage_name)
-    names = [c.name for c in table.columns]
+    names = table.copy_names
     pgc.execute(
-        sql.SQL("create temp table {} ({}) on commit drop").format(
-            stage, _column_defs(table.columns)
+        sql.SQL("create temp table {} ({}, {} bigint) on commit drop").format(
+            stage, _column_defs(table.columns), sql.Identifier(ROW_HASH)
         )
     )
     counts = UpsertCounts()
@@ -324,6 +338,8 @@ def staged_upsert(
         return counts
     join_on = _key_match(table.pk, "m", "s")
     pgc.execute(sql.SQL("analyze {}").format(stage))  # a temp table has no statistics otherwise
+    if before_upsert is not None:
+        before_upsert(stage)
     undeleted = pgc.execute(
         sql.SQL(
             "select count(*) from {} m where m.{} is not null and exists (select 1 from {} s"
@@ -350,31 +366,38 @@ def staged_upsert(
 
 
 def _upsert_statement(table: SourceTable, stage: sql.Identifier) -> sql.Composable:
-    """Insert new keys, update a row only if a value differs (or it was marked deleted).
+    """Insert new keys, update a row only if a value differs (or it was marked deleted), and
+    refresh a row hash that alone differs.
 
-    ``RETURNING (xmax = 0)`` tells inserts from updates; a re-read row that did not change is
-    neither, so counts are exact however wide the overlap window.
+    ``RETURNING (xmax = 0)`` tells inserts from updates, and ``_synced_at = now()`` real updates
+    from hash refreshes (which keep the row's ``_synced_at``): a re-read row that did not change
+    is neither, so counts are exact however wide the overlap window. A hash alone differs when
+    the hashed columns changed (a column dropped at the source) or when two source values land
+    as one mirror value (a NUL byte removed, two impossible dates both NULL).
     """
     t, e = sql.Identifier("t"), sql.Identifier("excluded")
     non_pk = [sql.Identifier(c.name) for c in table.columns if c.name not in table.pk]
-    sets = [sql.SQL("{0} = excluded.{0}").format(c) for c in non_pk]
-    sets.append(sql.SQL("{} = now()").format(sql.Identifier(SYNCED_AT)))
-    sets.append(sql.SQL("{} = null").format(sql.Identifier(DELETED_AT)))
+    synced, deleted, row_hash = (sql.Identifier(n) for n in (SYNCED_AT, DELETED_AT, ROW_HASH))
     changed = sql.SQL("({}) is distinct from ({}) or {}.{} is not null").format(
         sql.SQL(", ").join(sql.SQL("{}.{}").format(t, c) for c in non_pk) or sql.SQL("null"),
         sql.SQL(", ").join(sql.SQL("{}.{}").format(e, c) for c in non_pk) or sql.SQL("null"),
         t,
-        sql.Identifier(DELETED_AT),
+        deleted,
     )
-    cols = _idents(c.name for c in table.columns)
+    sets = [sql.SQL("{0} = excluded.{0}").format(c) for c in non_pk]
+    sets.append(sql.SQL("{0} = case when {1} then now() else t.{0} end").format(synced, changed))
+    sets.append(sql.SQL("{} = null").format(deleted))
+    sets.append(sql.SQL("{0} = excluded.{0}").format(row_hash))
+    cols = _idents(table.copy_names)
     return sql.SQL(
         """
         with up as (
             insert into {target} as t ({cols}) select {cols} from {stage}
-            on conflict ({pk}) do update set {sets} where {changed}
-            returning (xmax = 0) as ins
+            on conflict ({pk}) do update set {sets}
+            where {changed} or t.{row_hash} is distinct from excluded.{row_hash}
+            returning (xmax = 0) as ins, {synced} = now() as real
         )
-        select count(*) filter (where ins), count(*) filter (where not ins) from up
+        select count(*) filter (where ins), count(*) filter (where not ins and real) from up
         """
     ).format(
         target=target(table.name),
@@ -383,4 +406,6 @@ def _upsert_statement(table: SourceTable, stage: sql.Identifier) -> sql.Composab
         pk=_idents(table.pk),
         sets=sql.SQL(", ").join(sets),
         changed=changed,
+        row_hash=row_hash,
+        synced=synced,
     )

@@ -34,9 +34,12 @@ class TableSyncResult:
     high_water_mark: datetime | None = None
     previous_high_water_mark: datetime | None = None
     reconciled: bool = False
-    # The content sweep (verify.py): key ranges re-read this run, and the changes it found that
-    # the incremental read had missed (late commits, date_maj set by hand or left unchanged).
-    swept_keys: list[tuple[int, int]] = field(default_factory=list)
-    swept_changes: int = 0
+    # The reconcile (reconcile.py): key ranges whose content hash was compared, key ranges
+    # re-read because their buckets differed, and the rows it inserted, updated or un-deleted,
+    # i.e. changes the incremental read had missed (late commits, date_maj set by hand or left
+    # unchanged, inserts dated in the past); the rows it marked deleted are in ``deleted``.
+    content_checked_keys: list[tuple[int, int]] = field(default_factory=list)
+    reread_keys: list[tuple[int, int]] = field(default_factory=list)
+    reconcile_changes: int = 0
     workers: int = 1
     duration_s: float = 0.0

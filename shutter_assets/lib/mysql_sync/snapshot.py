@@ -1,7 +1,7 @@
 """Reading the source: one consistent, read-only MySQL snapshot and what the sync asks of it.
 
 Everything one table's sync reads from MySQL (its columns and primary key, the high-water mark,
-the rows, the keys for delete reconciliation) comes from one ``READ ONLY`` transaction ``WITH
+the rows, the bucket summaries of the reconcile) comes from one ``READ ONLY`` transaction ``WITH
 CONSISTENT SNAPSHOT`` in REPEATABLE READ, so the pieces agree with each other. Nothing is ever
 written to MySQL.
 """
@@ -18,7 +18,7 @@ import pymysql.converters
 
 from shutter_assets.lib.connections import MySQLSettings
 from shutter_assets.lib.mysql_sync.result import LegacySyncError
-from shutter_assets.lib.mysql_sync.specs import TableSpec
+from shutter_assets.lib.mysql_sync.specs import ROW_HASH, TableSpec
 from shutter_assets.lib.mysql_sync.typemap import SourceColumn, copy_line_expression, quote_mysql
 
 # Values arrive as raw bytes (no per-value Python conversion): the rows are already COPY text.
@@ -107,8 +107,13 @@ class SourceTable:
         return [by_name[k] for k in self.pk]
 
     def select_list(self, columns: list[SourceColumn] | None = None) -> str:
-        """The extract expression: one COPY text line per row."""
+        """The extract expression: one COPY text line per row, its content hash last."""
         return copy_line_expression(list(columns or self.columns))
+
+    @property
+    def copy_names(self) -> list[str]:
+        """The mirror columns a line of ``select_list`` fills, in order."""
+        return [*(c.name for c in self.columns), ROW_HASH]
 
 
 def read_source_table(my: Snapshot, spec: TableSpec) -> SourceTable:

@@ -13,6 +13,7 @@ TARGET_SCHEMA = "raw_commandes"
 STATE_TABLE = "_sync_state"
 SYNCED_AT = "_synced_at"
 DELETED_AT = "_deleted_at"
+ROW_HASH = "_row_hash"  # the source row's content hash, computed by MySQL at extract time
 
 
 @dataclass(frozen=True)
@@ -53,18 +54,19 @@ class SyncOptions:
     - ``overlap_s``: each incremental read starts this many seconds before the stored high-water
       mark, so rows committed late with an older ``date_maj`` (a long ERP transaction) are not
       missed. Re-read rows that did not change are neither inserted nor updated.
-    - ``reconcile_interval_s``: how often the primary keys of an incremental table are compared
-      with the source to find hard deletes (0 = every run, the default: a bucketed count and sum
-      of keys on both sides, cheap next to a full read). A full read always reconciles.
+    - ``reconcile_interval_s``: how often an incremental table is reconciled with the source
+      (``reconcile.py``: per bucket of keys, count and key sum of every bucket, content hash of a
+      slice); 0 = every run, the default, so hard deletes and back-dated inserts are found by
+      the next run. A full read always reconciles.
     - ``workers``: parallel primary-key ranges for a full read of a large table.
     - ``parallel_min_rows``: below this (estimated) size a full read uses one stream.
     - ``fetch_rows``: rows fetched per round trip from the server-side cursor; bounds memory.
-    - ``verify_interval_s``: the content sweep re-reads every key at least once per this many
-      seconds (each run a slice proportional to the time since the previous run), so a change
-      that ``date_maj`` does not reveal reaches the mirror within this delay (``verify.py``);
-      0 turns the sweep off (then only ``date_maj`` and the overlap window find changes).
-    - ``reconcile_bucket``: width of the primary-key ranges compared by count and sum; a bucket
-      that differs is re-read whole.
+    - ``verify_interval_s``: the reconcile compares the content hash of every bucket at least
+      once per this many seconds (each reconcile a slice of the buckets proportional to the time
+      since the previous one), so a change that ``date_maj`` does not reveal reaches the mirror
+      within this delay plus one run (``reconcile.py``); 0 = every bucket at every reconcile.
+    - ``reconcile_bucket``: width of the primary-key ranges compared by count, key sum and
+      content hash; a bucket that differs is re-read whole.
     """
 
     overlap_s: int = 600
@@ -72,5 +74,5 @@ class SyncOptions:
     workers: int = 2
     parallel_min_rows: int = 200_000
     fetch_rows: int = 5_000
-    verify_interval_s: int = 21_600
+    verify_interval_s: int = 7_200
     reconcile_bucket: int = 1_000

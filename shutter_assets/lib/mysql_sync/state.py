@@ -46,10 +46,29 @@ def ensure_state_table(pg: PostgresSettings) -> None:
             ).format(_STATE)
         )
         buckets.ensure_table(conn)
-        # added with the content sweep (verify.py); a warehouse synced before gets it here
+        # where the reconcile's content slice resumes (reconcile.py); a warehouse synced
+        # before gets it here
+        add_missing_column(conn, STATE_TABLE, "verify_next_key", "numeric")
+        # added with the content comparison; a warehouse synced before gets it here (its
+        # mirrors are re-read in full once, which rebuilds their buckets: drift.hash_added)
+        add_missing_column(conn, buckets.BUCKETS_TABLE, "hash_sum", "numeric not null default 0")
+
+
+def add_missing_column(conn: psycopg.Connection, table: str, column: str, definition: str) -> None:
+    """Add a column to a ``raw_commandes`` bookkeeping table of an older warehouse.
+
+    Only when it is missing: ``ALTER TABLE`` locks the table exclusively even when the column
+    exists, which would deadlock with a sync of another table holding it.
+    """
+    missing = conn.execute(
+        "select not exists (select 1 from information_schema.columns"
+        " where table_schema = %s and table_name = %s and column_name = %s)",
+        (TARGET_SCHEMA, table, column),
+    ).fetchone()[0]
+    if missing:
         conn.execute(
-            sql.SQL("alter table {} add column if not exists verify_next_key numeric").format(
-                _STATE
+            sql.SQL("alter table {} add column {} {}").format(
+                sql.Identifier(TARGET_SCHEMA, table), sql.Identifier(column), sql.SQL(definition)
             )
         )
 
@@ -69,12 +88,13 @@ def read_state(pg: PostgresSettings, table: str) -> dict | None:
 
 @dataclass(frozen=True)
 class StoredState:
-    """What the previous run left: where it stopped, when deletes were last reconciled, how long
-    ago it ran (seconds) and the key the content sweep resumes at."""
+    """What the previous run left: where it stopped, when the table was last reconciled, how
+    long ago that was (seconds: since the last reconcile or the last run, whichever is longer)
+    and the key the reconcile's content slice resumes at."""
 
     high_water_mark: datetime | None
     last_full_reconcile: datetime | None
-    seconds_since_last_run: float
+    seconds_since_reconcile: float
     verify_next_key: int | None
 
 
@@ -83,7 +103,8 @@ def lock_state(pgc: psycopg.Connection, table: str) -> StoredState | None:
     row = pgc.execute(
         sql.SQL(
             "select high_water_mark, last_full_reconcile,"
-            " extract(epoch from now() - last_synced_at)::float8, verify_next_key"
+            " extract(epoch from now() - least(last_synced_at, coalesce(last_full_reconcile,"
+            " last_synced_at)))::float8, verify_next_key"
             " from {} where table_name = %s for update"
         ).format(_STATE),
         (table,),

@@ -28,14 +28,13 @@ coordinator's snapshot; a row that a later worker snapshot saw but the coordinat
 in between) may be marked deleted for one run and is un-deleted by the next reconcile.
 
 ``date_maj`` is only a hint, though: the stored ``H`` never passes MySQL's clock, and every run
-also re-reads a slice of the key space (the content sweep, ``verify.py``), so a change committed
-with a ``date_maj`` outside the window (a transaction open longer than the overlap, a writer that
-sets ``date_maj`` itself or leaves it, a clock behind) reaches the mirror within
-``verify_interval_s``.
-
-Deletes, every run by default (``deletes.py``): count and sum of keys per bucket, MySQL's from an
-index scan, the mirror's from kept summaries (``buckets.py``); mismatching buckets are re-read
-whole. Rows missing at the source get ``_deleted_at``; a row that reappears is un-deleted.
+(by default) reconciles the mirror with the source bucket by bucket (``reconcile.py``): the keys
+of every bucket (count and sum: deletes and inserts of any date are found by the next run) and
+the content hash of a slice of the buckets, so a change committed with a ``date_maj`` outside the
+window (a transaction open longer than the overlap, a writer that sets ``date_maj`` itself or
+leaves it, a clock behind) reaches the mirror within ``verify_interval_s`` plus one run. Buckets
+that differ are re-read whole; rows missing at the source get ``_deleted_at``, a row that
+reappears is un-deleted.
 
 Schema drift: the source columns are read from ``information_schema`` each run. A new column is
 added to the mirror (existing rows NULL) and triggers a full re-read of that table, so old rows get
@@ -56,15 +55,7 @@ import pymysql
 from psycopg import sql
 
 from shutter_assets.lib.connections import MySQLSettings, PostgresSettings
-from shutter_assets.lib.mysql_sync import (
-    buckets,
-    deletes,
-    mirror,
-    snapshot,
-    state,
-    typemap,
-    verify,
-)
+from shutter_assets.lib.mysql_sync import buckets, mirror, reconcile, snapshot, state, typemap
 from shutter_assets.lib.mysql_sync.mirror import UpsertCounts
 from shutter_assets.lib.mysql_sync.result import LegacySyncError, TableSyncResult
 from shutter_assets.lib.mysql_sync.snapshot import SourceTable
@@ -117,6 +108,9 @@ def sync_table(
             pgc.execute(
                 "select pg_advisory_xact_lock(hashtext(%s))", (f"{TARGET_SCHEMA}.{spec.name}",)
             )
+            # the statements here touch a few index ranges each, but the planner cannot know
+            # how few (ranges joined from a list): JIT compiling them cost more than running them
+            pgc.execute("set local jit = off")
             with snapshot.Snapshot(mysql) as my:
                 _run(pgc, my, spec, opts, result)
     except pymysql.err.MySQLError as exc:
@@ -156,26 +150,28 @@ def _run(
     result.previous_high_water_mark = stored.high_water_mark if stored else None
     result.full_read_reason = _full_read_reason(table, drift, stored)
     # Cleaned values are counted in the rows of the incremental or full read; re-reads of the
-    # same rows (reconcile, sweep) are cleaned the same way but not counted twice.
+    # same rows (reconcile) are cleaned the same way but not counted twice.
     cleaned: Counter = Counter()
     recounted: Counter = Counter()
 
     new_hwm, deletes_exact = _read_rows(pgc, my, table, drift, stored, opts, result, cleaned)
     reconciled_at = stored.last_full_reconcile if stored else None
+    next_key = stored.verify_next_key if stored else None
     if not deletes_exact and state.reconcile_due(
         pgc, reconciled_at, opts.reconcile_interval_s, forced=result.full_read_reason is not None
     ):
-        counts = deletes.reconcile(
-            pgc, my, table, opts.reconcile_bucket, opts.fetch_rows, recounted
-        )
-        _add(result, counts)
+        elapsed = stored.seconds_since_reconcile if stored else 0.0
+        done = reconcile.reconcile(pgc, my, table, opts, next_key, elapsed, recounted)
+        _add(result, done.counts)
+        result.content_checked_keys = done.content_checked
+        result.reread_keys = done.reread
+        result.reconcile_changes = done.counts.inserted + done.counts.updated
+        result.reconcile_changes += done.counts.undeleted
+        next_key = done.next_key
         deletes_exact = True
     if deletes_exact:
         result.reconciled = True
         reconciled_at = pgc.execute("select now()").fetchone()[0]
-    next_key = stored.verify_next_key if stored else None
-    if result.mode == "incremental" and table.has_int_key and opts.verify_interval_s > 0:
-        next_key = _sweep(pgc, my, table, stored, opts, result, recounted)
     result.high_water_mark = new_hwm
     _report_cleaned(result, cleaned)
     state.save_state(
@@ -208,11 +204,14 @@ def _read_rows(
             where, params = snapshot.changed_since(table, lower, hwm)
             order = (table.cursor_column, *table.pk)
             rows = _counted(stream(my, table, where, params, opts.fetch_rows, order=order), result)
-            _add(result, mirror.staged_upsert(pgc, table, rows, cleaned))
-            if table.has_int_key:  # keep the key summaries of delete reconciliation current
+            follow = None
+            if table.has_int_key:  # keep the reconcile's bucket summaries current
                 key, width = table.pk[0], opts.reconcile_bucket
-                written = buckets.touched(pgc, mirror.stage_table(table.name, "stage"), key, width)
-                buckets.refresh(pgc, table.name, key, width, written)
+
+                def follow(stage: sql.Identifier) -> None:
+                    buckets.add_upsert_delta(pgc, table.name, key, width, stage)
+
+            _add(result, mirror.staged_upsert(pgc, table, rows, cleaned, before_upsert=follow))
         newest = max(h for h in (prev, hwm) if h is not None)
         return min(newest, source_now), False
     empty = mirror.is_empty(pgc, table.name)
@@ -228,31 +227,6 @@ def _read_rows(
     return (None if hwm is None else min(hwm, source_now)), exact
 
 
-def _sweep(
-    pgc: psycopg.Connection,
-    my: snapshot.Snapshot,
-    table: SourceTable,
-    stored: StoredState,
-    opts: SyncOptions,
-    result: TableSyncResult,
-    cleaned: Counter,
-) -> int | None:
-    """This run's slice of the content sweep (``verify.py``); returns where the next one starts."""
-    plan = verify.plan_sweep(
-        my,
-        table,
-        stored.verify_next_key,
-        stored.seconds_since_last_run,
-        opts.verify_interval_s,
-        opts.reconcile_bucket,
-    )
-    counts = verify.sweep(pgc, my, table, plan, opts.fetch_rows, cleaned, opts.reconcile_bucket)
-    result.swept_keys = plan.ranges
-    result.swept_changes = counts.inserted + counts.updated + counts.deleted + counts.undeleted
-    _add(result, counts)
-    return plan.next_key
-
-
 def _full_read_reason(
     table: SourceTable, drift: mirror.Drift, stored: StoredState | None
 ) -> str | None:
@@ -266,6 +240,8 @@ def _full_read_reason(
         return "no change-tracking column: full refresh"
     if drift.created or stored is None:
         return "first sync"
+    if drift.hash_added:
+        return "the mirror predates row hashes: re-read so every row gets its content hash"
     if drift.new_columns or drift.retyped_columns:
         return "schema drift: re-read so existing rows get the new/changed columns"
     if stored.high_water_mark is None:

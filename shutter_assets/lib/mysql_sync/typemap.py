@@ -45,6 +45,12 @@ _SPATIAL_TYPES = {
     "multipolygon", "geometrycollection", "geomcollection",
 }  # fmt: skip
 _TEMPORAL_TYPES = {"date", "datetime", "timestamp"}
+# types whose MySQL text form has no comma, quote or letter N (row_hash_expression)
+_PLAIN_HASH_TYPES = {
+    "tinyint", "smallint", "mediumint", "int", "integer", "bigint", "decimal", "numeric",
+    "float", "double", "real", "year", "date", "datetime", "timestamp", "time", "uuid",
+    "inet4", "inet6",
+}  # fmt: skip
 
 INVALID_DATE = "D"  # mark kind: a date that does not exist, landed as NULL
 NUL_REMOVED = "Z"  # mark kind: NUL bytes removed from a text value
@@ -184,7 +190,8 @@ def copy_expression(col: SourceColumn, index: int) -> str:
 
 
 def copy_line_expression(columns: list[SourceColumn]) -> str:
-    r"""One expression per row: the COPY text line (without its newline).
+    r"""One expression per row: the COPY text line (without its newline), the row's content
+    hash (``row_hash_expression``) as its last field.
 
     CONCAT_WS skips NULL arguments, so each field that can be NULL (a nullable column, or a date
     that may not exist) is wrapped in IFNULL(..., '\N'); the others are left bare, which saves
@@ -196,7 +203,34 @@ def copy_line_expression(columns: list[SourceColumn]) -> str:
         else copy_expression(c, i)
         for i, c in enumerate(columns)
     ]
+    fields.append(row_hash_expression(columns))
     return "CONCAT_WS('\\t', " + ", ".join(fields) + ")"
+
+
+def _hash_field(col: SourceColumn) -> str:
+    """A column's part of the hashed text; distinct values (NULL included) give distinct parts.
+
+    Numbers, dates, times, UUIDs and addresses print without commas or quotes, so their text
+    (``N`` for NULL, which none of them prints) cannot run into the next part; every other type
+    is ``QUOTE``d as bytes (quotes and backslashes escaped, ``NULL`` unquoted), whatever its
+    character set.
+    """
+    q = quote_mysql(col.name)
+    if col.data_type.lower() in _PLAIN_HASH_TYPES:
+        return f"IFNULL({q}, 'N')" if col.nullable else q
+    return f"QUOTE(CAST({q} AS BINARY))"
+
+
+def row_hash_expression(columns: list[SourceColumn]) -> str:
+    """MySQL's content hash of a row: ``CRC32`` (0 to 2**32 - 1) of its columns' text joined by
+    commas (``_hash_field``), in column order.
+
+    Computed by MySQL for every row it sends (stored in the mirror's ``_row_hash``) and again
+    when the reconcile compares a bucket's content (``reconcile.py``), by the same expression,
+    in a ``time_zone = '+00:00'`` session, so an unchanged row always hashes the same. Valid on
+    MariaDB 10.x and MySQL 5.7/8.
+    """
+    return "CRC32(CONCAT_WS(','," + ", ".join(_hash_field(c) for c in columns) + "))"
 
 
 def strip_marks(data: bytes, names: list[str], counts: Counter) -> bytes:
