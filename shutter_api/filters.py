@@ -135,3 +135,23 @@ def machine_periods(default_grain: Grain) -> Callable[..., MachinePeriods]:
 periods_by_day = machine_periods(Grain.day)
 periods_by_week = machine_periods(Grain.week)
 periods_by_range = machine_periods(Grain.range)
+
+
+@dataclass(frozen=True)
+class ShiftPeriods(MachinePeriods):
+    shift_code: str | None = None
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {**super().params, "shift_code": self.shift_code}
+
+
+def shift_periods(
+    periods: MachinePeriods = Depends(periods_by_day),
+    shift_code: str | None = Query(
+        None, pattern=SHIFT_CODE_PATTERN, description="Only this shift (e.g. NIGHT, NO_SHIFT)."
+    ),
+) -> ShiftPeriods:
+    """The dependency of the per-shift endpoints: ``periods_by_day``'s plus ``shift_code``
+    (bound as ``%(shift_code)s``; an unknown code selects nothing)."""
+    return ShiftPeriods(periods.dates, periods.grain, periods.machines, shift_code)

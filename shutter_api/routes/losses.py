@@ -3,15 +3,16 @@ day; ``/v1/losses/shifts`` by shift instance or shift code."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Response
 
 from shutter_api.deps import get_reader
 from shutter_api.filters import (
     NOT_FOUND,
     READ_RESPONSES,
-    SHIFT_CODE_PATTERN,
     MachinePeriods,
+    ShiftPeriods,
     periods_by_day,
+    shift_periods,
 )
 from shutter_api.pagination import PageParams, page_params
 from shutter_api.responses import Reader
@@ -35,17 +36,13 @@ async def losses(
 
 @router.get("/shifts", response_model=Page[ShiftLossRow], responses={**READ_RESPONSES, **NOT_FOUND})
 async def shift_losses(
-    periods: MachinePeriods = Depends(periods_by_day),
-    shift_code: str | None = Query(
-        None, pattern=SHIFT_CODE_PATTERN, description="Only this shift (e.g. NIGHT, NO_SHIFT)."
-    ),
+    periods: ShiftPeriods = Depends(shift_periods),
     page: PageParams = Depends(page_params),
     reader: Reader = Depends(get_reader),
 ) -> Response:
     """The six big losses per shift instance (grain=day: the local day the shift starts on, a
     night shift whole) or per shift code over a longer period; NO_SHIFT outside every shift.
     Ordered by period_start, group, shift_code."""
-    params = {**periods.params, "shift_code": shift_code}
     return await reader.page(
-        "losses_shifts", ShiftLossRow, SHIFT_LOSSES, params, page, periods.known
+        "losses_shifts", ShiftLossRow, SHIFT_LOSSES, periods.params, page, periods.known
     )

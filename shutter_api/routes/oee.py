@@ -3,15 +3,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Response
 
 from shutter_api.deps import get_reader
 from shutter_api.filters import (
     NOT_FOUND,
     READ_RESPONSES,
-    SHIFT_CODE_PATTERN,
     MachinePeriods,
+    ShiftPeriods,
     periods_by_day,
+    shift_periods,
 )
 from shutter_api.pagination import PageParams, page_params
 from shutter_api.responses import Reader
@@ -37,10 +38,7 @@ async def oee(
 
 @router.get("/shifts", response_model=Page[ShiftOeeRow], responses={**READ_RESPONSES, **NOT_FOUND})
 async def shift_oee(
-    periods: MachinePeriods = Depends(periods_by_day),
-    shift_code: str | None = Query(
-        None, pattern=SHIFT_CODE_PATTERN, description="Only this shift (e.g. NIGHT, NO_SHIFT)."
-    ),
+    periods: ShiftPeriods = Depends(shift_periods),
     page: PageParams = Depends(page_params),
     reader: Reader = Depends(get_reader),
 ) -> Response:
@@ -50,5 +48,6 @@ async def shift_oee(
 
     Ratios are recomputed from the summed components. Ordered by period_start, group, shift_code.
     """
-    params = {**periods.params, "shift_code": shift_code}
-    return await reader.page("oee_shifts", ShiftOeeRow, SHIFT_OEE, params, page, periods.known)
+    return await reader.page(
+        "oee_shifts", ShiftOeeRow, SHIFT_OEE, periods.params, page, periods.known
+    )

@@ -40,7 +40,7 @@ new_cycles as (
 
 ),
 
-windows as (
+windows as materialized (
 
     select
         new_cycles.machine_id,
@@ -64,6 +64,10 @@ windows as (
 
 window_cycles as (
 
+    -- incremental: one index range scan of (machine_id, ended_at) per machine; `offset 0` keeps
+    -- PostgreSQL from pulling the lateral subquery up into a hash join over every completed
+    -- cycle with the window's start re-evaluated per cycle (50 s instead of milliseconds at
+    -- 10 M events). A full build reads every cycle anyway (one hash join).
     select
         windows.machine_id,
         windows.batch_file_id,
@@ -79,6 +83,7 @@ window_cycles as (
           and cycles.ended_at >= windows.window_started_at
           and cycles.cycle_status = 'completed'
           and cycles.order_ref is not null
+        {% if is_incremental() %} offset 0 {% endif %}
     ) as cycles
 
 ),
