@@ -209,7 +209,10 @@ def main() -> int:
     health, cached = results["/health"], results["week-OEE cached"]
     ratio = cached[0] / health[0]
     verdict = {True: "ok", False: "MISSED"}
-    print(f"\ncached p99 {cached[2]:.1f} ms (goal < 50): {verdict[cached[2] < 50]}")
+    # on a shared machine every request waits for a CPU, /health too: its own latency is the floor
+    p50_ratio, p99_ratio = cached[1] / health[1], cached[2] / health[2]
+    print(f"\ncached / /health latency: p50 {p50_ratio:.2f}, p99 {p99_ratio:.2f}")
+    print(f"cached p99 {cached[2]:.1f} ms (goal < 50): {verdict[cached[2] < 50]}")
     print(f"cached / /health throughput {ratio:.2f} (goal >= 0.5): {verdict[ratio >= 0.5]}")
     print(f"uncached one-client p99 {seq[1]:.1f} ms (goal < 200): {verdict[seq[1] < 200]}")
     return 0

@@ -5,7 +5,8 @@ Generates the events straight into ``raw.machine_events`` of a uniquely named da
 machine: states, cycles, scrap, an alarm and a DOWN), times ``dbt build`` (all models, seeds and
 tests), appends 1 % more files continuing each machine's timeline (the last state of each machine
 is open across the batch boundary), times the incremental ``dbt build``, prints both and the
-ratio (goal: incremental < 10 % of full), and drops the database.
+ratio (goal: incremental < 10 % of full), the slowest nodes of each build by dbt's own timing
+(``run_results.json``), and drops the database.
 
     .venv/bin/python bench/dbt_build.py                 # 10 M events
     .venv/bin/python bench/dbt_build.py --events 1000000  # quick run while developing
@@ -14,6 +15,7 @@ ratio (goal: incremental < 10 % of full), and drops the database.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -72,7 +74,7 @@ create table raw_commandes.clients (id_client integer primary key, raison_social
     code_postal text, email text, date_creation timestamp, date_maj timestamptz,
     _synced_at timestamptz, _deleted_at timestamptz);
 create table raw_commandes.produits (id_produit integer primary key, reference text, libelle text,
-    type_lame text, motorisation text, prix_m2 numeric(10, 2), actif boolean,
+    type_lame text, motorisation text, prix_m2 numeric(10, 2), actif smallint,
     _synced_at timestamptz, _deleted_at timestamptz);
 create table raw_commandes.commandes (id_commande integer primary key, numero text,
     id_client integer, date_commande timestamp, date_livraison_prevue date, statut text,
@@ -85,7 +87,7 @@ create table raw_commandes.lignes_commande (id_ligne integer primary key, id_com
 insert into raw_commandes.clients select g, 'Client ' || g, 'Lyon', '69003', null,
     '2025-01-01', now(), now(), null from generate_series(1, 200) as g;
 insert into raw_commandes.produits values
-    (1, 'VR-ALU-RADIO', 'Volet alu radio', 'ALU', 'RADIO', 179.50, true, now(), null);
+    (1, 'VR-ALU-RADIO', 'Volet alu radio', 'ALU', 'RADIO', 179.50, 1, now(), null);
 insert into raw_commandes.commandes select g, 'CMD-2026-' || lpad(g::text, 6, '0'),
     g % 200 + 1, '2026-01-01', date '2026-01-15' + g / 20, 'EN_PRODUCTION', 1000, null, now(),
     now(), null from generate_series(0, 6000) as g;
@@ -104,6 +106,16 @@ def dbt_build(pg: PostgresSettings, target: Path) -> float:
     if proc.returncode != 0:
         raise SystemExit(f"dbt build failed on {pg.dbname}:\n{proc.stdout[-3000:]}")
     return elapsed
+
+
+def slowest_nodes(target: Path, count: int) -> list[tuple[float, str]]:
+    """The ``count`` longest nodes of the last dbt run, from dbt's ``run_results.json``.
+
+    Returns ``(seconds, unique_id)`` pairs, longest first (dbt's own ``execution_time``).
+    """
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    timed = [(float(r["execution_time"]), r["unique_id"]) for r in results]
+    return sorted(timed, reverse=True)[:count]
 
 
 def add_files(conn, first: int, count: int, per_file: int) -> None:
@@ -145,6 +157,7 @@ def main() -> None:
     parser.add_argument("--events-per-file", type=int, default=10_000)
     parser.add_argument("--increment", type=float, default=0.01)
     parser.add_argument("--keep", action="store_true", help="keep the database (to inspect)")
+    parser.add_argument("--slowest", type=int, default=12, help="nodes listed per build")
     args = parser.parse_args()
     per_file = args.events_per_file
     files = -(-args.events // per_file)
@@ -166,12 +179,18 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as target:
             full = dbt_build(pg, Path(target))
             print(f"full dbt build:        {full:8.1f} s")
+            full_nodes = slowest_nodes(Path(target), args.slowest)
             with pg.connect(autocommit=True) as conn:
                 add_files(conn, files + 1, new_files, per_file)
             print(f"+{new_files * per_file:,} events in {new_files} new files "
                   f"({new_files / files:.1%})")  # fmt: skip
             incremental = dbt_build(pg, Path(target))
             print(f"incremental dbt build: {incremental:8.1f} s")
+            incremental_nodes = slowest_nodes(Path(target), args.slowest)
+            for label, nodes in (("full", full_nodes), ("incremental", incremental_nodes)):
+                print(f"slowest nodes of the {label} build (dbt execution_time):")
+                for seconds, node in nodes:
+                    print(f"  {seconds:8.2f} s  {node}")
             print(f"ratio incremental/full: {incremental / full:.1%} (goal < 10 %)")
     finally:
         if args.keep:

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import HTTPException, Query, status
+from fastapi import Depends, HTTPException, Query, status
 
-from shutter_api.schemas import GroupBy, Problem
+from shutter_api.responses import Known
+from shutter_api.schemas import Grain, GroupBy, Problem
+from shutter_api.sql.machines import MACHINE
 
 MAX_RANGE_DAYS = 3660
 MACHINE_ID_PATTERN = r"^[A-Z]{2}-[0-9]{2}$"
 MACHINE_TYPE_PATTERN = r"^[A-Z]{2,10}$"
+SHIFT_CODE_PATTERN = r"^[A-Z][A-Z0-9_]{0,29}$"
+BADGE_PATTERN = r"^[A-Za-z0-9_-]{1,40}$"
 
 # Documented on every authenticated endpoint (schemathesis checks each status is declared).
 READ_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -25,7 +30,7 @@ READ_RESPONSES: dict[int | str, dict[str, Any]] = {
     503: {"model": Problem, "description": "The warehouse is unreachable or not built yet."},
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"model": Problem, "description": "Unknown machine or order."}
+    404: {"model": Problem, "description": "Unknown machine, order or operator badge."}
 }
 
 
@@ -77,3 +82,76 @@ def machine_filter(
     ),
 ) -> MachineFilter:
     return MachineFilter(group_by, machine_id, machine_type)
+
+
+def known_machine(machine_id: str | None) -> list[Known]:
+    """The 404 check of a machine filter (none when the filter is absent)."""
+    if machine_id is None:
+        return []
+    return [Known(MACHINE, {"machine_id": machine_id}, f"Unknown machine {machine_id!r}.")]
+
+
+@dataclass(frozen=True)
+class MachinePeriods:
+    """A date range cut into periods of a grain, rows grouped by machine, type or plant."""
+
+    dates: DateRange
+    grain: Grain
+    machines: MachineFilter
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {
+            "from": self.dates.start,
+            "to": self.dates.end,
+            "grain": self.grain.value,
+            "group_by": self.machines.group_by.value,
+            "machine_id": self.machines.machine_id,
+            "machine_type": self.machines.machine_type,
+        }
+
+    @property
+    def known(self) -> list[Known]:
+        return known_machine(self.machines.machine_id)
+
+
+def machine_periods(default_grain: Grain) -> Callable[..., MachinePeriods]:
+    """The dependency of the period endpoints: from, to, grain (default ``default_grain``),
+    group_by, machine_id, machine_type; 422 on a bad value, as ``date_range`` says."""
+
+    def periods(
+        dates: DateRange = Depends(date_range),
+        grain: Grain = Query(
+            default_grain, description="day, week (ISO, Monday), month, or range (one period)."
+        ),
+        machines: MachineFilter = Depends(machine_filter),
+    ) -> MachinePeriods:
+        return MachinePeriods(dates, grain, machines)
+
+    return periods
+
+
+# The dependencies, one per default grain (module-level: one object for FastAPI to cache).
+periods_by_day = machine_periods(Grain.day)
+periods_by_week = machine_periods(Grain.week)
+periods_by_range = machine_periods(Grain.range)
+
+
+@dataclass(frozen=True)
+class ShiftPeriods(MachinePeriods):
+    shift_code: str | None = None
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {**super().params, "shift_code": self.shift_code}
+
+
+def shift_periods(
+    periods: MachinePeriods = Depends(periods_by_day),
+    shift_code: str | None = Query(
+        None, pattern=SHIFT_CODE_PATTERN, description="Only this shift (e.g. NIGHT, NO_SHIFT)."
+    ),
+) -> ShiftPeriods:
+    """The dependency of the per-shift endpoints: ``periods_by_day``'s plus ``shift_code``
+    (bound as ``%(shift_code)s``; an unknown code selects nothing)."""
+    return ShiftPeriods(periods.dates, periods.grain, periods.machines, shift_code)

@@ -21,11 +21,14 @@ from shutter_api.db import VersionWatcher, open_pool
 from shutter_api.fastpath import CacheHitFastPath
 from shutter_api.limits import RequestLimits
 from shutter_api.routes import (
+    changeovers,
     downtime,
     freshness,
     health,
+    losses,
     machines,
     oee,
+    operators,
     orders,
     reliability,
     throughput,
@@ -36,8 +39,9 @@ log = logging.getLogger("shutter_api")
 LOCAL_CACHE_BYTES = 32 * 1024 * 1024
 
 DESCRIPTION = """
-Read-only figures of the roller-shutter plant, from the warehouse's marts (ISO 22400-2 OEE,
-reliability, downtime, throughput, orders). Every ratio is recomputed from summed seconds and
+Read-only figures of the roller-shutter plant, from the warehouse's marts (ISO 22400-2 OEE per
+day and per shift, the six big losses, reliability and microstops, downtime, changeovers,
+operators, throughput, orders). Every ratio is recomputed from summed seconds and
 parts at the asked grain, never averaged. Units are in each field's description and in `x-unit`.
 
 Send `Authorization: Bearer <key>`; `Accept: text/csv` for CSV. Lists are paginated (`limit`,
@@ -79,7 +83,18 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     v1 = APIRouter(prefix="/v1")
-    for module in (machines, oee, reliability, downtime, throughput, orders, freshness):
+    for module in (
+        machines,
+        oee,
+        losses,
+        reliability,
+        downtime,
+        changeovers,
+        operators,
+        throughput,
+        orders,
+        freshness,
+    ):
         v1.include_router(module.router)
     app.include_router(health.router)
     app.include_router(v1)

@@ -12,7 +12,7 @@ import functools
 import hashlib
 import io
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,19 +69,21 @@ def _list_adapter(model: type[BaseModel]) -> TypeAdapter:
     return TypeAdapter(list[model])
 
 
-async def one_result(
-    conn: psycopg.AsyncConnection,
-    model: type[BaseModel],
-    query: str,
-    params: dict[str, Any],
-    not_found: str,
-) -> Result:
-    """The single row of ``query`` as ``model``; 404 with ``not_found`` when there is none."""
-    row = await fetch_one(conn, query, params)
+@dataclass(frozen=True)
+class Known:
+    """A filter value that must name a row of the marts: 404 with ``not_found`` otherwise."""
+
+    query: str
+    params: dict[str, Any]
+    not_found: str
+
+
+async def require_row(conn: psycopg.AsyncConnection, known: Known) -> dict[str, Any]:
+    """The first row of ``known.query``; HTTPException 404 with ``known.not_found`` if none."""
+    row = await fetch_one(conn, known.query, known.params)
     if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, not_found)
-    item = model.model_validate(row)
-    return Result(item, lambda: [item.model_dump(mode="json")], list(model.model_fields))
+        raise HTTPException(status.HTTP_404_NOT_FOUND, known.not_found)
+    return row
 
 
 def response_format(accept: str | None) -> str:
@@ -161,6 +163,33 @@ class Reader:
                 return not_modified(etag, version)
             payload, status = await self.cache.get_or_compute(key, render)
         return cached_response(payload, fmt, etag, version, status.value)
+
+    async def page(
+        self,
+        endpoint: str,
+        model: type[BaseModel],
+        query: str,
+        params: dict[str, Any],
+        page: PageParams,
+        known: Sequence[Known] = (),
+    ) -> Response:
+        """A page of ``query`` as ``Page[model]``, after checking each ``known`` filter (404)."""
+
+        async def compute(conn: psycopg.AsyncConnection, version: MartsVersion | None) -> Result:
+            for each in known:
+                await require_row(conn, each)
+            return await page_result(conn, version, model, query, params, page)
+
+        return await self.respond(endpoint, params, compute, page)
+
+    async def one(self, endpoint: str, model: type[BaseModel], known: Known) -> Response:
+        """The single row of ``known.query`` as ``model``; 404 with ``known.not_found``."""
+
+        async def compute(conn: psycopg.AsyncConnection, version: MartsVersion | None) -> Result:
+            item = model.model_validate(await require_row(conn, known))
+            return Result(item, lambda: [item.model_dump(mode="json")], list(model.model_fields))
+
+        return await self.respond(endpoint, known.params, compute)
 
 
 def _common(etag: str | None, version: MartsVersion | None, cache: str) -> dict[str, str]:

@@ -89,13 +89,22 @@ class PeriodGroup(BaseModel):
     group: str = Field(description="Machine id, machine type (UNKNOWN if none) or 'plant'.")
 
 
-class OeeRow(PeriodGroup):
-    machine_days: int = count("Machine-days summed into this row.")
-    planned_busy_s: float = seconds("PBT = run + setup + down + idle.")
+class ShiftPeriodGroup(PeriodGroup):
+    shift_code: str = Field(
+        description="Shift of the calendar (MORNING, AFTERNOON, NIGHT...) or NO_SHIFT: time "
+        "outside every shift. With grain=day, one shift instance (period = the local day it "
+        "starts on); over a longer period, every instance of that shift code."
+    )
+
+
+class OeeFigures(BaseModel):
+    """The ISO 22400-2 components and ratios, summed then divided (never averaged)."""
+
+    planned_busy_s: float = seconds("PBT = run + setup + down + idle (planned downtime excluded).")
     run_s: float = seconds("APT, actual production time (RUNNING).")
-    setup_s: float = seconds("ASUT, setup time.")
-    down_s: float = seconds("ADOT, unplanned down time.")
-    idle_s: float = seconds("Idle time (still planned busy time).")
+    setup_s: float = seconds("ASUT, setup time outside planned downtime.")
+    down_s: float = seconds("ADOT, unplanned down time (outside planned downtime).")
+    idle_s: float = seconds("Idle time outside planned downtime (still planned busy time).")
     ideal_run_s: float = seconds("Sum of PRU x PQ: the ideal time of the parts produced.")
     produced_qty: float = parts("PQ, parts produced (good and bad).")
     good_qty: float = parts("GQ = PQ - SQ.")
@@ -106,12 +115,91 @@ class OeeRow(PeriodGroup):
     oee: float | None = ratio("availability x performance x quality.")
 
 
+class OeeRow(OeeFigures, PeriodGroup):
+    machine_days: int = count("Machine-days summed into this row.")
+
+
+class ShiftOeeRow(OeeFigures, ShiftPeriodGroup):
+    planned_downtime_s: float = seconds(
+        "SETUP, DOWN and IDLE time inside planned-downtime windows (breaks, maintenance...)."
+    )
+    machine_shifts: int = count("Machine x shift-instance rows summed (NO_SHIFT: machine-days).")
+
+
+class OperatorRow(OeeFigures, PeriodGroup):
+    """``group`` is the operator badge, or 'unassigned' for time with no badge in its shift."""
+
+    planned_downtime_s: float = seconds("Time inside planned-downtime windows, not in PBT.")
+    cycle_count: int = count("Completed cycles attributed to the badge.")
+    operator_days: int = count("Badge-days summed into this row.")
+
+
 class ReliabilityRow(PeriodGroup):
     run_s: float = seconds("APT, actual production time (RUNNING).")
     down_s: float = seconds("Down time.")
     failure_count: int = count("Entries into DOWN (failures) that began in the period.")
     mtbf_s: float | None = seconds("MTBF = sum(run_s) / failures; null without failure.")
     mttr_s: float | None = seconds("MTTR = sum(down_s) / failures; null without failure.")
+    microstop_count: int = count(
+        "Microstops: DOWN or IDLE stops shorter than the threshold (default 120 s), outside "
+        "planned downtime, that began in the period."
+    )
+    microstop_s: float = seconds("Seconds of those microstops.")
+
+
+# --- six big losses
+
+
+class LossRow(PeriodGroup):
+    """planned_busy_s - the six losses = ideal_good_s, exactly, on every row."""
+
+    planned_busy_s: float = seconds("PBT, planned busy time.")
+    breakdown_s: float = seconds("Loss 1, breakdowns: DOWN stops of at least the threshold.")
+    setup_s: float = seconds("Loss 2, setup and adjustment (SETUP outside planned downtime).")
+    minor_stop_s: float = seconds("Loss 3, idling and minor stops: IDLE + short DOWN stops.")
+    speed_loss_s: float = seconds("Loss 4, reduced speed = run_s - ideal_run_s; may be negative.")
+    startup_reject_s: float = seconds("Loss 5: ideal time of parts scrapped after a setup.")
+    production_reject_s: float = seconds("Loss 6: ideal time of the other scrapped parts.")
+    ideal_good_s: float = seconds("Ideal time of the good parts: PBT minus the six losses.")
+    microstop_s: float = seconds("The part of minor_stop_s in stops shorter than the threshold.")
+    run_s: float = seconds("APT, actual production time (RUNNING).")
+    ideal_run_s: float = seconds("Ideal time of the parts produced (PRU x PQ).")
+    breakdown_count: int = count("Breakdowns that began in the row.")
+    microstop_count: int = count("Microstops that began in the row.")
+    is_speed_loss_negative: bool = Field(
+        description="sum(run_s) < sum(ideal_run_s): a program's ideal time is wrong (flagged)."
+    )
+
+
+class ShiftLossRow(LossRow, ShiftPeriodGroup):
+    pass
+
+
+# --- changeovers
+
+
+class Changeover(BaseModel):
+    machine_id: str = Field(description="Machine code, e.g. CU-01.")
+    previous_order_ref: str = Field(description="Order k-1 (its last cycle ends the span's start).")
+    order_ref: str = Field(description="Order k (its first cycle end ends the span).")
+    started_at: dt.datetime = Field(description="Last CYCLE_END of order k-1 (UTC instant).")
+    ended_at: dt.datetime = Field(description="First CYCLE_END of order k (UTC instant).")
+    changeover_date: dt.date = Field(description="Plant-local day of started_at.")
+    elapsed_s: float = seconds("ended_at - started_at.")
+    changeover_s: float = seconds("SETUP, DOWN and IDLE time outside planned downtime in the span.")
+    setup_s: float = seconds("The SETUP part of changeover_s.")
+    planned_downtime_s: float = seconds("Time inside planned-downtime windows (not changeover_s).")
+    off_s: float = seconds("OFF time in the span (not in changeover_s).")
+
+
+class ChangeoverAverageRow(PeriodGroup):
+    elapsed_s: float = seconds("Summed elapsed time of the period's changeovers.")
+    changeover_s: float = seconds("Summed changeover time (SETUP, DOWN, IDLE, unplanned).")
+    setup_s: float = seconds("The SETUP part of changeover_s.")
+    planned_downtime_s: float = seconds("Planned downtime inside the changeovers.")
+    off_s: float = seconds("OFF time inside the changeovers.")
+    avg_changeover_s: float | None = seconds("sum(changeover_s) / changeover_count.")
+    changeover_count: int = count("Changeovers that started in the period.")
 
 
 # --- downtime Pareto

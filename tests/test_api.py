@@ -57,6 +57,14 @@ KEY, REVOKED_KEY = "shk_test_" + secrets.token_urlsafe(16), "shk_old_" + secrets
 AUTH = {"Authorization": f"Bearer {KEY}"}
 ALL_DAYS = {"from": "2026-10-01", "to": "2026-11-30"}
 W47 = {"from": "2026-11-16", "to": "2026-11-22"}  # ISO week 2026-W47, Monday to Sunday
+DATED = [  # the lists of #14's marts, all with from/to
+    "/v1/oee/shifts",
+    "/v1/losses",
+    "/v1/losses/shifts",
+    "/v1/changeovers",
+    "/v1/changeovers/averages",
+    "/v1/operators",
+]
 
 
 def _frac(value) -> Fraction | None:
@@ -109,12 +117,13 @@ def _record_version(pg, role, password) -> str:
         },
     )
     assert result.success
-    [version] = [
-        event.materialization.metadata["version"].value
+    metadata = {
+        event.asset_key: event.materialization.metadata
         for event in result.get_asset_materialization_events()
-        if event.asset_key == marts_data_version.key
-    ]
-    return version
+    }
+    # the shared read-only-role body (defs/dbt/bi_access.py) counted the marts it may read
+    assert metadata[api_readonly_role.key]["readable_mart_tables"].value >= 10
+    return metadata[marts_data_version.key]["version"].value
 
 
 @pytest.fixture(scope="module")
@@ -188,48 +197,82 @@ def _group(row: dict, group_by: str, types: dict[str, str | None]) -> str:
     return "plant"
 
 
-def expected_oee(built: Built, start: date, end: date, grain: str, group_by: str) -> list[dict]:
+OEE_COMPONENTS = [
+    "planned_busy_s",
+    "run_s",
+    "setup_s",
+    "down_s",
+    "idle_s",
+    "ideal_run_s",
+    "produced_qty",
+    "good_qty",
+    "scrap_qty",
+]
+
+
+def expected_periods(
+    built: Built,
+    mart: str,
+    date_column: str,
+    start: date,
+    end: date,
+    grain: str,
+    group_by: str,
+    sums: list[str],
+    keys: tuple[str, ...] = (),
+    count_as: str | None = None,
+) -> list[dict]:
+    """The mart's rows in [start, end] summed per period, group and ``keys``, in exact
+    fractions, ordered as the API orders them (period_start, group, keys)."""
     types = {
         m["machine_id"]: m["machine_type"] for m in built.marts("select * from marts.dim_machine")
     }
-    sums: dict[tuple, dict] = defaultdict(lambda: defaultdict(Fraction))
-    components = [
-        "planned_busy_s",
-        "run_s",
-        "setup_s",
-        "down_s",
-        "idle_s",
-        "ideal_run_s",
-        "produced_qty",
-        "good_qty",
-        "scrap_qty",
-    ]
-    for row in built.marts("select * from marts.machine_oee_daily"):
-        if not start <= row["production_date"] <= end:
+    summed: dict[tuple, dict] = defaultdict(lambda: defaultdict(Fraction))
+    for row in built.marts(f"select * from marts.{mart}"):
+        if not start <= row[date_column] <= end:
             continue
-        key = (_period_start(row["production_date"], grain, start), _group(row, group_by, types))
-        sums[key]["machine_days"] += 1
-        for c in components:
-            sums[key][c] += _frac(row[c])
-    out = []
-    for (period_start, group), s in sorted(sums.items()):
+        group = row["operator_badge"] if group_by == "badge" else _group(row, group_by, types)
+        key = (
+            _period_start(row[date_column], grain, start).isoformat(),
+            group,
+            *(row[k] for k in keys),
+        )
+        if count_as:
+            summed[key][count_as] += 1
+        for c in sums:
+            summed[key][c] += _frac(row[c])
+    return [
+        {"period_start": k[0], "group": k[1], **dict(zip(keys, k[2:], strict=True)), **dict(v)}
+        for k, v in sorted(summed.items())
+    ]
+
+
+def with_oee_ratios(rows: list[dict]) -> list[dict]:
+    """ISO 22400-2 ratios of each row's sums (None where the denominator is 0)."""
+    for s in rows:
         availability = s["run_s"] / s["planned_busy_s"] if s["planned_busy_s"] else None
         performance = s["ideal_run_s"] / s["run_s"] if s["run_s"] else None
         quality = s["good_qty"] / s["produced_qty"] if s["produced_qty"] else None
         ratios = (availability, performance, quality)
-        oee = None if None in ratios else availability * performance * quality
-        out.append(
-            {
-                "period_start": period_start.isoformat(),
-                "group": group,
-                **dict(s),
-                "availability": availability,
-                "performance": performance,
-                "quality": quality,
-                "oee": oee,
-            }
+        s["availability"], s["performance"], s["quality"] = ratios
+        s["oee"] = None if None in ratios else availability * performance * quality
+    return rows
+
+
+def expected_oee(built: Built, start: date, end: date, grain: str, group_by: str) -> list[dict]:
+    return with_oee_ratios(
+        expected_periods(
+            built,
+            "machine_oee_daily",
+            "production_date",
+            start,
+            end,
+            grain,
+            group_by,
+            OEE_COMPONENTS,
+            count_as="machine_days",
         )
-    return out
+    )
 
 
 def assert_items(actual: list[dict], expected: list[dict]) -> None:
@@ -283,6 +326,7 @@ def test_reliability_equals_summed_failures_and_seconds(built):
         mine = [r for r in rows if r["machine_id"] == machine]
         run, down = sum(_frac(r["run_s"]) for r in mine), sum(_frac(r["down_s"]) for r in mine)
         failures = sum(r["failure_count"] for r in mine)
+        microstops = {c: sum(_frac(r[c]) for r in mine) for c in ("microstop_count", "microstop_s")}
         expected.append(
             {
                 "group": machine,
@@ -292,6 +336,7 @@ def test_reliability_equals_summed_failures_and_seconds(built):
                 "failure_count": failures,
                 "mtbf_s": run / failures if failures else None,
                 "mttr_s": down / failures if failures else None,
+                **microstops,
             }
         )
     assert_items(items, expected)
@@ -351,6 +396,155 @@ def test_throughput_equals_the_daily_mart(built):
         ("LAME-ALU-39", 12),
         ("PROTO-X", 2),
     ]
+
+
+LOSSES = [
+    "planned_busy_s",
+    "breakdown_s",
+    "setup_s",
+    "minor_stop_s",
+    "speed_loss_s",
+    "startup_reject_s",
+    "production_reject_s",
+    "ideal_good_s",
+    "microstop_s",
+    "run_s",
+    "ideal_run_s",
+    "breakdown_count",
+    "microstop_count",
+]
+SIX_LOSSES = LOSSES[1:7]
+NOV = {"from": "2026-11-01", "to": "2026-11-30"}
+
+
+@pytest.mark.parametrize(("grain", "group_by"), [("day", "machine"), ("week", "plant")])
+def test_shift_oee_equals_ratios_of_summed_shift_components(built, grain, group_by):
+    params = {**ALL_DAYS, "grain": grain, "group_by": group_by}
+    items = built.all_items("/v1/oee/shifts", params)
+    expected = with_oee_ratios(
+        expected_periods(
+            built,
+            "machine_oee_shift",
+            "shift_date",
+            date(2026, 10, 1),
+            date(2026, 11, 30),
+            grain,
+            group_by,
+            [*OEE_COMPONENTS, "planned_downtime_s"],
+            keys=("shift_code",),
+            count_as="machine_shifts",
+        )
+    )
+    assert_items(items, expected)
+    assert {i["shift_code"] for i in items} >= {"MORNING", "NO_SHIFT"}
+
+
+def test_shift_rows_add_up_to_the_daily_oee_over_the_range(built):
+    """DESIGN.md s.6: shift rows plus NO_SHIFT rows add up to the daily rows per machine."""
+    by_shift = built.all_items("/v1/oee/shifts", {**ALL_DAYS, "grain": "range"})
+    by_day = {i["group"]: i for i in built.all_items("/v1/oee", {**ALL_DAYS, "grain": "range"})}
+    assert {i["group"] for i in by_shift} == set(by_day)
+    for machine, day in by_day.items():
+        mine = [i for i in by_shift if i["group"] == machine]
+        for column in OEE_COMPONENTS:
+            assert _close(sum(Fraction(i[column]) for i in mine), day[column]), (machine, column)
+
+
+def test_shift_filter_and_one_night_instance(built):
+    """SC-01 ran the Thursday 2026-11-19 night shift (21:00-05:00): one instance, dated 11-19."""
+    params = {**NOV, "machine_id": "SC-01", "shift_code": "NIGHT"}
+    items = built.all_items("/v1/oee/shifts", params)
+    assert items and all(i["shift_code"] == "NIGHT" for i in items)
+    assert "2026-11-19" in [i["period"] for i in items]
+    assert built.all_items("/v1/oee/shifts", {**params, "shift_code": "NOPE"}) == []
+    bad = built.get("/v1/oee/shifts", {**params, "shift_code": "night shift"})
+    assert bad.status_code == 422 and "shift_code" in bad.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("path", "date_column", "keys"),
+    [("/v1/losses", "production_date", ()), ("/v1/losses/shifts", "shift_date", ("shift_code",))],
+)
+def test_six_big_losses_are_summed_and_close_exactly(built, path, date_column, keys):
+    items = built.all_items(path, {**ALL_DAYS, "grain": "day", "group_by": "machine"})
+    expected = expected_periods(
+        built,
+        "oee_losses",
+        date_column,
+        date(2026, 10, 1),
+        date(2026, 11, 30),
+        "day",
+        "machine",
+        LOSSES,
+        keys=keys,
+    )
+    for row in expected:
+        row["is_speed_loss_negative"] = row["run_s"] < row["ideal_run_s"]
+    assert_items(items, expected)
+    for i in items:  # planned busy time - the six losses = ideal time of good parts
+        closing = Fraction(i["planned_busy_s"]) - sum(Fraction(i[c]) for c in SIX_LOSSES)
+        assert _close(closing, i["ideal_good_s"]), i
+    # the day's losses per machine carry the same PBT as the daily OEE
+    oee = {(i["period"], i["group"]): i for i in built.all_items("/v1/oee", ALL_DAYS)}
+    if path == "/v1/losses":
+        for i in items:
+            assert _close(i["planned_busy_s"], oee[i["period"], i["group"]]["planned_busy_s"])
+
+
+def test_changeovers_list_and_weekly_average(built):
+    items = built.all_items("/v1/changeovers", ALL_DAYS)
+    rows = built.marts("select * from marts.changeovers order by started_at, machine_id")
+    assert [(i["machine_id"], i["order_ref"], i["changeover_s"]) for i in items] == [
+        (r["machine_id"], r["order_ref"], float(r["changeover_s"])) for r in rows
+    ]
+    # hand-computed: CU-01 last cycle of 101 ends 06:18:30, first of 102 ends 07:31:00 (CET);
+    # in between RUNNING, DOWN 07:15-07:25 (600 s), RUNNING
+    cu01 = next(i for i in items if i["machine_id"] == "CU-01")
+    assert (cu01["previous_order_ref"], cu01["order_ref"]) == ("CMD-2026-000101", "CMD-2026-000102")
+    assert (cu01["elapsed_s"], cu01["changeover_s"], cu01["setup_s"]) == (4350, 600, 0)
+    assert cu01["started_at"].startswith("2026-11-19T05:18:30")
+    weekly = built.all_items("/v1/changeovers/averages", {**ALL_DAYS, "group_by": "plant"})
+    expected = expected_periods(
+        built,
+        "changeovers",
+        "changeover_date",
+        date(2026, 10, 1),
+        date(2026, 11, 30),
+        "week",
+        "plant",
+        ["elapsed_s", "changeover_s", "setup_s", "planned_downtime_s", "off_s"],
+        count_as="changeover_count",
+    )
+    for row in expected:
+        row["avg_changeover_s"] = row["changeover_s"] / row["changeover_count"]
+    assert_items(weekly, expected)
+
+
+def test_operators_are_summed_per_badge(built):
+    items = built.all_items("/v1/operators", ALL_DAYS)
+    expected = with_oee_ratios(
+        expected_periods(
+            built,
+            "operator_performance",
+            "production_date",
+            date(2026, 10, 1),
+            date(2026, 11, 30),
+            "range",
+            "badge",
+            [*OEE_COMPONENTS, "planned_downtime_s", "cycle_count"],
+            count_as="operator_days",
+        )
+    )
+    assert_items(items, expected)
+    # the fixtures' badges (B042) are read while CU-01 is OFF and as CU-02's log ends: no
+    # time is attributed to them, every second is 'unassigned'
+    assert [i["group"] for i in items] == ["unassigned"]
+    [plant] = built.all_items("/v1/oee", {**ALL_DAYS, "grain": "range", "group_by": "plant"})
+    assert items[0]["run_s"] == plant["run_s"] and items[0]["oee"] == plant["oee"]
+    one = built.all_items("/v1/operators", {**ALL_DAYS, "operator_badge": "unassigned"})
+    assert one == items
+    missing = built.get("/v1/operators", {**ALL_DAYS, "operator_badge": "B999"})
+    assert missing.status_code == 404 and "B999" in missing.json()["detail"]
 
 
 def test_machines_list_and_one(built):
@@ -541,8 +735,10 @@ def test_csv_on_accept_text_csv(built):
     as_json = built.all_items("/v1/oee", {**W47, "grain": "week"})
     assert [r["group"] for r in rows] == [i["group"] for i in as_json]
     assert [float(r["run_s"]) for r in rows] == [i["run_s"] for i in as_json]
-    for path in ("/v1/machines", "/v1/orders", "/v1/downtime/pareto", "/v1/freshness"):
-        listed = built.get(path, None, {"Accept": "text/csv"})
+    undated = ["/v1/machines", "/v1/orders", "/v1/downtime/pareto", "/v1/freshness"]
+    for path in undated + DATED:
+        params = ALL_DAYS if path in DATED else None
+        listed = built.get(path, params, {"Accept": "text/csv"})
         assert listed.status_code == 200 and listed.headers["content-type"].startswith("text/csv")
         assert len(list(csv.DictReader(io.StringIO(listed.text)))) >= 1
 

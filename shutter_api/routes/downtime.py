@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import psycopg
 from fastapi import APIRouter, Depends, Query, Response
 
-from shutter_api.db import MartsVersion
 from shutter_api.deps import get_reader
-from shutter_api.filters import MACHINE_ID_PATTERN, MACHINE_TYPE_PATTERN, NOT_FOUND, READ_RESPONSES
+from shutter_api.filters import (
+    MACHINE_ID_PATTERN,
+    MACHINE_TYPE_PATTERN,
+    NOT_FOUND,
+    READ_RESPONSES,
+    known_machine,
+)
 from shutter_api.pagination import PageParams, page_params
-from shutter_api.responses import Reader, Result, page_result
-from shutter_api.routes.machines import require_machine
+from shutter_api.responses import Reader
 from shutter_api.schemas import GroupBy, Page, ParetoRow
 from shutter_api.sql.downtime import PARETO
 
@@ -27,9 +30,5 @@ async def pareto(
 ) -> Response:
     """All-time Pareto (the mart has no date): shares recomputed from the group's summed seconds."""
     params = {"group_by": group_by.value, "machine_id": machine_id, "machine_type": machine_type}
-
-    async def compute(conn: psycopg.AsyncConnection, version: MartsVersion | None) -> Result:
-        await require_machine(conn, machine_id)
-        return await page_result(conn, version, ParetoRow, PARETO, params, page)
-
-    return await reader.respond("pareto", params, compute, page)
+    known = known_machine(machine_id)
+    return await reader.page("pareto", ParetoRow, PARETO, params, page, known)

@@ -3,28 +3,24 @@ machine's live state and silence (marts.machine_status, docs/operations.md)."""
 
 from __future__ import annotations
 
-import psycopg
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response
 from psycopg_pool import AsyncConnectionPool
 
-from shutter_api.db import MartsVersion
 from shutter_api.deps import get_pool, get_reader, require_api_key
-from shutter_api.filters import MACHINE_ID_PATTERN, MACHINE_TYPE_PATTERN, NOT_FOUND, READ_RESPONSES
+from shutter_api.filters import (
+    MACHINE_ID_PATTERN,
+    MACHINE_TYPE_PATTERN,
+    NOT_FOUND,
+    READ_RESPONSES,
+    known_machine,
+)
 from shutter_api.pagination import PageParams, page_params
-from shutter_api.responses import Reader, Result, one_result, page_result
+from shutter_api.responses import Reader
 from shutter_api.schemas import Machine, MachineStatus, Page
-from shutter_api.sql import fetch_all, fetch_one
+from shutter_api.sql import fetch_all
 from shutter_api.sql import machines as queries
 
 router = APIRouter(prefix="/machines", tags=["machines"])
-
-
-async def require_machine(conn: psycopg.AsyncConnection, machine_id: str | None) -> None:
-    """404 when a machine filter names a machine the marts do not know."""
-    if machine_id is not None and not await fetch_one(
-        conn, queries.MACHINE, {"machine_id": machine_id}
-    ):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"Unknown machine {machine_id!r}.")
 
 
 @router.get("", response_model=Page[Machine], responses=READ_RESPONSES)
@@ -37,11 +33,7 @@ async def list_machines(
 ) -> Response:
     """Every machine, in machine_id order."""
     params = {"machine_type": machine_type}
-
-    async def compute(conn: psycopg.AsyncConnection, version: MartsVersion | None) -> Result:
-        return await page_result(conn, version, Machine, queries.MACHINES, params, page)
-
-    return await reader.respond("machines", params, compute, page)
+    return await reader.page("machines", Machine, queries.MACHINES, params, page)
 
 
 @router.get(
@@ -71,11 +63,5 @@ async def get_machine(
     reader: Reader = Depends(get_reader),
 ) -> Response:
     """One machine; 404 when the marts do not know it."""
-    params = {"machine_id": machine_id}
-
-    async def compute(conn: psycopg.AsyncConnection, version: MartsVersion | None) -> Result:
-        return await one_result(
-            conn, Machine, queries.MACHINE, params, f"Unknown machine {machine_id!r}."
-        )
-
-    return await reader.respond("machine", params, compute)
+    [known] = known_machine(machine_id)
+    return await reader.one("machine", Machine, known)

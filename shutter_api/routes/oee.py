@@ -1,45 +1,30 @@
-"""``/v1/oee``: ISO 22400-2 OEE and its components at a grain, per machine, type or plant."""
+"""``/v1/oee``: ISO 22400-2 OEE and its components at a grain, per machine, type or plant;
+``/v1/oee/shifts`` the same per shift instance or shift code (marts.machine_oee_shift)."""
 
 from __future__ import annotations
 
-import psycopg
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Response
 
-from shutter_api.db import MartsVersion
 from shutter_api.deps import get_reader
 from shutter_api.filters import (
     NOT_FOUND,
     READ_RESPONSES,
-    DateRange,
-    MachineFilter,
-    date_range,
-    machine_filter,
+    MachinePeriods,
+    ShiftPeriods,
+    periods_by_day,
+    shift_periods,
 )
 from shutter_api.pagination import PageParams, page_params
-from shutter_api.responses import Reader, Result, page_result
-from shutter_api.routes.machines import require_machine
-from shutter_api.schemas import Grain, OeeRow, Page
-from shutter_api.sql.oee import OEE
+from shutter_api.responses import Reader
+from shutter_api.schemas import OeeRow, Page, ShiftOeeRow
+from shutter_api.sql.oee import OEE, SHIFT_OEE
 
 router = APIRouter(prefix="/oee", tags=["oee"])
 
 
-def period_params(dates: DateRange, grain: Grain, machines: MachineFilter) -> dict:
-    return {
-        "from": dates.start,
-        "to": dates.end,
-        "grain": grain.value,
-        "group_by": machines.group_by.value,
-        "machine_id": machines.machine_id,
-        "machine_type": machines.machine_type,
-    }
-
-
 @router.get("", response_model=Page[OeeRow], responses={**READ_RESPONSES, **NOT_FOUND})
 async def oee(
-    dates: DateRange = Depends(date_range),
-    grain: Grain = Query(Grain.day, description="day, week (ISO, Monday), month or range."),
-    machines: MachineFilter = Depends(machine_filter),
+    periods: MachinePeriods = Depends(periods_by_day),
     page: PageParams = Depends(page_params),
     reader: Reader = Depends(get_reader),
 ) -> Response:
@@ -48,10 +33,21 @@ async def oee(
     Only the days inside [from, to] count: a week or month cut by the range is partial.
     Ordered by period_start, then group.
     """
-    params = period_params(dates, grain, machines)
+    return await reader.page("oee", OeeRow, OEE, periods.params, page, periods.known)
 
-    async def compute(conn: psycopg.AsyncConnection, version: MartsVersion | None) -> Result:
-        await require_machine(conn, machines.machine_id)
-        return await page_result(conn, version, OeeRow, OEE, params, page)
 
-    return await reader.respond("oee", params, compute, page)
+@router.get("/shifts", response_model=Page[ShiftOeeRow], responses={**READ_RESPONSES, **NOT_FOUND})
+async def shift_oee(
+    periods: ShiftPeriods = Depends(shift_periods),
+    page: PageParams = Depends(page_params),
+    reader: Reader = Depends(get_reader),
+) -> Response:
+    """OEE per shift: with grain=day one row per shift instance and group (a night shift is one
+    instance, on the local day it starts); over a week, month or range, per shift code. NO_SHIFT
+    rows hold the time outside every shift, so the rows of a range add up to /v1/oee's.
+
+    Ratios are recomputed from the summed components. Ordered by period_start, group, shift_code.
+    """
+    return await reader.page(
+        "oee_shifts", ShiftOeeRow, SHIFT_OEE, periods.params, page, periods.known
+    )

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-import psycopg
 from fastapi import APIRouter, Depends, Path, Query, Response
 
-from shutter_api.db import MartsVersion
 from shutter_api.deps import get_reader
 from shutter_api.filters import NOT_FOUND, READ_RESPONSES, checked_range
 from shutter_api.pagination import PageParams, page_params
-from shutter_api.responses import Reader, Result, one_result, page_result
+from shutter_api.responses import Known, Reader
 from shutter_api.schemas import Order, OrderStatus, Page
 from shutter_api.sql import orders as queries
 
@@ -39,11 +37,7 @@ async def list_orders(
         "delivery_from": delivery_from,
         "delivery_to": delivery_to,
     }
-
-    async def compute(conn: psycopg.AsyncConnection, version: MartsVersion | None) -> Result:
-        return await page_result(conn, version, Order, queries.ORDERS, params, page)
-
-    return await reader.respond("orders", params, compute, page)
+    return await reader.page("orders", Order, queries.ORDERS, params, page)
 
 
 @router.get("/{numero}", response_model=Order, responses={**READ_RESPONSES, **NOT_FOUND})
@@ -52,9 +46,5 @@ async def get_order(
     reader: Reader = Depends(get_reader),
 ) -> Response:
     """One order by its numero; 404 when the marts do not know it."""
-    params = {"numero": numero}
-
-    async def compute(conn: psycopg.AsyncConnection, version: MartsVersion | None) -> Result:
-        return await one_result(conn, Order, queries.ORDER, params, f"Unknown order {numero!r}.")
-
-    return await reader.respond("order", params, compute)
+    known = Known(queries.ORDER, {"numero": numero}, f"Unknown order {numero!r}.")
+    return await reader.one("order", Order, known)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import psycopg
 from fastapi import APIRouter, Depends, Query, Response
 
-from shutter_api.db import MartsVersion
 from shutter_api.deps import get_reader
 from shutter_api.filters import MACHINE_TYPE_PATTERN, READ_RESPONSES, DateRange, date_range
 from shutter_api.pagination import PageParams, page_params
-from shutter_api.responses import Reader, Result, page_result
+from shutter_api.responses import Reader
 from shutter_api.schemas import Page, ThroughputRow
 from shutter_api.sql.throughput import THROUGHPUT
 
@@ -31,8 +29,4 @@ async def throughput(
         "machine_type": machine_type,
         "program": program,
     }
-
-    async def compute(conn: psycopg.AsyncConnection, version: MartsVersion | None) -> Result:
-        return await page_result(conn, version, ThroughputRow, THROUGHPUT, params, page)
-
-    return await reader.respond("throughput", params, compute, page)
+    return await reader.page("throughput", ThroughputRow, THROUGHPUT, params, page)

@@ -1,51 +1,18 @@
-"""MTBF / MTTR per period and group, from the summed components of machine_reliability."""
+"""MTBF / MTTR and microstops per period and group, from the summed components of
+machine_reliability: mtbf_s = sum(run_s) / sum(failure_count), mttr_s = sum(down_s) /
+sum(failure_count)."""
 
-from shutter_api.sql.oee import MACHINE_FILTER, PERIOD_COLUMNS, PERIOD_LABELS
+from shutter_api.sql.periods import as_float, summed_by_period
 
-RELIABILITY = f"""
-with
+_SUMS = ("run_s", "down_s", "failure_count", "microstop_count", "microstop_s")
 
-days as (
-
-    select
-{PERIOD_COLUMNS},
-        days.run_s,
-        days.down_s,
-        days.failure_count
-    from marts.machine_reliability as days
-    left join marts.dim_machine as machines on days.machine_id = machines.machine_id
-    where {MACHINE_FILTER}
-
-),
-
-sums as (
-
-    select
-        period_start,
-        group_key,
-        sum(run_s) as run_s,
-        sum(down_s) as down_s,
-        sum(failure_count) as failure_count
-    from days
-    group by period_start, group_key
-
-),
-
-final as (
-
-    select
-{PERIOD_LABELS},
-        run_s::float8 as run_s,
-        down_s::float8 as down_s,
-        failure_count,
-        (run_s / nullif(failure_count, 0))::float8 as mtbf_s,
-        (down_s / nullif(failure_count, 0))::float8 as mttr_s,
-        count(*) over () as total
-    from sums
-
+RELIABILITY = summed_by_period(
+    mart="machine_reliability",
+    date_column="production_date",
+    sums=_SUMS,
+    ratios="""run_s / nullif(failure_count, 0) as mtbf_s,
+        down_s / nullif(failure_count, 0) as mttr_s""",
+    outputs=as_float(("run_s", "down_s", "mtbf_s", "mttr_s", "microstop_s"))
+    + ",\n        failure_count::bigint as failure_count,"
+    + "\n        microstop_count::bigint as microstop_count",
 )
-
-select * from final
-order by period_start, "group"
-limit %(limit)s offset %(offset)s
-"""

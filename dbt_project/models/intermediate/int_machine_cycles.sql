@@ -12,6 +12,7 @@
         indexes=[
             {'columns': ['file_id', 'line_no'], 'unique': true},
             {'columns': ['machine_id', 'cycle_status']},
+            {'columns': ['machine_id', 'ended_at']},
             {'columns': ['batch_file_id']},
         ],
     )

@@ -1,23 +1,12 @@
 {#-
     Production counts per machine, plant-local day (of the event's true instant), program, order
-    and file, as partial sums: each run appends the sums of the events of files newer than the
-    last batch, so summing over files is exact and a rebuild reads only new files. Per file, so
-    the rows of a file superseded by a later version of it can be deleted (delete_superseded_rows).
-    Downstream models always re-aggregate (sum, min, max) over file_id and batch_file_id.
+    and file, as partial sums (macro partial_sums_config): summing over files is exact and a
+    rebuild reads only new files.
 -#}
-{{
-    config(
-        pre_hook="{{ delete_superseded_rows() }}",
-        incremental_strategy='append',
-        unique_key=[],
-        indexes=[
-            {'columns': ['machine_id', 'production_date']},
-            {'columns': ['order_ref']},
-            {'columns': ['batch_file_id']},
-            {'columns': ['file_id']},
-        ],
-    )
-}}
+{{ partial_sums_config(indexes=[
+    {'columns': ['machine_id', 'production_date']},
+    {'columns': ['order_ref']},
+]) }}
 
 with
 

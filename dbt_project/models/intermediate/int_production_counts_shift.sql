@@ -1,8 +1,7 @@
 {#-
     Production counts per machine, plant-local day, shift instance, operator badge and program
-    (DESIGN.md s.6), as partial sums per file like int_production_counts (append-only, so a
-    superseded file's rows can be deleted;
-    downstream models re-aggregate over batch_file_id). Each CYCLE_END and SCRAP event goes to
+    (DESIGN.md s.6), as partial sums per file like int_production_counts (macro
+    partial_sums_config). Each CYCLE_END and SCRAP event goes to
     the shift instance containing its true instant (NULL: no shift), to the machine's latest
     badge read within that shift instance (NULL: unassigned) and, for SCRAP, counts as a startup
     reject when a SETUP -> RUNNING transition of the machine started at most
@@ -11,18 +10,7 @@
     (A transition or badge read loaded in a later file than the scrap or cycle it would explain
     is not re-attributed until a full refresh.)
 -#}
-{{
-    config(
-        pre_hook="{{ delete_superseded_rows() }}",
-        incremental_strategy='append',
-        unique_key=[],
-        indexes=[
-            {'columns': ['machine_id', 'production_date']},
-            {'columns': ['batch_file_id']},
-            {'columns': ['file_id']},
-        ],
-    )
-}}
+{{ partial_sums_config(indexes=[{'columns': ['machine_id', 'production_date']}]) }}
 
 with
 

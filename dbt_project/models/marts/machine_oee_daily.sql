@@ -67,23 +67,7 @@ final as (
     select
         machine_id,
         production_date,
-        {{ as_seconds('run_s + setup_s + down_s + idle_s') }} as planned_busy_s,
-        {{ as_seconds('run_s') }} as run_s,
-        {{ as_seconds('setup_s') }} as setup_s,
-        {{ as_seconds('down_s') }} as down_s,
-        {{ as_seconds('idle_s') }} as idle_s,
-        {{ as_count('produced_qty') }} as produced_qty,
-        {{ as_count('produced_qty - scrap_qty') }} as good_qty,
-        {{ as_count('scrap_qty') }} as scrap_qty,
-        {{ as_seconds('ideal_run_s') }} as ideal_run_s,
-        {{ as_ratio(safe_ratio('run_s', 'run_s + setup_s + down_s + idle_s')) }} as availability,
-        {{ as_ratio(safe_ratio('ideal_run_s', 'run_s')) }} as performance,
-        {{ as_ratio(safe_ratio('produced_qty - scrap_qty', 'produced_qty')) }} as quality,
-        {{ as_ratio(
-            safe_ratio('run_s', 'run_s + setup_s + down_s + idle_s')
-            ~ ' * ' ~ safe_ratio('ideal_run_s', 'run_s')
-            ~ ' * ' ~ safe_ratio('produced_qty - scrap_qty', 'produced_qty')
-        ) }} as oee,
+{{ oee_columns() }},
         {{ as_seconds('planned_downtime_s') }} as planned_downtime_s,
         {{ as_seconds('calendar_s') }} as calendar_s,
         {{ as_ratio(safe_ratio('ideal_good_s', 'calendar_s')) }} as teep

@@ -36,29 +36,8 @@ final as (
         components.shift_code,
         shifts.started_at as shift_started_at,
         shifts.ended_at as shift_ended_at,
-        {{ as_seconds('components.run_s + components.setup_s + components.down_s'
-            ~ ' + components.idle_s') }} as planned_busy_s,
-        {{ as_seconds('components.run_s') }} as run_s,
-        {{ as_seconds('components.setup_s') }} as setup_s,
-        {{ as_seconds('components.down_s') }} as down_s,
-        {{ as_seconds('components.idle_s') }} as idle_s,
-        {{ as_seconds('components.planned_downtime_s') }} as planned_downtime_s,
-        {{ as_count('components.produced_qty') }} as produced_qty,
-        {{ as_count('components.produced_qty - components.scrap_qty') }} as good_qty,
-        {{ as_count('components.scrap_qty') }} as scrap_qty,
-        {{ as_seconds('components.ideal_run_s') }} as ideal_run_s,
-        {{ as_ratio(safe_ratio('components.run_s', 'components.run_s + components.setup_s'
-            ~ ' + components.down_s + components.idle_s')) }} as availability,
-        {{ as_ratio(safe_ratio('components.ideal_run_s', 'components.run_s')) }} as performance,
-        {{ as_ratio(safe_ratio('components.produced_qty - components.scrap_qty',
-            'components.produced_qty')) }} as quality,
-        {{ as_ratio(
-            safe_ratio('components.run_s', 'components.run_s + components.setup_s'
-                ~ ' + components.down_s + components.idle_s')
-            ~ ' * ' ~ safe_ratio('components.ideal_run_s', 'components.run_s')
-            ~ ' * ' ~ safe_ratio('components.produced_qty - components.scrap_qty',
-                'components.produced_qty')
-        ) }} as oee
+{{ oee_columns('components') }},
+        {{ as_seconds('components.planned_downtime_s') }} as planned_downtime_s
     from components
     left join {{ ref('int_shift_instances') }} as shifts
         on components.shift_code = shifts.shift_code

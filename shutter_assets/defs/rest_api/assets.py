@@ -11,10 +11,9 @@ same automation tick as ``bi/readonly_role``.
 
 import dagster as dg
 
-from shutter_assets.defs.dbt.bi_access import MART_KEYS
+from shutter_assets.defs.dbt.bi_access import MART_KEYS, materialize_readonly_role
 from shutter_assets.defs.resources import WarehouseResource
 from shutter_assets.defs.rest_api.resources import ApiAccessResource
-from shutter_assets.lib.bi_access import ensure_readonly_role
 from shutter_assets.lib.marts_version import record_marts_version
 
 
@@ -29,12 +28,9 @@ def api_readonly_role(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, api_access: ApiAccessResource
 ) -> dg.MaterializeResult:
     """Read-only role (API_DB_USER) with USAGE/SELECT on the marts schema only."""
-    with warehouse.connect() as conn:
-        created = ensure_readonly_role(
-            conn, api_access.role, api_access.password or None, setting="API_DB_USER"
-        )
-    context.log.info(f"role {api_access.role!r} {'created' if created else 'already present'}")
-    return dg.MaterializeResult(metadata={"role": api_access.role, "created": created})
+    return materialize_readonly_role(
+        context, warehouse, api_access.role, api_access.password, setting="API_DB_USER"
+    )
 
 
 @dg.asset(
