@@ -45,7 +45,6 @@ from psycopg import sql
 from shutter_assets.lib.connections import PostgresSettings
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGET = ROOT / "dbt_project" / "target"
 KIB = 1024
 TICKS_PER_CYCLE = 10
 WINDOW_CYCLES = 2  # every retention window: two cycles (days)
@@ -115,7 +114,9 @@ def one_day_older(storage: PostgresSettings, *folders: Path) -> None:
                 continue
 
 
-def run_mode(retention: bool, cycles: int, admin: PostgresSettings) -> list[dict[str, int]]:
+def run_mode(
+    retention: bool, cycles: int, admin: PostgresSettings, target: Path
+) -> list[dict[str, int]]:
     from dagster._core.test_utils import create_test_daemon_workspace_context
     from dagster._core.workspace.load_target import PythonFileTarget
 
@@ -161,10 +162,10 @@ def run_mode(retention: bool, cycles: int, admin: PostgresSettings) -> list[dict
         },
     }
     seed = dg.AssetSelection.assets(["staging", "machine_types"]).without_checks()
-    before_targets = {p.name for p in TARGET.glob("shutter_dbt-*")}
+    before_targets = {p.name for p in target.glob("shutter_dbt-*")}
     rows = []
     (work / "home").mkdir()
-    target = PythonFileTarget(
+    location = PythonFileTarget(
         python_file=__file__, attribute="tick_defs", working_directory=str(ROOT),
         location_name="bench_ticks",
     )  # fmt: skip
@@ -172,7 +173,7 @@ def run_mode(retention: bool, cycles: int, admin: PostgresSettings) -> list[dict
     try:
         with (
             dg.instance_for_test(overrides=overrides, temp_dir=str(work / "home")) as instance,
-            create_test_daemon_workspace_context(target, instance) as workspace,
+            create_test_daemon_workspace_context(location, instance) as workspace,
         ):
             for day in range(cycles):
                 clock = tick(workspace, clock)
@@ -201,7 +202,7 @@ def run_mode(retention: bool, cycles: int, admin: PostgresSettings) -> list[dict
                          str(WINDOW_CYCLES)],
                         check=True, capture_output=True,
                     )  # fmt: skip
-                ours = [p for p in TARGET.glob("shutter_dbt-*") if p.name not in before_targets]
+                ours = [p for p in target.glob("shutter_dbt-*") if p.name not in before_targets]
                 row = {
                     "dbt_target": sum(tree_size(p) for p in ours),
                     "run_logs": tree_size(logs) - tree_size(logs / "__repository__"),
@@ -214,7 +215,7 @@ def run_mode(retention: bool, cycles: int, admin: PostgresSettings) -> list[dict
                 cells = "  ".join(f"{k} {v / KIB:9.0f}" for k, v in row.items())
                 print(f"  cycle {day + 1:2d}: {cells}  KiB", flush=True)
     finally:
-        for p in TARGET.glob("shutter_dbt-*"):
+        for p in target.glob("shutter_dbt-*"):
             if p.name not in before_targets:
                 shutil.rmtree(p, ignore_errors=True)
         with admin.connect(autocommit=True) as conn:
@@ -245,20 +246,33 @@ def flatness(rows: list[dict[str, int]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cycles", type=int, default=12)
+    parser.add_argument(
+        "--modes",
+        default="baseline,retention",
+        help="comma-separated; one process per mode can run side by side (own databases, own "
+        "dbt target folder)",
+    )
     args = parser.parse_args()
+    modes = {"baseline": ("baseline (no retention)", False), "retention": ("retention", True)}
     admin = PostgresSettings.from_env().with_db("postgres")
     warehouse = admin.with_db(f"shutter_bench_disk_dw_{uuid.uuid4().hex[:8]}")
     with admin.connect(autocommit=True) as conn:
         conn.execute(sql.SQL("create database {}").format(sql.Identifier(warehouse.dbname)))
     os.environ["POSTGRES_DB"] = warehouse.dbname
+    # dbt's target folder of this process only (DBT_TARGET_PATH, read by defs/dbt/project.py when
+    # first imported): the manifest is parsed for this warehouse, and only our folders are counted.
+    target = Path(tempfile.mkdtemp(prefix="shutter-bench-dbt-target-"))
+    os.environ["DBT_TARGET_PATH"] = str(target)
     try:
         results = {}
-        for mode, retention in (("baseline (no retention)", False), ("retention", True)):
+        for name in args.modes.split(","):
+            mode, retention = modes[name]
             print(f"{mode}:", flush=True)
-            results[mode] = run_mode(retention, args.cycles, admin)
+            results[mode] = run_mode(retention, args.cycles, admin, target)
         for mode, rows in results.items():
             print(f"{mode:24s} {flatness(rows)}")
     finally:
+        shutil.rmtree(target, ignore_errors=True)
         with admin.connect(autocommit=True) as conn:
             conn.execute(
                 sql.SQL("drop database if exists {} with (force)").format(
