@@ -45,12 +45,13 @@ any_alive() {
   return 1
 }
 stop() {
-  local status=$? pid began=$SECONDS deadline=$((SECONDS + 15))
+  local status=$? pid began=${EPOCHREALTIME/./} deadline=$((SECONDS + 15)) ms
   trap '' INT TERM
   [ ${#pids[@]} -gt 0 ] || exit "$status"
   echo "make dev: stopping ..." >&2
-  # SIGINT to each process; scripts/dev_stop.py, on its SIGINT, cancels the runs in flight and
-  # then stops `dagster dev` itself (which therefore gets no signal from here).
+  # SIGINT to each process at once; scripts/dev_stop.py, on its SIGINT, cancels the runs in
+  # flight and then stops `dagster dev`'s whole process group itself (which therefore gets no
+  # signal from here); it prints the wall time of each of its steps.
   for pid in "${pids[@]}"; do
     [ "$pid" = "$dagster_pid" ] || kill -INT "$pid" 2>/dev/null || true
   done
@@ -64,7 +65,8 @@ stop() {
   while any_alive && [ $SECONDS -lt $deadline ]; do sleep 0.2; done
   for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  echo "make dev: stopped in $((SECONDS - began)) s" >&2
+  ms=$(((${EPOCHREALTIME/./} - began) / 1000))
+  echo "make dev: stopped in $((ms / 1000)).$((ms % 1000 / 100)) s" >&2
   exit "$status"
 }
 trap stop EXIT

@@ -41,33 +41,40 @@ VAR_REF = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(?::?[-?+])[^}]*)?\
 SECRET_NAME = re.compile(r"PASSWORD|PASSWD|_PWD$|SECRET|TOKEN|HASH|_KEY$|API_KEY", re.IGNORECASE)
 # Services that run once at every `up` ((re)create the database accounts) and then exit.
 ONE_SHOT_SERVICES = ("warehouse-init", "mysql-init")
-# Least privilege: the .env secrets each service receives, and no other.
+# Least privilege: the compose secrets (files under secrets/) each service mounts, and no other;
+# each named to the program by X_FILE, the variable it would otherwise read (docs/deploy.md 2.1).
 SECRETS_PER_SERVICE = {
-    "postgres": {"POSTGRES_PASSWORD"},
+    "postgres": {"postgres_password": "POSTGRES_PASSWORD"},
     "warehouse-init": {
-        "POSTGRES_PASSWORD",
-        "POSTGRES_PIPELINE_PASSWORD",
-        "BI_READONLY_PASSWORD",
-        "API_DB_PASSWORD",
+        "postgres_password": "POSTGRES_PASSWORD",
+        "postgres_pipeline_password": "POSTGRES_PIPELINE_PASSWORD",
+        "bi_readonly_password": "BI_READONLY_PASSWORD",
+        "api_db_password": "API_DB_PASSWORD",
     },
-    "mysql": {"MYSQL_ROOT_PASSWORD"},
-    "mysql-init": {"MYSQL_ROOT_PASSWORD", "MYSQL_READONLY_PASSWORD"},
-    "ftp": {"FTP_PASSWORD"},
+    "mysql": {"mysql_root_password": "MYSQL_ROOT_PASSWORD"},
+    "mysql-init": {
+        "mysql_root_password": "MYSQL_ROOT_PASSWORD",
+        "mysql_readonly_password": "SHUTTER_RO_PASSWORD",
+    },
+    "ftp": {"ftp_password": "FTP_PASSWORD"},
     "dagster-code": {
-        "POSTGRES_PIPELINE_PASSWORD",
-        "MYSQL_READONLY_PASSWORD",
-        "FTP_PASSWORD",
-        "ALERT_SMTP_PASSWORD",
+        "postgres_pipeline_password": "POSTGRES_PASSWORD",
+        "mysql_readonly_password": "MYSQL_PASSWORD",
+        "ftp_password": "FTP_PASSWORD",
+        "alert_smtp_password": "ALERT_SMTP_PASSWORD",
     },
-    "dagster-webserver": {"POSTGRES_PIPELINE_PASSWORD"},
-    "dagster-daemon": {"POSTGRES_PIPELINE_PASSWORD"},
-    "adminer": set(),
-    "proxy": {"PROXY_AUTH_HASH"},
-    "api": {"API_DB_PASSWORD", "API_KEYS"},
-    "redis": set(),
+    "dagster-webserver": {"postgres_pipeline_password": "POSTGRES_PASSWORD"},
+    "dagster-daemon": {"postgres_pipeline_password": "POSTGRES_PASSWORD"},
+    "adminer": {},
+    "proxy": {},
+    "api": {"api_db_password": "API_DB_PASSWORD"},
+    "redis": {},
 }
+# What stays in .env: hashes, not passwords (the proxy's bcrypt hash, the API keys' digests).
+ENV_SECRETS_PER_SERVICE = {"proxy": {"PROXY_AUTH_HASH"}, "api": {"API_KEYS"}}
 # The server-wide keys: never beyond the services that set up accounts with them.
-ADMIN_SECRETS = {"POSTGRES_PASSWORD", "MYSQL_ROOT_PASSWORD"}
+ADMIN_SECRETS = {"postgres_password", "mysql_root_password"}
+SECRETS_MOUNT = "/run/secrets/"
 
 
 def compose_text_without_comments() -> str:
@@ -156,17 +163,45 @@ def secret_vars(service: dict[str, Any]) -> set[str]:
     }
 
 
-def test_each_service_receives_only_the_secrets_it_uses():
-    for name, svc in services().items():
-        got = secret_vars(svc)
+def mounted_secrets(service: dict[str, Any]) -> dict[str, str]:
+    """Secret name -> the variable it stands for (X of X_FILE=/run/secrets/<name>), as rendered
+    by `docker-compose config` (``secrets: [{source: name}]``)."""
+    names = {s["source"] if isinstance(s, dict) else s for s in service.get("secrets") or []}
+    named = {
+        value.removeprefix(SECRETS_MOUNT): key.removesuffix("_FILE")
+        for key, value in environment(service).items()
+        if key.endswith("_FILE") and value.startswith(SECRETS_MOUNT)
+    }
+    assert set(named) <= names, f"X_FILE names a secret not mounted: {set(named) - names}"
+    return {name: named.get(name, "") for name in names}
+
+
+def test_each_service_receives_only_the_secrets_it_uses(tmp_path):
+    """Checked on what compose itself renders (`docker-compose config`), not on the YAML text."""
+    write_secrets(tmp_path / "secrets")
+    rendered = yaml.safe_load(compose_ok(compose_config(tmp_path, COMPOSE_TEST_ENV)))
+    declared = rendered["secrets"]
+    assert set(declared) == {s for per in SECRETS_PER_SERVICE.values() for s in per}
+    for secret in declared.values():  # files beside the compose file, never inlined values
+        assert Path(secret["file"]).parent == tmp_path / "secrets", secret
+    for name, svc in rendered["services"].items():
+        got = mounted_secrets(svc)
+        env_secrets = secret_vars(services()[name])
         if name in SECRETS_PER_SERVICE:
-            assert got == SECRETS_PER_SERVICE[name], f"{name} receives {sorted(got)}"
+            assert got == SECRETS_PER_SERVICE[name], f"{name} mounts {got}"
+            assert env_secrets == ENV_SECRETS_PER_SERVICE.get(name, set()), name
         else:  # a service added later: never the servers' admin passwords
-            assert not got & ADMIN_SECRETS, f"{name} receives {sorted(got & ADMIN_SECRETS)}"
+            assert not set(got) & ADMIN_SECRETS, f"{name} mounts {sorted(got)}"
+        # no password left in the environment (docker inspect shows it), only its file's path
+        for key, value in environment(svc).items():
+            if SECRET_NAME.search(key) and key not in ENV_SECRETS_PER_SERVICE.get(name, ()):
+                assert key.endswith("_FILE") and value.startswith(SECRETS_MOUNT), (name, key)
     # The webserver and daemon only reach Dagster's storage: the sources are the code server's.
     for name in ("dagster-webserver", "dagster-daemon"):
         env = environment(services()[name])
-        assert set(env) == instance_env_vars() | {"POSTGRES_HOST", "POSTGRES_PORT"} | {
+        assert set(env) == secret_file_names(instance_env_vars()) | {
+            "POSTGRES_HOST",
+            "POSTGRES_PORT",
             "DAGSTER_DATA_DIR",
             "DAGSTER_COMPUTE_LOGS_DIR",
         }, f"{name}: {sorted(env)}"
@@ -174,10 +209,86 @@ def test_each_service_receives_only_the_secrets_it_uses():
     for name in DAGSTER_SERVICES:
         env = environment(services()[name])
         assert env["POSTGRES_USER"] == "${POSTGRES_PIPELINE_USER:-shutter_pipeline}"
-        assert "POSTGRES_PIPELINE_PASSWORD" in env["POSTGRES_PASSWORD"]
     code = environment(services()["dagster-code"])
     assert code["MYSQL_USER"] == "${MYSQL_READONLY_USER:-shutter_ro}"
     assert "BI_READONLY_PASSWORD" not in code  # warehouse-init sets it; the asset only grants
+
+
+def secret_file_names(names: set[str]) -> set[str]:
+    """``names`` with each secret X as the compose file passes it, X_FILE."""
+    return {f"{n}_FILE" if SECRET_NAME.search(n) else n for n in names}
+
+
+def test_the_images_turn_secret_files_into_the_variables_their_programs_read():
+    """dagster.yaml reads POSTGRES_PASSWORD from the environment only: the Dagster image's
+    entrypoint reads it from POSTGRES_PASSWORD_FILE (the healthchecks that load the instance
+    go through it too); vsftpd's entrypoint and mysql-init read theirs the same way."""
+    assert {n for n in instance_env_vars() if SECRET_NAME.search(n)} == {"POSTGRES_PASSWORD"}
+    entrypoint = (ROOT / "docker/dagster/entrypoint.sh").read_text()
+    assert "secret_from_file POSTGRES_PASSWORD" in entrypoint
+    dockerfile = (ROOT / "docker/dagster/Dockerfile").read_text()
+    assert 'ENTRYPOINT ["/usr/local/bin/shutter-entrypoint"]' in dockerfile
+    assert "COPY docker/secret-env.sh /usr/local/lib/shutter/secret-env.sh" in dockerfile
+    assert "secrets" in (ROOT / "docker/dagster/Dockerfile.dockerignore").read_text().split()
+    for name in ("dagster-code", "dagster-daemon"):
+        assert services()[name]["healthcheck"]["test"][1] == "shutter-entrypoint", name
+    assert "secret_from_file FTP_PASSWORD" in (ROOT / "docker/vsftpd/entrypoint.sh").read_text()
+    assert "COPY secret-env.sh" in (ROOT / "docker/vsftpd/Dockerfile").read_text()
+    assert services()["ftp"]["build"] == {"context": "docker", "dockerfile": "vsftpd/Dockerfile"}
+    readonly = (ROOT / "docker/mysql/readonly-user.sh").read_text()
+    assert "secret_from_file SHUTTER_RO_PASSWORD" in readonly
+    assert (
+        "./docker/secret-env.sh:/usr/local/lib/shutter/secret-env.sh:ro"
+        in (services()["mysql-init"]["volumes"])
+    )
+    assert "/run/secrets/" not in (ROOT / ".gitignore").read_text()
+    assert "/secrets/" in (ROOT / ".gitignore").read_text().split()
+
+
+def source_secret(env: dict[str, str], name: str) -> subprocess.CompletedProcess:
+    """docker/secret-env.sh's ``secret_from_file name`` in bash, then the value it exported."""
+    script = f'. docker/secret-env.sh && secret_from_file {name} && printf %s "${{{name}}}"'
+    return subprocess.run(
+        ["bash", "-c", script], cwd=ROOT, env=env, capture_output=True, timeout=30
+    )
+
+
+def test_secret_env_reads_the_file_whole_strips_one_newline_and_refuses_both(tmp_path):
+    secret = "Str0ng$ecret 'q\\\" \t`x`$(id)"
+    path = tmp_path / "pw"
+    path.write_text(secret + "\n")
+    base = {"PATH": os.environ["PATH"], "PW_FILE": str(path)}
+    done = source_secret(base, "PW")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.decode() == secret == read_secret_file(path)
+    path.write_text(secret + "\n\n")  # only one newline is the file's end
+    assert source_secret(base, "PW").stdout.decode() == secret + "\n"
+    both = source_secret({**base, "PW": "other"}, "PW")
+    assert both.returncode != 0 and b"both PW and PW_FILE" in both.stderr
+    missing = source_secret({**base, "PW_FILE": str(tmp_path / "nope")}, "PW")
+    assert missing.returncode != 0 and b"not a readable file" in missing.stderr
+    # unset X_FILE: X is left as it is
+    assert source_secret({"PATH": os.environ["PATH"], "PW": "env"}, "PW").stdout == b"env"
+
+
+def test_the_stack_secrets_script_makes_every_secret_once(tmp_path):
+    folder = tmp_path / "secrets"
+    run = ["bash", str(ROOT / "scripts/stack_secrets.sh"), str(folder)]
+    first = subprocess.run(run, capture_output=True, text=True, timeout=30)
+    assert first.returncode == 0, first.stderr
+    declared = set(load_compose()["secrets"])
+    assert {p.name for p in folder.iterdir()} == declared
+    assert folder.stat().st_mode & 0o777 == 0o700
+    values = {p.name: p.read_text() for p in folder.iterdir()}
+    assert values.pop("alert_smtp_password") == ""  # optional: no SMTP login by default
+    assert all(re.fullmatch(r"[A-Za-z0-9]{32}", v) for v in values.values()), values
+    assert len(set(values.values())) == len(values)
+    (folder / "ftp_password").write_text("kept")
+    again = subprocess.run(run, capture_output=True, text=True, timeout=30)
+    assert again.returncode == 0 and "0 created" in again.stdout
+    assert (folder / "ftp_password").read_text() == "kept"
+    for secret in load_compose()["secrets"].values():
+        assert secret["file"].startswith("./secrets/"), secret
 
 
 def test_every_variable_of_the_compose_file_is_documented_in_env_example():
@@ -192,27 +303,26 @@ def test_no_literal_secret_in_the_compose_file():
     for name, svc in services().items():
         for key, value in environment(svc).items():
             if SECRET_NAME.search(key):
-                assert VAR_REF.fullmatch(value), f"{name}: {key} must come from .env, not {value!r}"
+                assert VAR_REF.fullmatch(value) or (
+                    key.endswith("_FILE") and value.startswith(SECRETS_MOUNT)
+                ), f"{name}: {key} must come from .env or a secret file, not {value!r}"
         for arg in (svc.get("healthcheck") or {}).get("test", []):
             assert not re.search(r"(-p|--password=)\S", arg), f"{name}: password in healthcheck"
     # No "password: literal" anywhere, nor a bcrypt/htpasswd hash pasted in.
-    for m in re.finditer(r"(?im)^\s*[\w-]*(password|secret|token)[\w-]*\s*[:=]\s*(\S+)", text):
-        assert m.group(2).startswith("${"), f"literal secret in compose: {m.group(0).strip()}"
+    for m in re.finditer(
+        r"(?im)^[ \t]*[\w-]*(password|secret|token)[\w-]*[ \t]*[:=][ \t]*(\S+)", text
+    ):
+        value = m.group(2)
+        assert value.startswith(("${", SECRETS_MOUNT)), f"literal secret: {m.group(0).strip()}"
     assert not re.search(r"\$2[aby]\$\d\d\$|\$apr1\$", text), "password hash pasted in compose"
 
 
 def test_required_secrets_make_compose_refuse_to_start_when_unset():
+    """The hashes kept in .env are required; the passwords are files (compose refuses to create
+    a container whose secret file is missing, and secret-env.sh names an unreadable one)."""
     text = compose_text_without_comments()
-    for var in (
-        "POSTGRES_PASSWORD",
-        "POSTGRES_PIPELINE_PASSWORD",
-        "MYSQL_READONLY_PASSWORD",
-        "MYSQL_ROOT_PASSWORD",
-        "FTP_PASSWORD",
-        "BI_READONLY_PASSWORD",
-    ):
+    for var in ("PROXY_AUTH_HASH", "API_KEYS"):
         assert re.search(r"\$\{" + var + r":\?", text), f"{var} must be ${{{var}:?...}}"
-    assert re.search(r"\$\{PROXY_AUTH_HASH:\?", text)
 
 
 def test_named_volumes_are_declared_and_hold_every_state():
@@ -329,10 +439,12 @@ def test_container_commands_are_the_native_dagster_entry_points():
     assert local["location_name"] == grpc["location_name"]
     assert local["module_name"] == option(code, "-m", "--module-name")
     # Health probes use the same CLIs.
+    # (through the image's entrypoint, which reads the storage password from its secret file)
     code_check = all_services["dagster-code"]["healthcheck"]["test"]
-    assert code_check[1:4] == ["dagster", "api", "grpc-health-check"]
+    assert code_check[1:5] == ["shutter-entrypoint", "dagster", "api", "grpc-health-check"]
     assert option(code_check, "-p") == option(code, "-p", "--port")
     assert all_services["dagster-daemon"]["healthcheck"]["test"][1:] == [
+        "shutter-entrypoint",
         "dagster-daemon",
         "liveness-check",
     ]
@@ -393,9 +505,11 @@ def test_the_code_server_receives_every_documented_setting_the_code_reads():
     documented = env_example_names()
     needed = (code_env_vars() & documented) - NOT_FOR_COMPOSE - WAREHOUSE_INIT_ONLY
     assert {"POSTGRES_HOST", "FTP_PROTOCOL", "PLANT_TIMEZONE"} <= needed, needed
-    missing = needed - set(environment(services()["dagster-code"]))
+    missing = secret_file_names(needed) - set(environment(services()["dagster-code"]))
     assert not missing, f"dagster-code lacks {sorted(missing)} (read by shutter_assets)"
-    missing = WAREHOUSE_INIT_ONLY - set(environment(services()["warehouse-init"]))
+    missing = secret_file_names(WAREHOUSE_INIT_ONLY) - set(
+        environment(services()["warehouse-init"])
+    )
     assert not missing, f"warehouse-init lacks {sorted(missing)}"
 
 
@@ -416,10 +530,10 @@ def test_dagster_containers_receive_every_setting_the_instance_and_resources_rea
         "PLANT_TIMEZONE",
     }
     assert {"POSTGRES_PASSWORD", "DAGSTER_PG_DB", "DAGSTER_COMPUTE_LOGS_DIR"} <= needed
-    missing = needed - set(environment(services()["dagster-code"]))
+    missing = secret_file_names(needed) - set(environment(services()["dagster-code"]))
     assert not missing, f"dagster-code lacks {sorted(missing)}"
     for name in ("dagster-webserver", "dagster-daemon"):
-        missing = instance_env_vars() - set(environment(services()[name]))
+        missing = secret_file_names(instance_env_vars()) - set(environment(services()[name]))
         assert not missing, f"{name} lacks {sorted(missing)}"
     assert instance_env_vars() <= env_example_names()
 
@@ -445,22 +559,30 @@ def test_instance_config_is_production_shaped():
 def run_mysql_init(
     mysql_settings, user: str, password: str, port: int | None = None
 ) -> subprocess.CompletedProcess:
+    """docker/mysql/readonly-user.sh as mysql-init runs it: both passwords from secret files."""
+    secrets = Path(tempfile.mkdtemp(prefix="shutter-mysql-init-"))
+    (secrets / "root").write_text(mysql_settings.password + "\n")
+    (secrets / "ro").write_text(password + "\n")
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if not k.startswith("MYSQL_")},
         "MYSQL_HOST": mysql_settings.host,
         "MYSQL_TCP_PORT": str(port or mysql_settings.port),
-        "MYSQL_PWD": mysql_settings.password,
+        "MYSQL_ROOT_PASSWORD_FILE": str(secrets / "root"),
         "MYSQL_DATABASE": mysql_settings.database,
         "SHUTTER_RO_USER": user,
-        "SHUTTER_RO_PASSWORD": password,
+        "SHUTTER_RO_PASSWORD_FILE": str(secrets / "ro"),
+        "SHUTTER_SECRET_ENV": str(ROOT / "docker/secret-env.sh"),
     }
-    return subprocess.run(
-        ["bash", str(ROOT / "docker/mysql/readonly-user.sh")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    try:
+        return subprocess.run(
+            ["bash", str(ROOT / "docker/mysql/readonly-user.sh")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        shutil.rmtree(secrets)
 
 
 @pytest.mark.integration
@@ -717,10 +839,16 @@ def test_database_healthchecks_pass_against_running_servers():
     )
     assert result.returncode == 0, result
     if my.port == 3306:  # the probe uses the container's default port
-        my_env = {**os.environ, "MYSQL_ROOT_PASSWORD": my.password}
-        result = subprocess.run(
-            ["sh", "-c", shell_healthcheck("mysql")], env=my_env, capture_output=True, timeout=30
-        )
+        with tempfile.NamedTemporaryFile("w", prefix="shutter-health-") as root_pw:
+            root_pw.write(my.password)
+            root_pw.flush()
+            my_env = {**os.environ, "MYSQL_ROOT_PASSWORD_FILE": root_pw.name}
+            result = subprocess.run(
+                ["sh", "-c", shell_healthcheck("mysql")],
+                env=my_env,
+                capture_output=True,
+                timeout=30,
+            )
         assert result.returncode == 0, result
     # And they fail when nothing listens, or the stack would start on dead databases.
     dead = {**pg_env, "PGPORT": "1"}
@@ -830,22 +958,46 @@ def test_postgres_healthcheck_waits_for_tcp_not_the_init_servers_socket():
         shutil.rmtree(work, ignore_errors=True)
 
 
+# The .env of the stack: no password in it any more (they are files under secrets/).
 COMPOSE_TEST_ENV = {
     "POSTGRES_USER": "postgres",
-    "POSTGRES_PASSWORD": "'pg-secret'",
-    "POSTGRES_PIPELINE_PASSWORD": "'pipeline-secret'",
-    "MYSQL_READONLY_PASSWORD": "'ro-secret'",
-    "MYSQL_ROOT_PASSWORD": "'root-secret'",
     "FTP_USER": "machines",
-    "FTP_PASSWORD": "'ftp-secret'",
     "FTP_PASV_ADDRESS": "10.0.0.5",
-    "BI_READONLY_PASSWORD": "'bi-secret'",
     "PROXY_AUTH_USER": "plant-it",
     "PROXY_AUTH_HASH": "'$2a$14$abcdefghijklmnopqrstuv'",
     "PROXY_HOSTNAME": "dagster.plant.internal",
-    "API_DB_PASSWORD": "api-secret",
     "API_KEYS": "erp:" + "0" * 64,
 }
+
+
+def read_secret_file(path: Path) -> str:
+    """The X_FILE convention, as the tests read it: the file's text, one trailing newline off."""
+    text = path.read_text()
+    return text[:-1] if text.endswith("\n") else text
+
+
+def write_secrets(folder: Path, values: dict[str, str] | None = None) -> dict[str, str]:
+    """One file per secret of the compose file (as scripts/stack_secrets.sh leaves them), each
+    holding ``<name>-pw`` unless ``values`` says otherwise; returns name -> value."""
+    folder.mkdir(exist_ok=True)
+    written = {}
+    for name in load_compose()["secrets"]:
+        written[name] = (values or {}).get(name, f"{name}-pw")
+        (folder / name).write_text(written[name] + "\n")
+    return written
+
+
+def container_secrets(rendered: dict[str, Any], service: str) -> dict[str, str]:
+    """What each program of ``service`` gets: X -> the content of the secret X_FILE names (read
+    from the host file the rendered config mounts)."""
+    files = {name: Path(s["file"]) for name, s in rendered["secrets"].items()}
+    svc = rendered["services"][service]
+    return {var: read_secret_file(files[name]) for name, var in mounted_secrets(svc).items()}
+
+
+def compose_ok(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 0, result.stderr
+    return result.stdout
 
 
 def compose_config(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -875,19 +1027,21 @@ def compose_config(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedP
 
 
 def test_compose_file_is_valid_for_compose_with_a_complete_env(tmp_path):
-    result = compose_config(tmp_path, COMPOSE_TEST_ENV)
-    assert result.returncode == 0, result.stderr
-    rendered = yaml.safe_load(result.stdout)
+    written = write_secrets(tmp_path / "secrets")
+    rendered = yaml.safe_load(compose_ok(compose_config(tmp_path, COMPOSE_TEST_ENV)))
     assert set(rendered["services"]) == set(services())
     proxy_env = rendered["services"]["proxy"]["environment"]
     # the bcrypt hash arrives intact ("$$" is how compose prints a literal "$")
     assert proxy_env["PROXY_AUTH_HASH"].replace("$$", "$") == "$2a$14$abcdefghijklmnopqrstuv"
     code_env = rendered["services"]["dagster-code"]["environment"]
-    assert code_env["POSTGRES_PASSWORD"] == "pipeline-secret"
     assert code_env["POSTGRES_USER"] == "shutter_pipeline"
     assert code_env["MYSQL_USER"] == "shutter_ro"
     assert code_env["POSTGRES_HOST"] == "postgres"
-    assert rendered["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"] == "pg-secret"
+    code = container_secrets(rendered, "dagster-code")
+    assert code["POSTGRES_PASSWORD"] == written["postgres_pipeline_password"]
+    assert code["MYSQL_PASSWORD"] == written["mysql_readonly_password"]
+    postgres = container_secrets(rendered, "postgres")
+    assert postgres == {"POSTGRES_PASSWORD": written["postgres_password"]}
 
 
 def rendered_env(result: subprocess.CompletedProcess, service: str, name: str) -> str:
@@ -899,23 +1053,35 @@ def rendered_env(result: subprocess.CompletedProcess, service: str, name: str) -
 
 
 def test_a_secret_with_a_dollar_arrives_whole_when_quoted_as_env_example_says(tmp_path):
-    """Unquoted, compose v2 expands ``$ecret`` to nothing (``Str0ng$ecret`` -> ``Str0ng``);
-    single-quoted, as .env.example writes every secret, it is taken literally by compose and by
-    the shell that `make` sources .env with."""
+    """Unquoted, compose v2 expands ``$ecret`` to nothing (``Str0ng$ecret`` -> ``Str0ng``).
+    A password in a secret file is never interpolated: every service mounting it reads it whole,
+    through the images' own reader (docker/secret-env.sh) too. What stays in .env (the hashes) is
+    single-quoted, as .env.example writes it, and taken literally by compose and by the shell
+    that `make` sources .env with."""
     secret = "Str0ng$ecret$1"
-    quoted = {**COMPOSE_TEST_ENV, "POSTGRES_PIPELINE_PASSWORD": f"'{secret}'"}
+    write_secrets(tmp_path / "secrets", {"postgres_pipeline_password": secret})
+    hashed = "$2a$14$" + "x" * 53
+    quoted = {**COMPOSE_TEST_ENV, "PROXY_AUTH_HASH": f"'{hashed}'"}
     result = compose_config(tmp_path, quoted)
+    rendered = yaml.safe_load(compose_ok(result))
     for service in (*DAGSTER_SERVICES, "warehouse-init"):
         var = "POSTGRES_PASSWORD" if service != "warehouse-init" else "POSTGRES_PIPELINE_PASSWORD"
-        assert rendered_env(result, service, var) == secret
+        assert container_secrets(rendered, service)[var] == secret, service
+        file_var = rendered["services"][service]["environment"][f"{var}_FILE"]
+        mounted = {
+            "PATH": os.environ["PATH"],
+            f"{var}_FILE": str(tmp_path / "secrets" / Path(file_var).name),
+        }
+        assert source_secret(mounted, var).stdout.decode() == secret, service
+    assert rendered_env(result, "proxy", "PROXY_AUTH_HASH") == hashed
     sourced = subprocess.run(
-        ["bash", "-c", 'set -a; . ./test.env; printf %s "$POSTGRES_PIPELINE_PASSWORD"'],
+        ["bash", "-c", 'set -a; . ./test.env; printf %s "$PROXY_AUTH_HASH"'],
         cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=30,
     )
-    assert sourced.stdout == secret
+    assert sourced.stdout == hashed
 
 
 def test_env_example_quotes_every_secret():
@@ -928,9 +1094,6 @@ def test_env_example_quotes_every_secret():
 @pytest.mark.parametrize(
     "missing",
     [
-        "POSTGRES_PASSWORD",
-        "POSTGRES_PIPELINE_PASSWORD",
-        "MYSQL_READONLY_PASSWORD",
         "PROXY_AUTH_HASH",
         "PROXY_HOSTNAME",
         "FTP_PASV_ADDRESS",

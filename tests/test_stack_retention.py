@@ -1,4 +1,5 @@
-"""Bounded disk use: dbt invocation folders, captured run logs, run history, the drop's archive.
+"""Bounded disk use: dbt invocation folders, captured run and tick logs, run history, the drop's
+archive.
 
 Each artifact the platform writes is produced for real (dbt through the Dagster asset, runs
 through a Dagster instance, files in an archive folder) and then pruned by the code the stack
@@ -7,13 +8,18 @@ runs; ``bench/disk_growth.py`` shows the totals staying flat over many runs.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.test_utils import create_test_daemon_workspace_context, freeze_time
+from dagster._core.workspace.load_target import ModuleTarget
+from dagster._daemon.sensor import execute_sensor_iteration
 
 from shutter_assets.defs.dbt.assets import shutter_dbt
 from shutter_assets.defs.dbt.project import dbt_project
@@ -134,6 +140,68 @@ def test_purge_history_deletes_old_runs_and_their_captured_logs(tmp_path):
         assert not any(instance.get_run_by_id(r) for r in run_ids)
         assert not instance.all_logs(run_ids[0])
         assert compute_log_runs(logs) == set()
+
+
+def age(path: Path, days: float) -> None:
+    then = time.time() - days * 86_400
+    os.utime(path, (then, then))
+
+
+def test_purge_history_deletes_old_tick_logs_of_a_real_sensor(tmp_path):
+    """The sensor daemon's own iterations tick a sensor that logs; its captured logs
+    (``__repository__/<sensor>/<tick>.err``) older than the retention go, fresh ones stay."""
+    logs = tmp_path / "compute_logs"
+    overrides = {
+        "compute_logs": {
+            "module": "dagster.core.storage.local_compute_log_manager",
+            "class": "LocalComputeLogManager",
+            "config": {"base_dir": str(logs)},
+        }
+    }
+    target = ModuleTarget(
+        module_name="tests.fixtures.ticking_location",
+        attribute="defs",
+        working_directory=str(ROOT),
+        location_name="ticking_test",
+    )
+    (tmp_path / "home").mkdir()
+    clock = datetime.now(UTC)
+    with (
+        dg.instance_for_test(overrides=overrides, temp_dir=str(tmp_path / "home")) as instance,
+        create_test_daemon_workspace_context(target, instance) as workspace,
+    ):
+        for _ in range(4):  # each past the sensor's minimum interval
+            clock += timedelta(seconds=60)
+            with freeze_time(clock):
+                list(execute_sensor_iteration(workspace, logging.getLogger("ticks"), None, None))
+        [state] = instance.all_instigator_state()
+        ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id)
+        assert len(ticks) == 4 and all(t.log_key for t in ticks), ticks
+        files = sorted((logs / "__repository__" / "chatty_sensor").glob("*.err"))
+        assert [f.stem for f in files] == sorted(str(t.tick_id) for t in ticks)
+        assert all(f.stat().st_size >= 2000 for f in files)
+        # the log the UI's "View logs" shows comes from that file
+        assert instance.compute_log_manager.get_log_data(ticks[0].log_key).stderr
+        for f in files[:3]:
+            age(f, 20)
+
+        # Past DAGSTER_COMPUTE_LOG_RETENTION_DAYS (14): the three old ones; a run's folder kept.
+        chatty_job.execute_in_process(instance=instance)
+        purge = purge_history_job.execute_in_process(
+            instance=instance, resources={"retention": RetentionSettings(compute_log_days=14)}
+        )
+        assert purge.success
+        left = sorted((logs / "__repository__" / "chatty_sensor").glob("*.err"))
+        assert left == files[3:]
+        assert len(compute_log_runs(logs) - {"__repository__"}) == 2  # the job and the purge
+
+        # All of them once old enough, with the folders they leave empty.
+        age(left[0], 20)
+        purge_history_job.execute_in_process(
+            instance=instance, resources={"retention": RetentionSettings(compute_log_days=14)}
+        )
+        assert not list((logs / "__repository__").rglob("*.err"))
+        assert not (logs / "__repository__" / "chatty_sensor").exists()
 
 
 def test_purge_history_refuses_a_zero_run_retention(tmp_path):

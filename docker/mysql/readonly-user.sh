@@ -7,6 +7,10 @@
 # account. The client reads its connection from the environment (MYSQL_HOST/MYSQL_TCP_PORT/
 # MYSQL_PWD), so tests/test_stack_compose.py runs this same script against the local MariaDB.
 set -euo pipefail
+# Compose secrets (docs/deploy.md section 2.1): MYSQL_ROOT_PASSWORD_FILE, SHUTTER_RO_PASSWORD_FILE.
+. "${SHUTTER_SECRET_ENV:-/usr/local/lib/shutter/secret-env.sh}"
+secret_from_file MYSQL_ROOT_PASSWORD
+secret_from_file SHUTTER_RO_PASSWORD
 : "${MYSQL_DATABASE:?MYSQL_DATABASE is not set: add it to .env}"
 : "${SHUTTER_RO_USER:?SHUTTER_RO_USER (compose: MYSQL_READONLY_USER) is not set: add it to .env}"
 : "${SHUTTER_RO_PASSWORD:?SHUTTER_RO_PASSWORD (compose: MYSQL_READONLY_PASSWORD) is not set: add it to .env}"

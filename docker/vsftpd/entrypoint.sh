@@ -1,6 +1,9 @@
 #!/bin/bash
 # Create the machines' FTP account from the environment and run vsftpd in the foreground.
 set -euo pipefail
+# FTP_PASSWORD_FILE (the compose secret ftp_password) -> FTP_PASSWORD
+. "${SHUTTER_SECRET_ENV:-/usr/local/lib/shutter/secret-env.sh}"
+secret_from_file FTP_PASSWORD
 
 : "${FTP_USER:?FTP_USER is not set: add it to .env}"
 : "${FTP_PASSWORD:?FTP_PASSWORD is not set: add it to .env}"

@@ -1,18 +1,22 @@
-"""Bounded disk use of the files the platform writes: dbt invocation folders, captured run logs.
+"""Bounded disk use of the files the platform writes: dbt invocation folders, captured logs.
 
 dagster-dbt gives every dbt invocation its own folder ``dbt_project/target/<op>-<run>-<id>/``
-(artifacts and ``dbt.log``, about 4 MB each) and nothing removes them; Dagster's
-``LocalComputeLogManager`` keeps every run's stdout/stderr under ``<base_dir>/<run_id>/``. Both
-are pruned here, by age or count, never the folder of something still running. The run history
-in Dagster's database and the sensor/schedule ticks are pruned by Dagster itself (the
-``purge_history`` job, ``retention:`` in dagster.yaml); the drop's archive folder by the FTP
-server (docker/vsftpd/prune-archive.sh). docs/deploy.md lists every setting.
+(artifacts and ``dbt.log``, about 4 MB each) and nothing removes them. Dagster's
+``LocalComputeLogManager`` keeps every run's stdout/stderr under ``<base_dir>/<run_id>/`` and
+the logs of every sensor/schedule tick (and backfill) under
+``<base_dir>/<repository>/<sensor or schedule>/<tick_id>.err`` (``__repository__`` for a
+``Definitions`` location); Dagster's own tick retention (``retention:`` in dagster.yaml) deletes
+the ticks from its database but not these files. All are pruned here, by age or count, never the
+folder of something still running. The run history in Dagster's database is pruned by the
+``purge_history`` job; the drop's archive folder by the FTP server
+(docker/vsftpd/prune-archive.sh). docs/deploy.md section 2.2 lists every setting.
 """
 
 from __future__ import annotations
 
 import shutil
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -60,6 +64,16 @@ def prune_dbt_targets(
     return removed
 
 
+def is_run_folder(path: Path) -> bool:
+    """A run's captured-log folder: named by its run id (a UUID); tick and backfill logs live
+    under other names (the repository's, ``backfill``)."""
+    try:
+        uuid.UUID(path.name)
+    except ValueError:
+        return False
+    return path.is_dir()
+
+
 def stale_compute_log_runs(
     base_dir: Path, older_than_s: float, now: float | None = None
 ) -> Iterable[str]:
@@ -67,7 +81,34 @@ def stale_compute_log_runs(
     if not base_dir.is_dir():
         return []
     cutoff = (now if now is not None else time.time()) - older_than_s
-    return [p.name for p in base_dir.iterdir() if p.is_dir() and last_activity(p) < cutoff]
+    return [p.name for p in base_dir.iterdir() if is_run_folder(p) and last_activity(p) < cutoff]
+
+
+def prune_tick_logs(base_dir: Path, older_than_s: float, now: float | None = None) -> list[Path]:
+    """Delete the captured logs of sensor/schedule ticks and backfills not written for
+    ``older_than_s`` seconds: every file below a top-level folder of ``base_dir`` that is not a
+    run's, one by one by its own age (the sensor's folder is written at every tick, so it never
+    looks idle as a whole), then the folders left empty. A tick writes its log while it runs
+    (seconds), so an old file is a finished tick's. Returns the deleted files.
+    """
+    if not base_dir.is_dir():
+        return []
+    cutoff = (now if now is not None else time.time()) - older_than_s
+    removed = []
+    for top in base_dir.iterdir():
+        if not top.is_dir() or is_run_folder(top):
+            continue
+        for path in sorted(top.rglob("*"), reverse=True):  # children before their folder
+            try:
+                if path.is_dir():
+                    if path != top and not any(path.iterdir()):
+                        path.rmdir()
+                elif path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed.append(path)
+            except FileNotFoundError:  # written or removed meanwhile by a tick
+                continue
+    return removed
 
 
 def prune_compute_logs(

@@ -1,11 +1,13 @@
 """``purge_history``: finished runs older than ``DAGSTER_RUN_RETENTION_DAYS`` leave Dagster's
 database (run, event log, captured logs), and captured stdout/stderr older than
-``DAGSTER_COMPUTE_LOG_RETENTION_DAYS`` leave the disk; daily at 03:30 plant time.
+``DAGSTER_COMPUTE_LOG_RETENTION_DAYS`` leave the disk, the runs' and the sensor/schedule ticks'
+(``<compute logs>/__repository__/<sensor>/<tick>.err``); daily at 03:30 plant time.
 
-Dagster prunes sensor and schedule ticks itself (``retention:`` in dagster.yaml) but keeps every
-run and its events forever; this is the clean-up job Dagster's database-tuning guide describes,
-run through the public instance API (``DagsterInstance.delete_run``,
-``ComputeLogManager.delete_logs``). Unfinished runs are never touched.
+Dagster prunes sensor and schedule ticks from its database itself (``retention:`` in
+dagster.yaml) but neither their captured logs nor any run; this is the clean-up job Dagster's
+database-tuning guide describes, run through the public instance API
+(``DagsterInstance.delete_run``, ``ComputeLogManager.delete_logs``). Unfinished runs are never
+touched.
 """
 
 import os
@@ -17,7 +19,7 @@ import dagster as dg
 from dagster._core.storage.local_compute_log_manager import LocalComputeLogManager
 
 from shutter_assets.defs.resources import _env_int
-from shutter_assets.lib.retention import prune_compute_logs
+from shutter_assets.lib.retention import prune_compute_logs, prune_tick_logs
 
 JOB_NAME = "purge_history"
 FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
@@ -50,25 +52,30 @@ def purge_runs(instance: dg.DagsterInstance, days: int, max_runs: int = 100_000)
     return deleted
 
 
-def purge_compute_logs(instance: dg.DagsterInstance, days: int) -> int:
-    """Delete captured logs of finished runs idle for ``days``; only the local manager's files."""
+def purge_compute_logs(instance: dg.DagsterInstance, days: float) -> tuple[int, int]:
+    """Delete captured logs idle for ``days``: of finished runs, and of sensor/schedule ticks.
+
+    Returns (runs, tick log files) deleted; only the local manager's files (others: (0, 0)).
+    """
     manager = instance.compute_log_manager
     if not isinstance(manager, LocalComputeLogManager):
-        return 0
+        return 0, 0
     base_dir = Path(manager._base_dir)  # no public accessor
 
     def is_finished(run_id: str) -> bool:
         run = instance.get_run_by_id(run_id)
         return run is None or run.is_finished
 
+    now = time.time()
     removed = prune_compute_logs(
         base_dir,
         days * 86_400,
         is_finished,
         lambda run_id: manager.delete_logs(prefix=[run_id]),
-        now=time.time(),
+        now=now,
     )
-    return len(removed)
+    ticks = prune_tick_logs(base_dir, days * 86_400, now=now)
+    return len(removed), len(ticks)
 
 
 @dg.op(description="Deletes finished runs and captured logs past their retention.")
@@ -79,8 +86,10 @@ def purge_expired_history(context: dg.OpExecutionContext, retention: RetentionSe
             f"DAGSTER_COMPUTE_LOG_RETENTION_DAYS={retention.compute_log_days} 0 or more"
         )
     runs = purge_runs(context.instance, retention.run_days)
-    logs = purge_compute_logs(context.instance, retention.compute_log_days)
-    context.log.info(f"deleted {runs} run(s) and the captured logs of {logs} more")
+    logs, ticks = purge_compute_logs(context.instance, retention.compute_log_days)
+    context.log.info(
+        f"deleted {runs} run(s), the captured logs of {logs} more and {ticks} tick log file(s)"
+    )
 
 
 @dg.job(
