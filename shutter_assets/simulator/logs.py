@@ -32,7 +32,7 @@ from shutter_assets.simulator.mess import (
     style_for,
     truncated_last_line,
 )
-from shutter_assets.simulator.orders import (
+from shutter_assets.simulator.order_book import (
     DEFAULT_ORDERS,
     DEFAULT_START,
     OrderBook,
