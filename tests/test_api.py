@@ -30,10 +30,10 @@ import redis
 from psycopg.rows import dict_row
 
 from shutter_api.keys import ApiKeys, KeyStatus, digest
-from shutter_assets.defs.resources import WarehouseResource
+from shutter_assets.defs.resources import as_resources
 from shutter_assets.defs.rest_api.assets import api_readonly_role, marts_data_version
-from shutter_assets.defs.rest_api.resources import ApiAccessResource
 from shutter_assets.lib.bi_access import drop_readonly_role
+from shutter_assets.lib.warehouse_roles import ApiAccessSettings
 from tests.fixtures.api_server import (
     SHARED_REDIS,
     delete_prefix,
@@ -98,15 +98,9 @@ class Built:
 
 def _record_version(pg, role, password) -> str:
     """Materialize the two API assets through Dagster, as the automation does after a build."""
-    warehouse = WarehouseResource(
-        host=pg.host, port=pg.port, user=pg.user, password=pg.password, database=pg.dbname
-    )
     result = dg.materialize(
         [api_readonly_role, marts_data_version],
-        resources={
-            "warehouse": warehouse,
-            "api_access": ApiAccessResource(role=role, password=password),
-        },
+        resources=as_resources(pg, ApiAccessSettings(role=role, password=password)),
     )
     assert result.success
     [version] = [

@@ -26,8 +26,8 @@ from dagster._core.workspace.load_target import ModuleTarget
 from dagster._daemon.sensor import execute_sensor_iteration
 
 from shutter_assets.defs.machine_logs.checks import FILES_FAILING
+from tests.fixtures.machine_logs import counts, log_bytes
 from tests.fixtures.tcp_proxy import OutageProxy
-from tests.test_machine_logs import counts, log_bytes
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[1]

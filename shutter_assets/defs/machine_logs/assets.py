@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from shutter_assets.defs.machine_logs.settings import MachineLogsSettings
+from shutter_assets.defs.machine_logs.settings import MachineLogsResource
 from shutter_assets.defs.resources import LogDropResource, PlantResource, WarehouseResource
 from shutter_assets.lib.log_ingest import IngestReport, ingest_files
 from shutter_assets.lib.log_registry import already_ingested
@@ -75,7 +75,7 @@ def ingest_machine_logs(
     warehouse: WarehouseResource,
     log_drop: LogDropResource,
     plant: PlantResource,
-    machine_logs: MachineLogsSettings,
+    machine_logs: MachineLogsResource,
 ):
     """Load settled log files from the drop into raw.*, one transaction per file."""
     with log_drop.open() as drop:
@@ -107,7 +107,7 @@ def ingest_machine_logs(
             files,
             plant_tz=plant.timezone,
             run_id=context.run_id,
-            archive=machine_logs.archive_enabled,
+            archive=machine_logs.archive,
         )
 
     for f in report.files:

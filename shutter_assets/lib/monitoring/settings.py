@@ -7,11 +7,10 @@ Durations are seconds; an empty ``ALERT_SMTP_HOST`` or ``ALERT_WEBHOOK_URL`` tur
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 
-_TRUE = ("1", "true", "yes", "on")
+from shutter_assets.lib.settings import from_env, secret, variables
 
 
 @dataclass(frozen=True)
@@ -33,13 +32,13 @@ class AlertSettings:
     smtp_port: int = 587
     smtp_starttls: bool = True
     smtp_user: str = ""
-    smtp_password: str = field(default="", repr=False)
+    smtp_password: str = secret()
     smtp_ca_file: str = ""
     smtp_timeout_s: float = 20.0
     email_from: str = "shutter-platform@localhost"
     email_to: tuple[str, ...] = ()
     # Webhook: Slack / Teams / Mattermost-style incoming webhook (JSON with a "text" field).
-    webhook_url: str = field(default="", repr=False)
+    webhook_url: str = secret()
     webhook_timeout_s: float = 10.0
     # At most this many messages per channel per hour; the rest wait for the next hour.
     rate_limit_per_hour: int = 20
@@ -60,34 +59,14 @@ class AlertSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AlertSettings:
-        """Settings from ``ALERT_<FIELD>`` variables (upper case); unset or empty keeps the default.
+        """Settings from ``ALERT_<FIELD>`` variables (upper case); unset or empty keeps the default;
+        ``ALERT_SMTP_PASSWORD`` and ``ALERT_WEBHOOK_URL`` may come from ``<VAR>_FILE``.
 
-        Raises ``ValueError`` naming the variable when a value does not parse.
+        Raises ``ValueError`` (``SettingsError``) naming the variable when a value does not parse.
         """
-        env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-        for f in fields(cls):
-            name = f"ALERT_{f.name.upper()}"
-            raw = (env.get(name) or "").strip()
-            if not raw:
-                continue
-            default = f.default
-            try:
-                if isinstance(default, bool):
-                    values[f.name] = raw.lower() in _TRUE
-                elif isinstance(default, int):
-                    values[f.name] = int(raw)
-                elif isinstance(default, float):
-                    values[f.name] = float(raw)
-                elif isinstance(default, tuple):
-                    values[f.name] = tuple(p.strip() for p in raw.split(",") if p.strip())
-                else:
-                    values[f.name] = raw
-            except ValueError as exc:
-                raise ValueError(f"{name}={raw!r} is not a valid value: {exc}") from exc
-        return cls(**values)
+        return from_env(cls, environ, prefix="ALERT_")
 
 
 def variable_names() -> list[str]:
     """Every ``ALERT_*`` variable (documentation and tests keep .env.example complete)."""
-    return [f"ALERT_{f.name.upper()}" for f in fields(AlertSettings)]
+    return variables(AlertSettings, "ALERT_")
