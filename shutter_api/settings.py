@@ -6,17 +6,16 @@ API's own ``API_*`` and ``REDIS_URL``. Defaults are the local ones of ``.env.exa
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from shutter_api.keys import ApiKeys
 from shutter_assets.lib.connections import PostgresSettings
-from shutter_assets.lib.settings import from_env, setting
+from shutter_assets.lib.settings import FromEnv, setting
 from shutter_assets.lib.warehouse_roles import ApiAccessSettings
 
 
 @dataclass(frozen=True)
-class ApiSettings:
+class ApiSettings(FromEnv):
     """Connection, cache, credential and limit settings (units in the names: _s, _ms, _bytes).
 
     Read by ``shutter_assets.lib.settings.from_env``; the warehouse's address and the API role's
@@ -53,11 +52,6 @@ class ApiSettings:
     def __post_init__(self) -> None:
         # ValueError naming API_KEYS or API_REVOKED_KEYS and the bad entry
         object.__setattr__(self, "keys", ApiKeys.parse(self.api_keys, self.revoked_api_keys))
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> ApiSettings:
-        """Build from ``environ`` (default ``os.environ``); ValueError names a bad variable."""
-        return from_env(cls, environ)
 
     def conninfo(self) -> str:
         """libpq connection string: read-only transactions and a statement timeout, always."""

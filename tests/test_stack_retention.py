@@ -20,6 +20,7 @@ from shutter_assets.defs.dbt.project import dbt_project
 from shutter_assets.defs.housekeeping.purge import purge_history_job, purge_runs
 from shutter_assets.defs.resources import as_resources
 from shutter_assets.lib.retention import RetentionSettings, prune_dbt_targets, tree_size
+from tests.fixtures.settings import use_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,14 +54,7 @@ def test_dbt_builds_leave_at_most_dbt_target_keep_invocation_folders(pg_settings
     """The real asset, twice with DBT_TARGET_KEEP=1: the first build's folder is gone.
 
     Only one seed, without its checks, so each build is short."""
-    for name, value in {
-        "POSTGRES_HOST": pg_settings.host,
-        "POSTGRES_PORT": str(pg_settings.port),
-        "POSTGRES_USER": pg_settings.user,
-        "POSTGRES_DB": pg_settings.dbname,
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("POSTGRES_PASSWORD", raising=False)
+    use_settings(monkeypatch, pg_settings)
     from dagster_dbt import DbtCliResource
 
     from shutter_assets.defs.dbt.project import DBT_EXECUTABLE

@@ -8,17 +8,16 @@ connections here, so there is one place that knows how to reach each server. The
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import psycopg
 import pymysql
 
-from shutter_assets.lib.settings import from_env, setting
+from shutter_assets.lib.settings import FromEnv, setting
 
 
 @dataclass(frozen=True)
-class PostgresSettings:
+class PostgresSettings(FromEnv):
     """The warehouse: ``POSTGRES_*``."""
 
     host: str = setting("POSTGRES_HOST", "127.0.0.1")
@@ -26,10 +25,6 @@ class PostgresSettings:
     user: str = setting("POSTGRES_USER", "postgres")
     password: str = setting("POSTGRES_PASSWORD", "", secret=True)
     dbname: str = setting("POSTGRES_DB", "shutter_dw")
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> PostgresSettings:
-        return from_env(cls, environ)
 
     def with_db(self, dbname: str) -> PostgresSettings:
         return PostgresSettings(self.host, self.port, self.user, self.password, dbname)
@@ -49,7 +44,7 @@ class PostgresSettings:
 
 
 @dataclass(frozen=True)
-class MySQLSettings:
+class MySQLSettings(FromEnv):
     """The legacy orders database: ``MYSQL_*``."""
 
     host: str = setting("MYSQL_HOST", "127.0.0.1")
@@ -57,10 +52,6 @@ class MySQLSettings:
     user: str = setting("MYSQL_USER", "root")
     password: str = setting("MYSQL_PASSWORD", "", secret=True)
     database: str = setting("MYSQL_DATABASE", "db_commandes")
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> MySQLSettings:
-        return from_env(cls, environ)
 
     def connect(self, database: str | None = "", **kwargs) -> pymysql.connections.Connection:
         """Open a connection with UTC session time so TIMESTAMP columns are never shifted.

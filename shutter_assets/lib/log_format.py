@@ -298,6 +298,9 @@ class LogParser:
 
     def _validate(self, text: str, line_no: int) -> Event | str:
         """The line's Event, or the reason it breaks the contract. Called once per line."""
+        # Long (~95 lines) on purpose: the checks run in contract order for every log line, and
+        # helper calls per field would slow the parser, the ingestion's hot path
+        # (bench/ingest_logs.py); each check is a few lines returning the reason.
         if not text:
             return "empty line"
         if "\x00" in text:

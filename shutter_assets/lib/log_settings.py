@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shutter_assets.lib.settings import from_env
+from shutter_assets.lib.settings import FromEnv
 
 
 @dataclass(frozen=True)
-class MachineLogsSettings:
+class MachineLogsSettings(FromEnv):
     """How the sensor batches and settles files and when the reject-rate check fails.
 
     ``batch_size``: files per run; ``min_age_s``: seconds a file version must stay unchanged
@@ -19,14 +18,11 @@ class MachineLogsSettings:
     the ``reject_rate`` check fails (docs/machine_logs.md).
     """
 
+    ENV_PREFIX = "LOGS_"
+
     batch_size: int = 50
     min_age_s: int = 30
     retry_after_s: int = 900
     max_attempts: int = 6
     archive: bool = False
     max_reject_rate: float = 0.05
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> MachineLogsSettings:
-        """From ``LOGS_<FIELD>`` variables; raises ``SettingsError`` on a bad value."""
-        return from_env(cls, environ, prefix="LOGS_")

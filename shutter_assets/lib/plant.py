@@ -7,18 +7,13 @@ schedules and the ingestion take it from here. dbt's ``plant_timezone()`` macro,
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shutter_assets.lib.settings import from_env, setting
+from shutter_assets.lib.settings import FromEnv, setting
 
 
 @dataclass(frozen=True)
-class PlantSettings:
+class PlantSettings(FromEnv):
     """``timezone``: IANA zone of the machines' wall clocks (``PLANT_TIMEZONE``)."""
 
     timezone: str = setting("PLANT_TIMEZONE", "Europe/Paris")
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> PlantSettings:
-        return from_env(cls, environ)

@@ -24,7 +24,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, Field, field, fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 T = TypeVar("T")
 TRUE_WORDS = ("1", "true", "yes", "on")
@@ -32,6 +32,18 @@ TRUE_WORDS = ("1", "true", "yes", "on")
 
 class SettingsError(ValueError):
     """A variable holds a value its setting cannot take; the message names the variable."""
+
+
+class FromEnv:
+    """Base of a settings dataclass: ``Cls.from_env(environ=None)`` reads it (``ENV_PREFIX``
+    names the fields that carry no ``setting`` variable: ``<ENV_PREFIX><FIELD>``)."""
+
+    ENV_PREFIX: ClassVar[str] = ""
+
+    @classmethod
+    def from_env(cls: type[T], environ: Mapping[str, str] | None = None) -> T:
+        """Raises ``SettingsError`` naming the variable of a bad value."""
+        return from_env(cls, environ, prefix=cls.ENV_PREFIX)  # type: ignore[attr-defined]
 
 
 def setting(

@@ -12,14 +12,13 @@ The BI read-only role (``shutter_assets.lib.bi_access``) is created through the 
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
 
 from shutter_assets.lib.connections import PostgresSettings
-from shutter_assets.lib.settings import from_env, setting
+from shutter_assets.lib.settings import FromEnv, setting
 
 # Schemas whose objects the server owns; everything else in the platform's databases is its own.
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
@@ -29,40 +28,28 @@ DATABASE_OWNER = "pg_database_owner"
 
 
 @dataclass(frozen=True)
-class PipelineOwnerSettings:
+class PipelineOwnerSettings(FromEnv):
     """The owner role the Dagster services connect as, and Dagster's own database."""
 
     user: str = setting("POSTGRES_PIPELINE_USER", "")
     password: str = setting("POSTGRES_PIPELINE_PASSWORD", "", secret=True)
     dagster_db: str = setting("DAGSTER_PG_DB", "dagster")
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> PipelineOwnerSettings:
-        return from_env(cls, environ)
-
 
 @dataclass(frozen=True)
-class BIAccessSettings:
+class BIAccessSettings(FromEnv):
     """Name and (optional) password of the read-only role BI tools connect with."""
 
     role: str = setting("BI_READONLY_ROLE", "bi_reader")
     password: str = setting("BI_READONLY_PASSWORD", "", secret=True)
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> BIAccessSettings:
-        return from_env(cls, environ)
-
 
 @dataclass(frozen=True)
-class ApiAccessSettings:
+class ApiAccessSettings(FromEnv):
     """Name and (optional) password of the read-only role the REST API connects with."""
 
     role: str = setting("API_DB_USER", "api_reader")
     password: str = setting("API_DB_PASSWORD", "", secret=True)
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> ApiAccessSettings:
-        return from_env(cls, environ)
 
 
 def ensure_login_role(

@@ -6,13 +6,13 @@ to SFTP is a configuration change. Paths are POSIX paths relative to the drop's 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO, Protocol
 
 from shutter_assets.lib.log_names import UnsafePathError, check_drop_path, path_problem, readable
-from shutter_assets.lib.settings import from_env, setting
+from shutter_assets.lib.settings import FromEnv, setting
 
 ARCHIVE_DIR = "archive"
 
@@ -22,7 +22,7 @@ class DropError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class DropSettings:
+class DropSettings(FromEnv):
     """Where the machines upload their log files: ``FTP_*`` and ``SFTP_*`` (DESIGN.md section 3)."""
 
     protocol: str = setting("FTP_PROTOCOL", "local")  # ftp | ftps | sftp | local
@@ -36,10 +36,6 @@ class DropSettings:
     timeout_s: float = 30.0
     # ftps: PEM file of the CA/certificate to trust; empty = system store
     tls_ca_file: str = setting("FTP_TLS_CA_FILE", "")
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> DropSettings:
-        return from_env(cls, environ)
 
 
 @dataclass(frozen=True, order=True)

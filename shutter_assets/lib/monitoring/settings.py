@@ -3,19 +3,21 @@
 No Dagster here. ``AlertSettings.from_env()`` is called when a sensor tick, a check or the
 definitions load (freshness lags shape the checks themselves), never at import time.
 Durations are seconds; an empty ``ALERT_SMTP_HOST`` or ``ALERT_WEBHOOK_URL`` turns that channel off.
+``ALERT_SMTP_PASSWORD`` and ``ALERT_WEBHOOK_URL`` may come from ``<VAR>_FILE`` (lib/settings.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-from shutter_assets.lib.settings import from_env, secret, variables
+from shutter_assets.lib.settings import FromEnv, secret, variables
 
 
 @dataclass(frozen=True)
-class AlertSettings:
+class AlertSettings(FromEnv):
     """Thresholds of the monitoring checks and where alerts go (docs/operations.md)."""
+
+    ENV_PREFIX = "ALERT_"
 
     # Freshness: an asset not materialized for longer than its lag fails its freshness check.
     freshness_machine_logs_s: int = 7200
@@ -56,15 +58,6 @@ class AlertSettings:
     @property
     def webhook_enabled(self) -> bool:
         return bool(self.webhook_url)
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> AlertSettings:
-        """Settings from ``ALERT_<FIELD>`` variables (upper case); unset or empty keeps the default;
-        ``ALERT_SMTP_PASSWORD`` and ``ALERT_WEBHOOK_URL`` may come from ``<VAR>_FILE``.
-
-        Raises ``ValueError`` (``SettingsError``) naming the variable when a value does not parse.
-        """
-        return from_env(cls, environ, prefix="ALERT_")
 
 
 def variable_names() -> list[str]:
