@@ -25,7 +25,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
@@ -37,6 +37,8 @@ import yaml
 from dagster._core.definitions.run_request import InstigatorType
 from dagster._core.scheduler.instigation import TickStatus
 
+from shutter_assets.lib.drop import DropSettings
+from shutter_assets.lib.plant import PlantSettings
 from tests.fixtures.databases import (
     create_mysql_database,
     create_pg_database,
@@ -44,6 +46,7 @@ from tests.fixtures.databases import (
     drop_pg_database,
     drop_role,
 )
+from tests.fixtures.settings import settings_env
 
 pytestmark = pytest.mark.integration
 
@@ -184,20 +187,13 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
         "DAGSTER_HOME": str(home),
         "DAGSTER_DATA_DIR": str(workdir / "artifacts"),
         "DAGSTER_COMPUTE_LOGS_DIR": str(workdir / "compute_logs"),
-        "POSTGRES_HOST": dagster_db.host,
-        "POSTGRES_PORT": str(dagster_db.port),
-        "POSTGRES_USER": dagster_db.user,
-        "POSTGRES_PASSWORD": dagster_db.password,
-        "POSTGRES_DB": warehouse.dbname,
+        **settings_env(
+            replace(dagster_db, dbname=warehouse.dbname),
+            legacy,
+            DropSettings(protocol="local", remote_dir=str(drop)),
+            PlantSettings(),
+        ),
         "DAGSTER_PG_DB": dagster_db.dbname,
-        "MYSQL_HOST": legacy.host,
-        "MYSQL_PORT": str(legacy.port),
-        "MYSQL_USER": legacy.user,
-        "MYSQL_PASSWORD": legacy.password,
-        "MYSQL_DATABASE": legacy.database,
-        "FTP_PROTOCOL": "local",
-        "FTP_REMOTE_DIR": str(drop),
-        "PLANT_TIMEZONE": "Europe/Paris",
         "DAGSTER_DISABLE_TELEMETRY": "1",
         # A manifest parsed for this module's warehouse, outside the checkout's target/.
         "DBT_TARGET_PATH": str(workdir / "dbt_target"),
