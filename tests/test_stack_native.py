@@ -17,7 +17,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -46,6 +45,7 @@ from tests.fixtures.databases import (
     drop_pg_database,
     drop_role,
 )
+from tests.fixtures.processes import stop_process_group
 from tests.fixtures.settings import settings_env
 
 pytestmark = pytest.mark.integration
@@ -139,14 +139,8 @@ class Stack:
 
     def stop(self, name: str) -> None:
         proc = self.procs.get(name)
-        if proc is None or proc.poll() is not None:
-            return
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        if proc is not None:
+            stop_process_group(proc, grace_s=30)
 
     def run(self, cmd: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
         return subprocess.run(

@@ -276,6 +276,8 @@ class LogParser:
         for raw in iter(partial(readline, limit), b""):
             line_no += 1
             self.line_count = line_no
+            # The terminator handling of _read_line (the header's reader), inlined on purpose:
+            # a method call per line would cost the hot path more than the repetition does.
             problem = None
             if raw.endswith(b"\n"):
                 has_nl = True
