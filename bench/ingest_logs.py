@@ -39,9 +39,10 @@ from psycopg import sql  # noqa: E402
 from shutter_assets.lib.connections import PostgresSettings, ensure_postgres_database  # noqa: E402
 from shutter_assets.lib.log_copy import EVENT_COLUMNS  # noqa: E402
 from shutter_assets.lib.log_format import HEADER  # noqa: E402
+from shutter_assets.lib.plant import PlantSettings  # noqa: E402
 
 FILE_NAME = "CU-01_20261120_060000.log"
-TZ = "Europe/Paris"
+TZ = PlantSettings().timezone
 STATES = ("RUNNING", "IDLE", "SETUP", "DOWN", "RUNNING", "OFF")
 
 
@@ -132,18 +133,18 @@ def child_ingest(args: argparse.Namespace) -> None:
     import dagster as dg
 
     from shutter_assets.defs.machine_logs.assets import INGEST_OP, ingest_machine_logs
-    from shutter_assets.defs.machine_logs.settings import MachineLogsSettings
-    from shutter_assets.defs.resources import LogDropResource, PlantResource, WarehouseResource
+    from shutter_assets.defs.resources import as_resources
+    from shutter_assets.lib.drop import DropSettings
+    from shutter_assets.lib.log_settings import MachineLogsSettings
+    from shutter_assets.lib.plant import PlantSettings
 
     pg = PostgresSettings.from_env().with_db(args.db)
-    resources = {
-        "warehouse": WarehouseResource(
-            host=pg.host, port=pg.port, user=pg.user, password=pg.password, database=pg.dbname
-        ),
-        "log_drop": LogDropResource(protocol="local", remote_dir=args.drop),
-        "plant": PlantResource(timezone=TZ),
-        "machine_logs": MachineLogsSettings(min_age_s=0),
-    }
+    resources = as_resources(
+        pg,
+        DropSettings(protocol="local", remote_dir=args.drop),
+        PlantSettings(timezone=TZ),
+        MachineLogsSettings(min_age_s=0),
+    )
     instance = dg.DagsterInstance.ephemeral()
     t0 = time.perf_counter()
     result = dg.materialize(

@@ -6,70 +6,52 @@ API's own ``API_*`` and ``REDIS_URL``. Defaults are the local ones of ``.env.exa
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 from shutter_api.keys import ApiKeys
-
-
-def _int(env: dict[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not an integer") from None
+from shutter_assets.lib.connections import PostgresSettings
+from shutter_assets.lib.settings import FromEnv, setting
+from shutter_assets.lib.warehouse_roles import ApiAccessSettings
 
 
 @dataclass(frozen=True)
-class ApiSettings:
-    """Connection, cache, credential and limit settings (units in the names: _s, _ms, _bytes)."""
+class ApiSettings(FromEnv):
+    """Connection, cache, credential and limit settings (units in the names: _s, _ms, _bytes).
 
-    db_host: str = "127.0.0.1"
-    db_port: int = 5432
-    db_name: str = "shutter_dw"
-    db_user: str = "api_reader"
-    db_password: str = ""
-    db_pool_min: int = 1
-    db_pool_max: int = 10
-    statement_timeout_ms: int = 10_000
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    cache_prefix: str = "shutter_api"
-    cache_ttl_s: int = 86_400
+    Read by ``shutter_assets.lib.settings.from_env``; the warehouse's address and the API role's
+    name share their defaults with ``PostgresSettings`` and ``ApiAccessSettings``.
+    ``API_DB_PASSWORD`` and ``REDIS_URL`` may come from ``<VAR>_FILE``.
+    """
+
+    db_host: str = setting("POSTGRES_HOST", PostgresSettings.host)
+    db_port: int = setting("POSTGRES_PORT", PostgresSettings.port)
+    db_name: str = setting("POSTGRES_DB", PostgresSettings.dbname)
+    db_user: str = setting("API_DB_USER", ApiAccessSettings.role)
+    db_password: str = setting("API_DB_PASSWORD", "", secret=True)
+    db_pool_min: int = setting("API_DB_POOL_MIN", 1)
+    db_pool_max: int = setting("API_DB_POOL_MAX", 10)
+    statement_timeout_ms: int = setting("API_STATEMENT_TIMEOUT_MS", 10_000)
+    # set but empty: no cache at all (every response from PostgreSQL)
+    redis_url: str = setting(
+        "REDIS_URL", "redis://127.0.0.1:6379/0", secret=True, empty_is_value=True
+    )
+    cache_prefix: str = setting("API_CACHE_PREFIX", "shutter_api")
+    cache_ttl_s: int = setting("API_CACHE_TTL_S", 86_400)
     cache_lock_timeout_s: float = 10.0
     cache_retry_after_s: float = 2.0
-    keys: ApiKeys = field(default_factory=ApiKeys)
-    max_query_bytes: int = 2048
-    host: str = "127.0.0.1"
-    port: int = 8000
-    workers: int = 1
-    root_path: str = ""
+    # '<name>:<sha256 hex>' entries, comma-separated; parsed into ``keys``
+    api_keys: str = setting("API_KEYS", "")
+    revoked_api_keys: str = setting("API_REVOKED_KEYS", "")
+    max_query_bytes: int = setting("API_MAX_QUERY_BYTES", 2048)
+    host: str = setting("API_HOST", "127.0.0.1")
+    port: int = setting("API_PORT", 8000)
+    workers: int = setting("API_WORKERS", 1)
+    root_path: str = setting("API_ROOT_PATH", "", parse=lambda raw: raw.rstrip("/"))
+    keys: ApiKeys = field(init=False, repr=False, compare=False)
 
-    @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> ApiSettings:
-        """Build from ``environ`` (default ``os.environ``); ValueError names a bad variable."""
-        env = dict(os.environ if environ is None else environ)
-        return cls(
-            db_host=env.get("POSTGRES_HOST") or cls.db_host,
-            db_port=_int(env, "POSTGRES_PORT", cls.db_port),
-            db_name=env.get("POSTGRES_DB") or cls.db_name,
-            db_user=env.get("API_DB_USER") or cls.db_user,
-            db_password=env.get("API_DB_PASSWORD", ""),
-            db_pool_min=_int(env, "API_DB_POOL_MIN", cls.db_pool_min),
-            db_pool_max=_int(env, "API_DB_POOL_MAX", cls.db_pool_max),
-            statement_timeout_ms=_int(env, "API_STATEMENT_TIMEOUT_MS", cls.statement_timeout_ms),
-            # set but empty: no cache at all (every response from PostgreSQL)
-            redis_url=env.get("REDIS_URL", cls.redis_url),
-            cache_prefix=env.get("API_CACHE_PREFIX") or cls.cache_prefix,
-            cache_ttl_s=_int(env, "API_CACHE_TTL_S", cls.cache_ttl_s),
-            keys=ApiKeys.parse(env.get("API_KEYS", ""), env.get("API_REVOKED_KEYS", "")),
-            max_query_bytes=_int(env, "API_MAX_QUERY_BYTES", cls.max_query_bytes),
-            host=env.get("API_HOST") or cls.host,
-            port=_int(env, "API_PORT", cls.port),
-            workers=_int(env, "API_WORKERS", cls.workers),
-            root_path=env.get("API_ROOT_PATH", "").rstrip("/"),
-        )
+    def __post_init__(self) -> None:
+        # ValueError naming API_KEYS or API_REVOKED_KEYS and the bad entry
+        object.__setattr__(self, "keys", ApiKeys.parse(self.api_keys, self.revoked_api_keys))
 
     def conninfo(self) -> str:
         """libpq connection string: read-only transactions and a statement timeout, always."""

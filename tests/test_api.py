@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 from collections import defaultdict
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -30,10 +31,12 @@ import redis
 from psycopg.rows import dict_row
 
 from shutter_api.keys import ApiKeys, KeyStatus, digest
-from shutter_assets.defs.resources import WarehouseResource
+from shutter_api.settings import ApiSettings
+from shutter_assets.defs.resources import as_resources
 from shutter_assets.defs.rest_api.assets import api_readonly_role, marts_data_version
-from shutter_assets.defs.rest_api.resources import ApiAccessResource
 from shutter_assets.lib.bi_access import drop_readonly_role
+from shutter_assets.lib.connections import PostgresSettings
+from shutter_assets.lib.warehouse_roles import ApiAccessSettings
 from tests.fixtures.api_server import (
     SHARED_REDIS,
     delete_prefix,
@@ -50,6 +53,7 @@ from tests.fixtures.databases import (
 )
 from tests.fixtures.dbt_data import load
 from tests.fixtures.dbt_data.runner import dbt
+from tests.fixtures.settings import settings_env
 
 pytestmark = pytest.mark.integration
 
@@ -106,15 +110,9 @@ class Built:
 
 def _record_version(pg, role, password) -> str:
     """Materialize the two API assets through Dagster, as the automation does after a build."""
-    warehouse = WarehouseResource(
-        host=pg.host, port=pg.port, user=pg.user, password=pg.password, database=pg.dbname
-    )
     result = dg.materialize(
         [api_readonly_role, marts_data_version],
-        resources={
-            "warehouse": warehouse,
-            "api_access": ApiAccessResource(role=role, password=password),
-        },
+        resources=as_resources(pg, ApiAccessSettings(role=role, password=password)),
     )
     assert result.success
     metadata = {
@@ -126,6 +124,13 @@ def _record_version(pg, role, password) -> str:
     return metadata[marts_data_version.key]["version"].value
 
 
+def api_settings(pg: PostgresSettings, role: str, password: str) -> ApiSettings:
+    """The API on a test warehouse, connecting as its own read-only role."""
+    return ApiSettings(
+        db_host=pg.host, db_port=pg.port, db_name=pg.dbname, db_user=role, db_password=password
+    )
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     pg = create_pg_database("shutter_api")
@@ -133,17 +138,15 @@ def built(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("api")
     role, password = unique_name("api_reader_test"), secrets.token_urlsafe(12)
     prefix = unique_name("shutter_api_test")
-    env = {
-        "POSTGRES_HOST": pg.host,
-        "POSTGRES_PORT": str(pg.port),
-        "POSTGRES_DB": pg.dbname,
-        "API_DB_USER": role,
-        "API_DB_PASSWORD": password,
-        "REDIS_URL": SHARED_REDIS,
-        "API_CACHE_PREFIX": prefix,
-        "API_KEYS": f"tests:{digest(KEY)},other:{digest('unused-' + KEY)}",
-        "API_REVOKED_KEYS": f"old-portal:{digest(REVOKED_KEY)}",
-    }
+    env = settings_env(
+        replace(
+            api_settings(pg, role, password),
+            redis_url=SHARED_REDIS,
+            cache_prefix=prefix,
+            api_keys=f"tests:{digest(KEY)},other:{digest('unused-' + KEY)}",
+            revoked_api_keys=f"old-portal:{digest(REVOKED_KEY)}",
+        ),
+    )
     try:
         batch1, batch2 = load.log_batches()
         load.ingest_logs(pg, batch1, tmp / "drop")
@@ -669,14 +672,9 @@ def test_concurrent_misses_for_one_key_compute_once(built):
 
 
 def test_redis_stopped_mid_test_keeps_answering_from_postgresql(built):
-    env = {
-        "POSTGRES_HOST": built.pg.host,
-        "POSTGRES_PORT": str(built.pg.port),
-        "POSTGRES_DB": built.pg.dbname,
-        "API_DB_USER": built.role,
-        "API_DB_PASSWORD": built.password,
-        "API_KEYS": f"tests:{digest(KEY)}",
-    }
+    env = settings_env(
+        replace(api_settings(built.pg, built.role, built.password), api_keys=f"tests:{digest(KEY)}")
+    )
     week = {**W47, "grain": "week", "group_by": "machine_type"}
     month = {"from": "2026-11-01", "to": "2026-11-30", "grain": "month", "group_by": "machine"}
     with private_redis() as (url, redis_proc), run_api({**env, "REDIS_URL": url}) as server:

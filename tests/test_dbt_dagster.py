@@ -14,8 +14,10 @@ import dagster as dg
 import pytest
 
 from shutter_assets.lib.bi_access import drop_readonly_role
+from shutter_assets.lib.warehouse_roles import ApiAccessSettings, BIAccessSettings
 from tests.fixtures.databases import unique_name
 from tests.fixtures.dbt_data import load
+from tests.fixtures.settings import use_platform
 
 pytestmark = pytest.mark.integration
 
@@ -39,25 +41,14 @@ def test_materializing_everything_builds_the_marts_and_runs_the_dbt_checks(
     load.fill_mysql(mysql_settings)
     role = unique_name("bi_reader_test")
     api_role = unique_name("api_reader_test")
-    env = {
-        "POSTGRES_HOST": pg_settings.host,
-        "POSTGRES_PORT": str(pg_settings.port),
-        "POSTGRES_USER": pg_settings.user,
-        "POSTGRES_DB": pg_settings.dbname,
-        "MYSQL_HOST": mysql_settings.host,
-        "MYSQL_PORT": str(mysql_settings.port),
-        "MYSQL_USER": mysql_settings.user,
-        "MYSQL_DATABASE": mysql_settings.database,
-        "FTP_PROTOCOL": "local",
-        "FTP_REMOTE_DIR": str(drop),
-        "PLANT_TIMEZONE": "Europe/Paris",
-        "BI_READONLY_ROLE": role,
-        "API_DB_USER": api_role,
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    for name in ("POSTGRES_PASSWORD", "MYSQL_PASSWORD", "BI_READONLY_PASSWORD"):
-        monkeypatch.delenv(name, raising=False)
+    use_platform(
+        monkeypatch,
+        pg_settings,
+        mysql_settings,
+        drop,
+        BIAccessSettings(role=role),
+        ApiAccessSettings(role=api_role),
+    )
 
     defs = _load_defs()
     job = defs.resolve_implicit_global_asset_job_def()

@@ -11,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 
 from shutter_assets.defs.resources import build_resources
+from tests.fixtures.settings import all_variables
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,41 +67,40 @@ def test_resources_read_the_environment(monkeypatch):
     monkeypatch.setenv("FTP_PROTOCOL", "sftp")
     monkeypatch.setenv("SFTP_INSECURE_ACCEPT_ANY_HOST_KEY", "1")
     monkeypatch.setenv("PLANT_TIMEZONE", "America/Montreal")
-    resources = build_resources()
-    warehouse = resources["warehouse"].process_config_and_initialize()
-    legacy = resources["legacy_orders"].process_config_and_initialize()
-    drop = resources["log_drop"].process_config_and_initialize()
-    plant = resources["plant"].process_config_and_initialize()
-    assert warehouse.settings.dbname == "warehouse_from_env"
-    assert legacy.settings.port == 3307
-    assert drop.settings.protocol == "sftp"
-    assert drop.settings.insecure_accept_any_host_key is True
-    assert plant.timezone == "America/Montreal"
+    monkeypatch.setenv("LOGS_BATCH_SIZE", "7")
+    resources = _load_defs().resources
+    assert resources["warehouse"].settings.dbname == "warehouse_from_env"
+    assert resources["legacy_orders"].settings.port == 3307
+    assert resources["log_drop"].settings.protocol == "sftp"
+    assert resources["log_drop"].settings.insecure_accept_any_host_key is True
+    assert resources["plant"].timezone == "America/Montreal"
+    assert resources["machine_logs"].batch_size == 7
 
 
-def test_unset_environment_falls_back_to_documented_local_defaults(monkeypatch):
-    for name in (
-        "POSTGRES_DB",
-        "POSTGRES_HOST",
-        "FTP_PROTOCOL",
-        "SFTP_INSECURE_ACCEPT_ANY_HOST_KEY",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    resources = build_resources()
-    warehouse = resources["warehouse"].process_config_and_initialize()
-    drop = resources["log_drop"].process_config_and_initialize()
-    assert warehouse.settings.dbname == "shutter_dw"
-    assert warehouse.settings.host == "127.0.0.1"
-    assert drop.settings.protocol == "local"
-    assert drop.settings.insecure_accept_any_host_key is False
+def test_unset_environment_falls_back_to_documented_local_defaults():
+    resources = build_resources({})
+    assert resources["warehouse"].settings.dbname == "shutter_dw"
+    assert resources["warehouse"].settings.host == "127.0.0.1"
+    assert resources["log_drop"].settings.protocol == "local"
+    assert resources["log_drop"].settings.insecure_accept_any_host_key is False
+    assert resources["plant"].timezone == "Europe/Paris"  # DESIGN.md section 3
 
 
-def test_env_example_documents_every_variable_the_resources_read():
+def test_env_example_documents_every_variable_the_settings_read():
     documented = set(env_example())
-    source = (ROOT / "shutter_assets" / "defs" / "resources.py").read_text()
-    read = set(re.findall(r'_env(?:_int)?\("([A-Z_]+)"', source))
-    assert read, "no environment variables found in resources.py"
+    read = all_variables()
+    assert {"POSTGRES_HOST", "FTP_PROTOCOL", "LOGS_BATCH_SIZE", "API_KEYS"} <= read
     assert read <= documented, f"undocumented: {sorted(read - documented)}"
+
+
+def test_no_secret_reaches_dagster_config():
+    """Settings resources are plain objects (no config schema): the UI has no password to show."""
+    resources = _load_defs().resources or {}
+    assert not isinstance(resources["warehouse"], dg.ConfigurableResource)
+    for key, resource in resources.items():
+        if isinstance(resource, dg.ConfigurableResource):  # dbt's and alerting's
+            names = [n for n in type(resource).model_fields if re.search("password|secret", n)]
+            assert not names, (key, names)
 
 
 def test_jobs_carry_the_tags_the_run_queue_limits():

@@ -12,10 +12,13 @@ from decimal import Decimal
 import dagster as dg
 import pytest
 
+from shutter_assets.lib.log_settings import MachineLogsSettings
+from shutter_assets.lib.warehouse_roles import ApiAccessSettings, BIAccessSettings
 from shutter_assets.simulator.logs import Mess, write_logs
 from shutter_assets.simulator.orders import load_orders
 from shutter_assets.simulator.truth_shifts import shift_truth
 from tests.fixtures.databases import drop_role
+from tests.fixtures.settings import use_platform
 
 SEED = 5
 ORDERS = 60
@@ -31,30 +34,17 @@ def plant_env(monkeypatch, tmp_path, pg_settings, mysql_settings):
     """Environment of DESIGN.md section 3 pointing at this test's own databases and drop."""
     drop = tmp_path / "drop"
     drop.mkdir()
-    values = {
-        "POSTGRES_HOST": pg_settings.host,
-        "POSTGRES_PORT": str(pg_settings.port),
-        "POSTGRES_USER": pg_settings.user,
-        "POSTGRES_PASSWORD": pg_settings.password,
-        "POSTGRES_DB": pg_settings.dbname,
-        "MYSQL_HOST": mysql_settings.host,
-        "MYSQL_PORT": str(mysql_settings.port),
-        "MYSQL_USER": mysql_settings.user,
-        "MYSQL_PASSWORD": mysql_settings.password,
-        "MYSQL_DATABASE": mysql_settings.database,
-        "FTP_PROTOCOL": "local",
-        "FTP_REMOTE_DIR": str(drop),
-        "PLANT_TIMEZONE": "Europe/Paris",
-        "LOGS_MIN_AGE_S": "0",
-        "BI_READONLY_ROLE": f"bi_e2e_{pg_settings.dbname[-10:]}",
-        "API_DB_USER": f"api_e2e_{pg_settings.dbname[-10:]}",
-    }
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
+    roles = [
+        BIAccessSettings(role=f"bi_e2e_{pg_settings.dbname[-10:]}"),
+        ApiAccessSettings(role=f"api_e2e_{pg_settings.dbname[-10:]}"),
+    ]
+    use_platform(
+        monkeypatch, pg_settings, mysql_settings, drop, MachineLogsSettings(min_age_s=0), *roles
+    )
     yield drop
     # Roles are server-wide: the test's read-only roles (BI, REST API) must not outlive its DB.
-    for name in (values["BI_READONLY_ROLE"], values["API_DB_USER"]):
-        drop_role(pg_settings, name)
+    for reader in roles:
+        drop_role(pg_settings, reader.role)
 
 
 def test_materialize_all_matches_the_simulated_plant(plant_env, pg_settings, mysql_settings):

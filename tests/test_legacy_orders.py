@@ -6,7 +6,6 @@ and compares it row by row with the mirror, so a mapping or escaping mistake sho
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import threading
 import tracemalloc
@@ -25,6 +24,7 @@ from shutter_assets.lib.mysql_sync import (
     read_state,
     sync_tables,
 )
+from tests.fixtures.concurrency import run_concurrently
 from tests.fixtures.databases import server_mysql
 from tests.fixtures.legacy_orders import (
     apply_init_sql,
@@ -35,6 +35,7 @@ from tests.fixtures.legacy_orders import (
     mysql_rows,
     pg_value,
 )
+from tests.fixtures.tcp_proxy import close_both
 
 pytestmark = pytest.mark.integration
 
@@ -311,20 +312,10 @@ def test_column_type_changed_at_source_is_altered_and_reread(legacy, pg_settings
 
 
 def test_concurrent_syncs_of_one_table_serialize_and_double_nothing(legacy, pg_settings):
-    errors: list[BaseException] = []
-
     def run() -> None:
-        try:
-            sync_tables(legacy, pg_settings, ["lignes_commande", "produits"], EVERY_RUN)
-        except BaseException as exc:
-            errors.append(exc)
+        sync_tables(legacy, pg_settings, ["lignes_commande", "produits"], EVERY_RUN)
 
-    threads = [threading.Thread(target=run) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert run_concurrently(run, 3) == []
     assert pg_value(pg_settings, "select count(*) from raw_commandes.lignes_commande") == 120
     assert_mirror_equals_source(legacy, pg_settings, "lignes_commande")
     assert_mirror_equals_source(legacy, pg_settings, "produits")
@@ -448,10 +439,7 @@ class CuttingProxy:
         except OSError:
             pass
         finally:
-            for s in (src, dst):
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-                s.close()
+            close_both(src, dst)
 
     def close(self) -> None:
         self._stop = True

@@ -12,12 +12,13 @@ from shutter_assets.defs.legacy_orders.schedule import (
     legacy_orders_schedule_defs,
 )
 from shutter_assets.defs.legacy_orders.settings import (
-    LegacyOrdersSyncSettings,
-    build_legacy_orders_sync_settings,
     legacy_orders_resources,
+    sync_options_from_env,
 )
-from shutter_assets.defs.resources import LegacyOrdersResource, WarehouseResource
-from shutter_assets.lib.mysql_sync import TABLE_SPECS
+from shutter_assets.defs.resources import as_resources
+from shutter_assets.lib.connections import MySQLSettings, PostgresSettings
+from shutter_assets.lib.mysql_sync import TABLE_SPECS, SyncOptions
+from shutter_assets.lib.plant import PlantSettings
 from tests.fixtures.legacy_orders import (
     apply_init_sql,
     assert_mirror_equals_source,
@@ -29,23 +30,7 @@ pytestmark = pytest.mark.integration
 
 
 def _resources(mysql_settings, pg_settings, **sync) -> dict:
-    return {
-        "warehouse": WarehouseResource(
-            host=pg_settings.host,
-            port=pg_settings.port,
-            user=pg_settings.user,
-            password=pg_settings.password,
-            database=pg_settings.dbname,
-        ),
-        "legacy_orders": LegacyOrdersResource(
-            host=mysql_settings.host,
-            port=mysql_settings.port,
-            user=mysql_settings.user,
-            password=mysql_settings.password,
-            database=mysql_settings.database,
-        ),
-        "legacy_orders_sync": LegacyOrdersSyncSettings(**sync),
-    }
+    return as_resources(pg_settings, mysql_settings, SyncOptions(**sync))
 
 
 def _metadata(result: dg.ExecuteInProcessResult, table: str) -> dict:
@@ -67,18 +52,14 @@ def test_one_asset_per_table_in_group_raw_commandes():
 
 
 def test_schedule_every_15_minutes_in_plant_zone_targets_every_table():
-    schedule = build_legacy_orders_schedule("Europe/Paris")
+    schedule = build_legacy_orders_schedule()
     assert schedule.name == SCHEDULE_NAME
     assert schedule.cron_schedule == "*/15 * * * *"
-    assert schedule.execution_timezone == "Europe/Paris"
+    assert schedule.execution_timezone == PlantSettings().timezone
     defs = dg.Definitions(
         assets=legacy_orders_assets,
         schedules=[schedule],
-        resources={
-            "warehouse": WarehouseResource(),
-            "legacy_orders": LegacyOrdersResource(),
-            "legacy_orders_sync": LegacyOrdersSyncSettings(),
-        },
+        resources=as_resources(PostgresSettings(), MySQLSettings(), SyncOptions()),
     )
     job = defs.resolve_job_def(schedule.job_name)
     assert set(job.asset_layer.selected_asset_keys) == {asset_key(s.name) for s in TABLE_SPECS}
@@ -95,11 +76,11 @@ def test_feature_definitions_carry_the_schedule_and_the_tuning_resource(monkeypa
 def test_tuning_knobs_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("LEGACY_ORDERS_OVERLAP_S", "120")
     monkeypatch.setenv("LEGACY_ORDERS_WORKERS", "4")
-    settings = build_legacy_orders_sync_settings()
-    with dg.build_resources({"s": settings}) as resolved:
-        assert resolved.s.options.overlap_s == 120
-        assert resolved.s.options.workers == 4
-        assert resolved.s.options.reconcile_interval_s == 0  # deletes every run by default
+    monkeypatch.setenv("LEGACY_ORDERS_RECONCILE_BUCKET", "7")
+    options = sync_options_from_env()
+    assert (options.overlap_s, options.workers) == (120, 4)
+    assert options.reconcile_interval_s == 0  # deletes every run by default
+    assert options.reconcile_bucket == SyncOptions().reconcile_bucket  # not a setting
 
 
 def test_materializing_the_assets_syncs_and_reports_metadata(mysql_settings, pg_settings):

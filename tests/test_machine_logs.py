@@ -8,11 +8,8 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from shutter_assets.defs.machine_logs.settings import MachineLogsSettings
-from shutter_assets.defs.resources import LogDropResource, PlantResource, WarehouseResource
-from shutter_assets.lib.connections import PostgresSettings
-from shutter_assets.lib.drop import DropSettings, RemoteFile, open_drop
-from shutter_assets.lib.log_format import HEADER, TRUNCATED
+from shutter_assets.lib.drop import RemoteFile, open_drop
+from shutter_assets.lib.log_format import TRUNCATED
 from shutter_assets.lib.log_ingest import (
     ensure_raw_schema,
     ingest_files,
@@ -25,63 +22,14 @@ from shutter_assets.lib.log_selection import (
     ingest_order,
     select_run_files,
 )
-
-TZ = "Europe/Paris"
-HEAD = ";".join(HEADER)
-
-
-def log_bytes(n_events: int, machine: str = "CU-01", hour: int = 6, extra: str = "") -> bytes:
-    """``n_events`` valid CYCLE_END lines (quantity 1..7) then ``extra`` lines."""
-    rows = [HEAD]
-    for i in range(n_events):
-        ts = f"2026-11-20 {hour + i // 3600 % 12:02d}:{i // 60 % 60:02d}:{i % 60:02d}"
-        rows.append(
-            f"{ts},{i % 1000:03d};{machine};CYCLE_END;CMD-2026-{i % 1000:06d};LAME-ALU-39;"
-            f"{i % 7 + 1};Pièce {i}"
-        )
-    return ("\n".join(rows) + "\n" + extra).encode()
-
-
-def expected_qty(n_events: int) -> int:
-    return sum(i % 7 + 1 for i in range(n_events))
-
-
-def counts(pg: PostgresSettings) -> tuple[int, int, int]:
-    with pg.connect() as conn:
-        return conn.execute(
-            "select (select count(*) from raw.ingested_files), "
-            "(select count(*) from raw.machine_events), "
-            "(select count(*) from raw.machine_event_rejects)"
-        ).fetchone()
-
-
-def ingest(pg: PostgresSettings, settings: DropSettings, run_id: str = "r", **kw):
-    with open_drop(settings) as drop:
-        files = sorted(drop.list_files(), key=lambda f: f.path)
-        return ingest_files(pg, drop, files, plant_tz=TZ, run_id=run_id, **kw)
-
-
-def dagster_resources(pg: PostgresSettings, s: DropSettings, **logs) -> dict:
-    """The feature's Dagster resources pointed at a test database and a test drop."""
-    return {
-        "warehouse": WarehouseResource(
-            host=pg.host, port=pg.port, user=pg.user, password=pg.password, database=pg.dbname
-        ),
-        "log_drop": LogDropResource(
-            protocol=s.protocol,
-            host=s.host,
-            port=s.port,
-            user=s.user,
-            password=s.password,
-            remote_dir=s.remote_dir,
-            known_hosts=s.known_hosts,
-            insecure_accept_any_host_key="1" if s.insecure_accept_any_host_key else "0",
-            tls_ca_file=s.tls_ca_file,
-            timeout_s=s.timeout_s,
-        ),
-        "plant": PlantResource(timezone=TZ),
-        "machine_logs": MachineLogsSettings(**{"min_age_s": 0, **logs}),
-    }
+from tests.fixtures.machine_logs import (
+    HEAD,
+    TZ,
+    counts,
+    expected_qty,
+    ingest,
+    log_bytes,
+)
 
 
 def test_clean_file_loads_once_and_a_rerun_is_harmless(pg_settings, make_drop):

@@ -10,11 +10,10 @@ from datetime import UTC, datetime
 import pytest
 
 from shutter_assets.lib.drop import RemoteFile, open_drop
-from shutter_assets.lib.log_format import HEADER, NUL_SHOWN_AS, TRUNCATED
+from shutter_assets.lib.log_format import NUL_SHOWN_AS, TRUNCATED
 from shutter_assets.lib.log_registry import already_ingested
-from tests.test_machine_logs import counts, ingest
+from tests.fixtures.machine_logs import HEAD, TZ, counts, ingest
 
-HEAD = ";".join(HEADER)
 NAME = "CU-01_20261120_060000.log"
 
 EVENT_COLUMNS = (
@@ -288,7 +287,6 @@ def test_a_resumed_upload_replaces_its_earlier_version_everywhere(pg_settings, m
     from shutter_assets.lib.log_ingest import reprocess_file
     from tests.fixtures.dbt_data.runner import dbt
 
-    TZ = "Europe/Paris"
     target = tmp_path / "target"
     select = ["-s", "+machine_oee_daily", "+daily_throughput", "int_machine_cycles"]
     select += ["+int_machine_downtime"]
@@ -360,7 +358,7 @@ def test_the_materialization_says_how_many_earlier_versions_were_replaced(pg_set
 
     from shutter_assets.defs.machine_logs.assets import INGEST_OP, ingest_machine_logs
     from shutter_assets.defs.machine_logs.checks import files_failing
-    from tests.test_machine_logs import dagster_resources
+    from tests.fixtures.machine_logs import dagster_resources
 
     drop = make_drop("local")
     res = dagster_resources(pg_settings, drop.settings())

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,8 +27,12 @@ from dagster._core.workspace.load_target import ModuleTarget
 from dagster._daemon.sensor import execute_sensor_iteration
 
 from shutter_assets.defs.machine_logs.checks import FILES_FAILING
+from shutter_assets.lib.drop import DropSettings
+from shutter_assets.lib.log_settings import MachineLogsSettings
+from shutter_assets.lib.plant import PlantSettings
+from tests.fixtures.machine_logs import counts, log_bytes
+from tests.fixtures.settings import use_settings
 from tests.fixtures.tcp_proxy import OutageProxy
-from tests.test_machine_logs import counts, log_bytes
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,24 +69,13 @@ def test_a_run_failed_by_a_warehouse_outage_is_retried_under_a_new_run_key(
     drop = make_drop("local")
     drop.put(NAME, log_bytes(10))
     proxy = OutageProxy((pg_settings.host, pg_settings.port))
-    for name, value in {
-        "POSTGRES_HOST": "127.0.0.1",
-        "POSTGRES_PORT": str(proxy.port),
-        "POSTGRES_USER": pg_settings.user,
-        "POSTGRES_PASSWORD": pg_settings.password,
-        "POSTGRES_DB": pg_settings.dbname,
-        "FTP_PROTOCOL": "local",
-        "FTP_REMOTE_DIR": str(drop.root),
-        "PLANT_TIMEZONE": "Europe/Paris",
-        "LOGS_MIN_AGE_S": "0",
-        "LOGS_RETRY_AFTER_S": str(RETRY_AFTER_S),
-        "LOGS_MAX_ATTEMPTS": "5",
-        "LOGS_BATCH_SIZE": "50",
-    }.items():
-        if value:
-            monkeypatch.setenv(name, value)
-        else:
-            monkeypatch.delenv(name, raising=False)
+    use_settings(
+        monkeypatch,
+        replace(pg_settings, host="127.0.0.1", port=proxy.port),
+        DropSettings(protocol="local", remote_dir=str(drop.root)),
+        PlantSettings(),
+        MachineLogsSettings(min_age_s=0, retry_after_s=RETRY_AFTER_S, max_attempts=5),
+    )
     queued = {"run_coordinator": {"module": "dagster", "class": "QueuedRunCoordinator"}}
     target = ModuleTarget(
         module_name="tests.fixtures.machine_logs_location",

@@ -18,9 +18,9 @@ from shutter_assets.defs.machine_logs.assets import INGEST_OP, ingest_machine_lo
 from shutter_assets.defs.machine_logs.checks import reject_rate
 from shutter_assets.defs.machine_logs.jobs import reprocess_log_file
 from shutter_assets.defs.machine_logs.sensor import machine_logs_sensor
-from shutter_assets.defs.resources import PlantResource
+from shutter_assets.lib.plant import PlantSettings
 from shutter_assets.simulator.logs import Mess, write_logs
-from tests.test_machine_logs import dagster_resources, log_bytes
+from tests.fixtures.machine_logs import dagster_resources, log_bytes
 
 SEED = 20261120
 
@@ -203,8 +203,8 @@ def test_materialize_by_hand_ingests_every_settled_file_and_reprocess_job(pg_set
 def test_a_file_that_cannot_be_loaded_fails_the_run_and_is_named(pg_settings, make_drop):
     drop = make_drop("local")
     drop.put("CU-01_20261120_060000.log", log_bytes(3), mtime=1_763_600_000)
-    res = dagster_resources(pg_settings, drop.settings())
-    res["plant"] = PlantResource(timezone="Europe/Pariss")  # a typo in PLANT_TIMEZONE
+    # a typo in PLANT_TIMEZONE
+    res = dagster_resources(pg_settings, drop.settings(), PlantSettings(timezone="Europe/Pariss"))
     result = dg.materialize([ingest_machine_logs], resources=res, raise_on_error=False)
     assert not result.success
     (failure,) = result.get_step_failure_events()

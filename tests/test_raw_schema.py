@@ -3,8 +3,6 @@ warehouse that the pre-Alembic ``create table if not exists`` DDL built."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
@@ -15,6 +13,7 @@ from shutter_assets.lib.raw_schema import (
     ensure_raw_schema,
     head_revision,
 )
+from tests.fixtures.concurrency import run_concurrently
 
 
 def revision_module(revision: str):
@@ -99,20 +98,10 @@ def test_a_warehouse_built_by_the_old_ddl_upgrades_and_keeps_each_line_once(pg_c
 
 @pytest.mark.integration
 def test_concurrent_runs_apply_the_migrations_once(pg_settings):
-    errors: list[BaseException] = []
-
     def migrate() -> None:
-        try:
-            with pg_settings.connect() as conn:
-                ensure_raw_schema(conn)
-        except BaseException as exc:
-            errors.append(exc)
+        with pg_settings.connect() as conn:
+            ensure_raw_schema(conn)
 
-    threads = [threading.Thread(target=migrate) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert run_concurrently(migrate, 3) == []
     with pg_settings.connect() as conn:
         assert current_revision(conn) == head_revision()

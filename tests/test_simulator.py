@@ -27,13 +27,8 @@ from shutter_assets.simulator.logs import (
     tree_digest,
     write_logs,
 )
-from shutter_assets.simulator.orders import (
-    STATUTS,
-    ZERO_DATE,
-    OrdersConflictError,
-    build_order_book,
-    load_orders,
-)
+from shutter_assets.simulator.order_book import STATUTS, ZERO_DATE, build_order_book
+from shutter_assets.simulator.orders import OrdersConflictError, load_orders
 from shutter_assets.simulator.plant import (
     MACHINE_TYPES,
     MACHINES,

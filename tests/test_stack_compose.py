@@ -31,6 +31,7 @@ import yaml
 from shutter_assets.lib.drop import DropSettings, open_drop
 from tests.fixtures.databases import server_mysql as mysql_server
 from tests.fixtures.databases import server_postgres
+from tests.fixtures.settings import code_location_variables
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yaml"
@@ -476,9 +477,10 @@ def instance_env_vars() -> set[str]:
     return found
 
 
-# Settings the code reads through the resources' helpers or os.environ (shutter_assets/**.py).
+# Settings the code reads through os.environ directly (shutter_assets/**.py); the settings
+# classes' variables come from lib/settings.py (tests/fixtures/settings.py lists the classes).
 CODE_ENV_READ = re.compile(
-    r"(?:EnvVar(?:\.int)?|_env(?:_int)?|environ\.get|getenv)\(\s*[\"']([A-Z][A-Z0-9_]*)[\"']"
+    r"(?:EnvVar(?:\.int)?|environ\.get|getenv)\(\s*[\"']([A-Z][A-Z0-9_]*)[\"']"
 )
 # The compose drop is plain FTP on the stack's network: the SFTP/FTPS-only settings stay unset.
 NOT_FOR_COMPOSE = {"SFTP_KNOWN_HOSTS", "SFTP_INSECURE_ACCEPT_ANY_HOST_KEY", "FTP_TLS_CA_FILE"}
@@ -493,7 +495,7 @@ WAREHOUSE_INIT_ONLY = {
 
 
 def code_env_vars() -> set[str]:
-    found: set[str] = set()
+    found: set[str] = code_location_variables()
     for path in (ROOT / "shutter_assets").rglob("*.py"):
         found |= set(CODE_ENV_READ.findall(path.read_text()))
     return found

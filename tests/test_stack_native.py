@@ -19,7 +19,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -27,7 +26,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from unittest.mock import patch
@@ -39,6 +38,8 @@ import yaml
 from dagster._core.definitions.run_request import InstigatorType
 from dagster._core.scheduler.instigation import TickStatus
 
+from shutter_assets.lib.drop import DropSettings
+from shutter_assets.lib.plant import PlantSettings
 from tests.fixtures.databases import (
     create_mysql_database,
     create_pg_database,
@@ -46,6 +47,8 @@ from tests.fixtures.databases import (
     drop_pg_database,
     drop_role,
 )
+from tests.fixtures.processes import stop_process_group
+from tests.fixtures.settings import settings_env
 
 pytestmark = pytest.mark.integration
 
@@ -158,14 +161,8 @@ class Stack:
 
     def stop(self, name: str) -> None:
         proc = self.procs.get(name)
-        if proc is None or proc.poll() is not None:
-            return
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        if proc is not None:
+            stop_process_group(proc, grace_s=30)
 
     def run(self, cmd: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -206,20 +203,13 @@ def stack(tmp_path_factory) -> Iterator[Stack]:
         "DAGSTER_HOME": str(home),
         "DAGSTER_DATA_DIR": str(workdir / "artifacts"),
         "DAGSTER_COMPUTE_LOGS_DIR": str(workdir / "compute_logs"),
-        "POSTGRES_HOST": dagster_db.host,
-        "POSTGRES_PORT": str(dagster_db.port),
-        "POSTGRES_USER": dagster_db.user,
-        "POSTGRES_PASSWORD": dagster_db.password,
-        "POSTGRES_DB": warehouse.dbname,
+        **settings_env(
+            replace(dagster_db, dbname=warehouse.dbname),
+            legacy,
+            DropSettings(protocol="local", remote_dir=str(drop)),
+            PlantSettings(),
+        ),
         "DAGSTER_PG_DB": dagster_db.dbname,
-        "MYSQL_HOST": legacy.host,
-        "MYSQL_PORT": str(legacy.port),
-        "MYSQL_USER": legacy.user,
-        "MYSQL_PASSWORD": legacy.password,
-        "MYSQL_DATABASE": legacy.database,
-        "FTP_PROTOCOL": "local",
-        "FTP_REMOTE_DIR": str(drop),
-        "PLANT_TIMEZONE": "Europe/Paris",
         "DAGSTER_DISABLE_TELEMETRY": "1",
         # A manifest parsed for this module's warehouse, outside the checkout's target/.
         "DBT_TARGET_PATH": str(workdir / "dbt_target"),

@@ -17,7 +17,6 @@ import json
 import os
 import re
 import secrets
-import signal
 import socket
 import ssl
 import subprocess
@@ -34,6 +33,7 @@ import yaml
 
 from shutter_api.keys import digest
 from tests.fixtures.api_server import run_api
+from tests.fixtures.processes import stop_process_group
 
 pytestmark = pytest.mark.integration
 
@@ -75,16 +75,6 @@ def wait_port(port: int, proc: subprocess.Popen, log: Path) -> None:
                 return
         time.sleep(0.2)
     pytest.fail(f"nothing listens on {port}:\n{log.read_text()[-3000:]}")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
 
 
 def tls_ready(ca: Path, port: int) -> bool:
@@ -197,7 +187,7 @@ def proxy(tmp_path_factory) -> Iterator[dict[str, str]]:
         }
     finally:
         for proc in reversed(procs):
-            stop(proc)
+            stop_process_group(proc)
         api_server.close()
 
 

@@ -23,13 +23,10 @@ from dagster._daemon.sensor import execute_sensor_iteration
 
 from shutter_assets.defs.dbt.assets import shutter_dbt
 from shutter_assets.defs.dbt.project import dbt_project
-from shutter_assets.defs.dbt.resources import DbtTargetRetention
-from shutter_assets.defs.housekeeping.purge import (
-    RetentionSettings,
-    purge_history_job,
-    purge_runs,
-)
-from shutter_assets.lib.retention import prune_dbt_targets, tree_size
+from shutter_assets.defs.housekeeping.purge import purge_history_job, purge_runs
+from shutter_assets.defs.resources import as_resources
+from shutter_assets.lib.retention import RetentionSettings, prune_dbt_targets, tree_size
+from tests.fixtures.settings import use_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,14 +60,7 @@ def test_dbt_builds_leave_at_most_dbt_target_keep_invocation_folders(pg_settings
     """The real asset, twice with DBT_TARGET_KEEP=1: the first build's folder is gone.
 
     Only one seed, without its checks, so each build is short."""
-    for name, value in {
-        "POSTGRES_HOST": pg_settings.host,
-        "POSTGRES_PORT": str(pg_settings.port),
-        "POSTGRES_USER": pg_settings.user,
-        "POSTGRES_DB": pg_settings.dbname,
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("POSTGRES_PASSWORD", raising=False)
+    use_settings(monkeypatch, pg_settings)
     from dagster_dbt import DbtCliResource
 
     from shutter_assets.defs.dbt.project import DBT_EXECUTABLE
@@ -78,7 +68,7 @@ def test_dbt_builds_leave_at_most_dbt_target_keep_invocation_folders(pg_settings
     target = dbt_project.project_dir / "target"
     resources = {
         "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
-        "dbt_targets": DbtTargetRetention(keep=1),
+        **as_resources(RetentionSettings(dbt_target_keep=1)),
     }
     seed = dg.AssetSelection.assets(["staging", "machine_types"]).without_checks()
     runs = []
@@ -128,7 +118,7 @@ def test_purge_history_deletes_old_runs_and_their_captured_logs(tmp_path):
         # The daily job with the shipped run retention keeps fresh runs; captured logs idle
         # longer than DAGSTER_COMPUTE_LOG_RETENTION_DAYS (0 here) go.
         purge = purge_history_job.execute_in_process(
-            instance=instance, resources={"retention": RetentionSettings(compute_log_days=0)}
+            instance=instance, resources=as_resources(RetentionSettings(compute_log_days=0))
         )
         assert purge.success
         remaining = compute_log_runs(logs)
@@ -208,7 +198,7 @@ def test_purge_history_refuses_a_zero_run_retention(tmp_path):
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
         result = purge_history_job.execute_in_process(
             instance=instance,
-            resources={"retention": RetentionSettings(run_days=0)},
+            resources=as_resources(RetentionSettings(run_days=0)),
             raise_on_error=False,
         )
     assert not result.success

@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import psycopg
 import pytest
@@ -18,7 +18,9 @@ from psycopg import sql
 
 from shutter_assets.lib.bi_access import ensure_readonly_role
 from shutter_assets.lib.connections import PostgresSettings
+from shutter_assets.lib.warehouse_roles import BIAccessSettings, PipelineOwnerSettings
 from tests.fixtures.databases import server_postgres, unique_name
+from tests.fixtures.settings import settings_env
 
 pytestmark = pytest.mark.integration
 
@@ -34,16 +36,11 @@ class Stack:
     def env(self, **extra: str) -> dict[str, str]:
         return {
             **os.environ,
-            "POSTGRES_HOST": self.admin.host,
-            "POSTGRES_PORT": str(self.admin.port),
-            "POSTGRES_USER": self.admin.user,
-            "POSTGRES_PASSWORD": self.admin.password,
-            "POSTGRES_DB": self.warehouse,
-            "DAGSTER_PG_DB": self.dagster_db,
-            "POSTGRES_PIPELINE_USER": self.pipeline,
-            "POSTGRES_PIPELINE_PASSWORD": "pipe$line'pw",
-            "BI_READONLY_ROLE": self.bi,
-            "BI_READONLY_PASSWORD": "bi-pw-1",
+            **settings_env(
+                replace(self.admin, dbname=self.warehouse),
+                PipelineOwnerSettings(self.pipeline, "pipe$line'pw", self.dagster_db),
+                BIAccessSettings(self.bi, "bi-pw-1"),
+            ),
             **extra,
         }
 

@@ -1,4 +1,5 @@
-{#- The plant's IANA time zone: the dbt var wins, else the PLANT_TIMEZONE env var, else Paris. -#}
+{#- The plant's IANA time zone: the dbt var wins, else the PLANT_TIMEZONE env var, else Paris
+    (the same default as Python's, shutter_assets/lib/plant.py). -#}
 {% macro plant_timezone() -%}
     {%- set tz = var('plant_timezone', none) or env_var('PLANT_TIMEZONE', 'Europe/Paris') -%}
     {{- return(tz) -}}

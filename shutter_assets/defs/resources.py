@@ -1,14 +1,22 @@
-"""Resources shared by every feature: the warehouse, the legacy orders database, the log drop.
+"""Resources shared by every feature (warehouse, legacy orders, log drop, plant) and the one way
+any resource is made from a settings object.
 
-All settings come from the environment through ``dg.EnvVar`` (DESIGN.md section 3), resolved when
-a run or a sensor tick starts, never at import time.
+Settings live in Dagster-free dataclasses (``lib/connections.py``, ``lib/drop``, ``lib/plant.py``,
+``lib/log_settings.py``...), each default written once and read from the environment by
+``lib.settings.from_env`` when the definitions load (never at import; a run or a sensor tick
+loads them in the code server's environment, DESIGN.md section 3). ``as_resources`` turns
+settings objects into the resources the assets ask for, under their keys: the definitions and
+the tests build resources the same way. The resources are plain Python objects, declared in
+signatures with ``dg.ResourceParam`` (the ``*Resource`` aliases); they carry no Dagster config,
+so no secret is ever shown in the UI.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
 import psycopg
@@ -16,71 +24,38 @@ import pymysql
 
 from shutter_assets.lib.connections import MySQLSettings, PostgresSettings
 from shutter_assets.lib.drop import DropSettings, LogDrop, open_drop
+from shutter_assets.lib.log_settings import MachineLogsSettings
+from shutter_assets.lib.mysql_sync import SyncOptions
+from shutter_assets.lib.plant import PlantSettings
+from shutter_assets.lib.retention import RetentionSettings
+from shutter_assets.lib.warehouse_roles import ApiAccessSettings, BIAccessSettings
 
 
-class WarehouseResource(dg.ConfigurableResource):
+@dataclass(frozen=True)
+class Warehouse:
     """The PostgreSQL warehouse (raw, raw_commandes, staging, intermediate, marts)."""
 
-    host: str = "127.0.0.1"
-    port: int = 5432
-    user: str = "postgres"
-    password: str = ""
-    database: str = "shutter_dw"
-
-    @property
-    def settings(self) -> PostgresSettings:
-        return PostgresSettings(self.host, self.port, self.user, self.password, self.database)
+    settings: PostgresSettings
 
     def connect(self, autocommit: bool = False) -> psycopg.Connection:
         return self.settings.connect(autocommit=autocommit)
 
 
-class LegacyOrdersResource(dg.ConfigurableResource):
+@dataclass(frozen=True)
+class LegacyOrders:
     """The legacy MySQL ``db_commandes`` database; the platform only ever reads it."""
 
-    host: str = "127.0.0.1"
-    port: int = 3306
-    user: str = "root"
-    password: str = ""
-    database: str = "db_commandes"
-
-    @property
-    def settings(self) -> MySQLSettings:
-        return MySQLSettings(self.host, self.port, self.user, self.password, self.database)
+    settings: MySQLSettings
 
     def connect(self, **kwargs) -> pymysql.connections.Connection:
         return self.settings.connect(**kwargs)
 
 
-class LogDropResource(dg.ConfigurableResource):
+@dataclass(frozen=True)
+class LogDropSource:
     """Where the machines upload their log files: ftp, ftps, sftp or a local directory."""
 
-    protocol: str = "local"
-    host: str = ""
-    port: int = 0
-    user: str = ""
-    password: str = ""
-    remote_dir: str = "var/drop"
-    known_hosts: str = ""
-    insecure_accept_any_host_key: str = "0"
-    tls_ca_file: str = ""
-    timeout_s: float = 30.0
-
-    @property
-    def settings(self) -> DropSettings:
-        return DropSettings(
-            protocol=self.protocol,
-            host=self.host,
-            port=self.port,
-            user=self.user,
-            password=self.password,
-            remote_dir=self.remote_dir,
-            known_hosts=self.known_hosts,
-            insecure_accept_any_host_key=self.insecure_accept_any_host_key.strip().lower()
-            in ("1", "true", "yes"),
-            timeout_s=self.timeout_s,
-            tls_ca_file=self.tls_ca_file,
-        )
+    settings: DropSettings
 
     @contextmanager
     def open(self) -> Iterator[LogDrop]:
@@ -88,54 +63,48 @@ class LogDropResource(dg.ConfigurableResource):
             yield drop
 
 
-class PlantResource(dg.ConfigurableResource):
-    """Facts about the plant itself that the data needs: the machines' wall-clock time zone."""
+WarehouseResource = dg.ResourceParam[Warehouse]
+LegacyOrdersResource = dg.ResourceParam[LegacyOrders]
+LogDropResource = dg.ResourceParam[LogDropSource]
+PlantResource = dg.ResourceParam[PlantSettings]
 
-    timezone: str = "Europe/Paris"
+# Settings class -> the resource keys it provides and how each is made from the settings.
+_RESOURCES: dict[type, list[tuple[str, Callable[[Any], Any]]]] = {
+    PostgresSettings: [("warehouse", Warehouse)],
+    MySQLSettings: [("legacy_orders", LegacyOrders)],
+    DropSettings: [("log_drop", LogDropSource)],
+    PlantSettings: [("plant", lambda s: s)],
+    MachineLogsSettings: [("machine_logs", lambda s: s)],
+    SyncOptions: [("legacy_orders_sync", lambda s: s)],
+    BIAccessSettings: [("bi_access", lambda s: s)],
+    ApiAccessSettings: [("api_access", lambda s: s)],
+    RetentionSettings: [("retention", lambda s: s), ("dbt_targets", lambda s: s)],
+}
 
 
-def _env(name: str, default: str) -> str | dg.EnvVar:
-    """EnvVar when the variable is set, the documented local default otherwise.
+def as_resources(*settings: object) -> dict[str, Any]:
+    """The resources of these settings objects, keyed as the assets ask for them.
 
-    Dagster refuses an unset EnvVar; the local defaults of DESIGN.md section 3 keep a bare checkout
-    working while production takes every value from the environment.
+    Raises ``TypeError`` for an object that is no settings class of a resource.
     """
-    return dg.EnvVar(name) if os.environ.get(name) else default
+    resources: dict[str, Any] = {}
+    for item in settings:
+        makers = _RESOURCES.get(type(item))
+        if makers is None:
+            raise TypeError(f"{type(item).__name__} is not the settings of a resource")
+        for key, make in makers:
+            resources[key] = make(item)
+    return resources
 
 
-def _env_int(name: str, default: int) -> int | dg.EnvVar:
-    return dg.EnvVar.int(name) if os.environ.get(name) else default
-
-
-def build_resources() -> dict[str, dg.ConfigurableResource]:
-    return {
-        "warehouse": WarehouseResource(
-            host=_env("POSTGRES_HOST", "127.0.0.1"),
-            port=_env_int("POSTGRES_PORT", 5432),
-            user=_env("POSTGRES_USER", "postgres"),
-            password=_env("POSTGRES_PASSWORD", ""),
-            database=_env("POSTGRES_DB", "shutter_dw"),
-        ),
-        "legacy_orders": LegacyOrdersResource(
-            host=_env("MYSQL_HOST", "127.0.0.1"),
-            port=_env_int("MYSQL_PORT", 3306),
-            user=_env("MYSQL_USER", "root"),
-            password=_env("MYSQL_PASSWORD", ""),
-            database=_env("MYSQL_DATABASE", "db_commandes"),
-        ),
-        "plant": PlantResource(timezone=_env("PLANT_TIMEZONE", "Europe/Paris")),
-        "log_drop": LogDropResource(
-            protocol=_env("FTP_PROTOCOL", "local"),
-            host=_env("FTP_HOST", ""),
-            port=_env_int("FTP_PORT", 0),
-            user=_env("FTP_USER", ""),
-            password=_env("FTP_PASSWORD", ""),
-            remote_dir=_env("FTP_REMOTE_DIR", "var/drop"),
-            known_hosts=_env("SFTP_KNOWN_HOSTS", ""),
-            insecure_accept_any_host_key=_env("SFTP_INSECURE_ACCEPT_ANY_HOST_KEY", "0"),
-            tls_ca_file=_env("FTP_TLS_CA_FILE", ""),
-        ),
-    }
+def build_resources(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The shared resources from ``environ`` (default ``os.environ``)."""
+    return as_resources(
+        PostgresSettings.from_env(environ),
+        MySQLSettings.from_env(environ),
+        DropSettings.from_env(environ),
+        PlantSettings.from_env(environ),
+    )
 
 
 @dg.definitions

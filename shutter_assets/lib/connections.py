@@ -1,35 +1,30 @@
 """Connection settings for the warehouse and the legacy database, kept free of Dagster.
 
 Both the Dagster resources and the command-line tools (simulator, demo, benchmarks) build their
-connections here, so there is one place that knows how to reach each server.
+connections here, so there is one place that knows how to reach each server. The variables
+(DESIGN.md section 3) and their local defaults are declared on the fields, read by
+``lib.settings.from_env``; passwords may also come from ``<VAR>_FILE``.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import psycopg
 import pymysql
 
+from shutter_assets.lib.settings import FromEnv, setting
+
 
 @dataclass(frozen=True)
-class PostgresSettings:
-    host: str = "127.0.0.1"
-    port: int = 5432
-    user: str = "postgres"
-    password: str = ""
-    dbname: str = "shutter_dw"
+class PostgresSettings(FromEnv):
+    """The warehouse: ``POSTGRES_*``."""
 
-    @classmethod
-    def from_env(cls, db_var: str = "POSTGRES_DB") -> PostgresSettings:
-        return cls(
-            host=os.environ.get("POSTGRES_HOST", cls.host),
-            port=int(os.environ.get("POSTGRES_PORT", cls.port)),
-            user=os.environ.get("POSTGRES_USER", cls.user),
-            password=os.environ.get("POSTGRES_PASSWORD", cls.password),
-            dbname=os.environ.get(db_var, cls.dbname),
-        )
+    host: str = setting("POSTGRES_HOST", "127.0.0.1")
+    port: int = setting("POSTGRES_PORT", 5432)
+    user: str = setting("POSTGRES_USER", "postgres")
+    password: str = setting("POSTGRES_PASSWORD", "", secret=True)
+    dbname: str = setting("POSTGRES_DB", "shutter_dw")
 
     def with_db(self, dbname: str) -> PostgresSettings:
         return PostgresSettings(self.host, self.port, self.user, self.password, dbname)
@@ -49,22 +44,14 @@ class PostgresSettings:
 
 
 @dataclass(frozen=True)
-class MySQLSettings:
-    host: str = "127.0.0.1"
-    port: int = 3306
-    user: str = "root"
-    password: str = ""
-    database: str = "db_commandes"
+class MySQLSettings(FromEnv):
+    """The legacy orders database: ``MYSQL_*``."""
 
-    @classmethod
-    def from_env(cls) -> MySQLSettings:
-        return cls(
-            host=os.environ.get("MYSQL_HOST", cls.host),
-            port=int(os.environ.get("MYSQL_PORT", cls.port)),
-            user=os.environ.get("MYSQL_USER", cls.user),
-            password=os.environ.get("MYSQL_PASSWORD", cls.password),
-            database=os.environ.get("MYSQL_DATABASE", cls.database),
-        )
+    host: str = setting("MYSQL_HOST", "127.0.0.1")
+    port: int = setting("MYSQL_PORT", 3306)
+    user: str = setting("MYSQL_USER", "root")
+    password: str = setting("MYSQL_PASSWORD", "", secret=True)
+    database: str = setting("MYSQL_DATABASE", "db_commandes")
 
     def connect(self, database: str | None = "", **kwargs) -> pymysql.connections.Connection:
         """Open a connection with UTC session time so TIMESTAMP columns are never shifted.

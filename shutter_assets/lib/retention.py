@@ -18,7 +18,20 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
+
+from shutter_assets.lib.settings import FromEnv, setting
+
+
+@dataclass(frozen=True)
+class RetentionSettings(FromEnv):
+    """What is kept: finished runs with their event logs and captured run logs (days), dbt
+    invocation folders under ``dbt_project/target/`` (count)."""
+
+    run_days: int = setting("DAGSTER_RUN_RETENTION_DAYS", 90)
+    compute_log_days: int = setting("DAGSTER_COMPUTE_LOG_RETENTION_DAYS", 14)
+    dbt_target_keep: int = setting("DBT_TARGET_KEEP", 5)
 
 
 def tree_size(path: Path) -> int:

@@ -11,19 +11,45 @@ The BI read-only role (``shutter_assets.lib.bi_access``) is created through the 
 
 from __future__ import annotations
 
-import os
 import sys
+from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
 
 from shutter_assets.lib.connections import PostgresSettings
+from shutter_assets.lib.settings import FromEnv, setting
 
 # Schemas whose objects the server owns; everything else in the platform's databases is its own.
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast")
 # A schema of pg_database_owner (PostgreSQL 15's public schema) already follows the database's
 # owner; one of an older cluster's template (owned by the superuser) is handed over like the rest.
 DATABASE_OWNER = "pg_database_owner"
+
+
+@dataclass(frozen=True)
+class PipelineOwnerSettings(FromEnv):
+    """The owner role the Dagster services connect as, and Dagster's own database."""
+
+    user: str = setting("POSTGRES_PIPELINE_USER", "")
+    password: str = setting("POSTGRES_PIPELINE_PASSWORD", "", secret=True)
+    dagster_db: str = setting("DAGSTER_PG_DB", "dagster")
+
+
+@dataclass(frozen=True)
+class BIAccessSettings(FromEnv):
+    """Name and (optional) password of the read-only role BI tools connect with."""
+
+    role: str = setting("BI_READONLY_ROLE", "bi_reader")
+    password: str = setting("BI_READONLY_PASSWORD", "", secret=True)
+
+
+@dataclass(frozen=True)
+class ApiAccessSettings(FromEnv):
+    """Name and (optional) password of the read-only role the REST API connects with."""
+
+    role: str = setting("API_DB_USER", "api_reader")
+    password: str = setting("API_DB_PASSWORD", "", secret=True)
 
 
 def ensure_login_role(
@@ -146,35 +172,29 @@ def main() -> int:
     """
     from shutter_assets.lib.bi_access import BI_ROLE_ATTRIBUTES, ensure_readonly_role
 
-    admin = PostgresSettings.from_env()
-    role = os.environ.get("POSTGRES_PIPELINE_USER", "")
-    databases = [admin.dbname, os.environ.get("DAGSTER_PG_DB", "dagster")]
     try:
-        created = ensure_pipeline_owner(
-            admin, role, os.environ.get("POSTGRES_PIPELINE_PASSWORD", ""), databases
-        )
+        admin = PostgresSettings.from_env()
+        owner = PipelineOwnerSettings.from_env()
+        role = owner.user
+        databases = [admin.dbname, owner.dagster_db]
+        created = ensure_pipeline_owner(admin, role, owner.password, databases)
         print(f"pipeline role {role} {'created' if created else 'updated'}, owns {databases}")
         # The superuser creates the read-only roles (the pipeline has no CREATEROLE): the BI
         # tools' and the REST API's; the grants and the default privileges are the pipeline's, as
         # the bi/readonly_role and api/readonly_role assets re-apply them.
         readers = [
-            ("BI_READONLY_ROLE", "bi_reader", "BI_READONLY_PASSWORD"),
-            ("API_DB_USER", "api_reader", "API_DB_PASSWORD"),
+            ("BI_READONLY_ROLE", BIAccessSettings.from_env()),
+            ("API_DB_USER", ApiAccessSettings.from_env()),
         ]
         with admin.connect(autocommit=True) as conn:
-            for setting, default, password_setting in readers:
-                reader = os.environ.get(setting, default)
+            for variable, reader in readers:
                 ensure_login_role(
-                    conn,
-                    reader,
-                    os.environ.get(password_setting) or None,
-                    BI_ROLE_ATTRIBUTES,
-                    setting,
+                    conn, reader.role, reader.password or None, BI_ROLE_ATTRIBUTES, variable
                 )
                 conn.execute(sql.SQL("set role {}").format(sql.Identifier(role)))
-                ensure_readonly_role(conn, reader, setting=setting)
+                ensure_readonly_role(conn, reader.role, setting=variable)
                 conn.execute("reset role")
-                print(f"read-only role {reader} ({setting}) reads {admin.dbname}.marts")
+                print(f"read-only role {reader.role} ({variable}) reads {admin.dbname}.marts")
     except (ValueError, psycopg.Error) as exc:
         print(f"warehouse-init: {exc}", file=sys.stderr)
         return 1

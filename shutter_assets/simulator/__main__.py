@@ -22,13 +22,8 @@ from shutter_assets.simulator.logs import (
     live_file,
     write_logs,
 )
-from shutter_assets.simulator.orders import (
-    DEFAULT_ORDERS,
-    DEFAULT_START,
-    OrdersConflictError,
-    build_order_book,
-    load_orders,
-)
+from shutter_assets.simulator.order_book import DEFAULT_ORDERS, DEFAULT_START, build_order_book
+from shutter_assets.simulator.orders import OrdersConflictError, load_orders
 from shutter_assets.simulator.plant import MACHINES
 
 

@@ -20,6 +20,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from shutter_assets.lib.plant import PlantSettings
 from shutter_assets.simulator.calendar import session_calendar
 from shutter_assets.simulator.mess import (
     GrowingFile,
@@ -32,7 +33,7 @@ from shutter_assets.simulator.mess import (
     style_for,
     truncated_last_line,
 )
-from shutter_assets.simulator.orders import (
+from shutter_assets.simulator.order_book import (
     DEFAULT_ORDERS,
     DEFAULT_START,
     OrderBook,
@@ -50,7 +51,7 @@ from shutter_assets.simulator.truth import (
     RejectTruth,
 )
 
-DEFAULT_TZ = "Europe/Paris"
+DEFAULT_TZ = PlantSettings().timezone  # the one default of PLANT_TIMEZONE
 
 
 def _plan_shifts(

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from shutter_assets.simulator.orders import OrderBook
+from shutter_assets.simulator.order_book import OrderBook
 from shutter_assets.simulator.plant import Machine
 from shutter_assets.simulator.render import Plan, Style, event_line, file_name, rel_path, wall_text
 from shutter_assets.simulator.session import SimEvent, local_ms, simulate, to_ms

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from shutter_assets.simulator.orders import OrderBook
+from shutter_assets.simulator.order_book import OrderBook
 from shutter_assets.simulator.plant import (
     ALARMS,
     IDLE_REASONS,

@@ -70,6 +70,6 @@ def shutter_dbt(
         prune_dbt_targets(
             invocation.target_path.parent,
             context.op_execution_context.op.name,
-            dbt_targets.keep,
+            dbt_targets.dbt_target_keep,
             current=invocation.target_path,
         )

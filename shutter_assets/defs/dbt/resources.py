@@ -5,20 +5,13 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 
 from shutter_assets.defs.dbt.project import DBT_EXECUTABLE, dbt_project
-from shutter_assets.defs.resources import _env, _env_int
+from shutter_assets.lib.retention import RetentionSettings
+from shutter_assets.lib.warehouse_roles import BIAccessSettings
 
-
-class BIAccessResource(dg.ConfigurableResource):
-    """Name and (optional) password of the read-only role BI tools connect with."""
-
-    role: str = "bi_reader"
-    password: str = ""
-
-
-class DbtTargetRetention(dg.ConfigurableResource):
-    """How many dbt invocation folders (``target/shutter_dbt-*``) are kept (``DBT_TARGET_KEEP``)."""
-
-    keep: int = 5
+# ``BI_READONLY_ROLE`` / ``BI_READONLY_PASSWORD`` (lib/warehouse_roles.py).
+BIAccessResource = dg.ResourceParam[BIAccessSettings]
+# ``DBT_TARGET_KEEP``: dbt invocation folders (``target/shutter_dbt-*``) kept (lib/retention.py).
+DbtTargetRetention = dg.ResourceParam[RetentionSettings]
 
 
 @dg.definitions
@@ -26,10 +19,7 @@ def dbt_resources() -> dg.Definitions:
     return dg.Definitions(
         resources={
             "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
-            "dbt_targets": DbtTargetRetention(keep=_env_int("DBT_TARGET_KEEP", 5)),
-            "bi_access": BIAccessResource(
-                role=_env("BI_READONLY_ROLE", "bi_reader"),
-                password=_env("BI_READONLY_PASSWORD", ""),
-            ),
+            "dbt_targets": RetentionSettings.from_env(),
+            "bi_access": BIAccessSettings.from_env(),
         }
     )

@@ -10,7 +10,6 @@ database-tuning guide describes, run through the public instance API
 touched.
 """
 
-import os
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,8 +17,8 @@ from pathlib import Path
 import dagster as dg
 from dagster._core.storage.local_compute_log_manager import LocalComputeLogManager
 
-from shutter_assets.defs.resources import _env_int
-from shutter_assets.lib.retention import prune_compute_logs, prune_tick_logs
+from shutter_assets.lib.plant import PlantSettings
+from shutter_assets.lib.retention import RetentionSettings, prune_compute_logs, prune_tick_logs
 
 JOB_NAME = "purge_history"
 FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
@@ -27,11 +26,8 @@ FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.Dagster
 BATCH = 200
 
 
-class RetentionSettings(dg.ConfigurableResource):
-    """Days of history kept: finished runs (with their event logs), captured run logs."""
-
-    run_days: int = 90
-    compute_log_days: int = 14
+# ``DAGSTER_RUN_RETENTION_DAYS``, ``DAGSTER_COMPUTE_LOG_RETENTION_DAYS`` (lib/retention.py).
+RetentionResource = dg.ResourceParam[RetentionSettings]
 
 
 def purge_runs(instance: dg.DagsterInstance, days: int, max_runs: int = 100_000) -> int:
@@ -79,7 +75,7 @@ def purge_compute_logs(instance: dg.DagsterInstance, days: float) -> tuple[int, 
 
 
 @dg.op(description="Deletes finished runs and captured logs past their retention.")
-def purge_expired_history(context: dg.OpExecutionContext, retention: RetentionSettings) -> None:
+def purge_expired_history(context: dg.OpExecutionContext, retention: RetentionResource) -> None:
     if retention.run_days < 1 or retention.compute_log_days < 0:
         raise dg.Failure(
             f"DAGSTER_RUN_RETENTION_DAYS={retention.run_days} must be 1 or more and "
@@ -103,7 +99,7 @@ def purge_history_job() -> None:
 
 @dg.definitions
 def housekeeping_defs() -> dg.Definitions:
-    timezone = os.environ.get("PLANT_TIMEZONE") or "Europe/Paris"
+    timezone = PlantSettings.from_env().timezone
     return dg.Definitions(
         jobs=[purge_history_job],
         schedules=[
@@ -116,10 +112,5 @@ def housekeeping_defs() -> dg.Definitions:
                 description="Daily retention of the run history and captured logs.",
             )
         ],
-        resources={
-            "retention": RetentionSettings(
-                run_days=_env_int("DAGSTER_RUN_RETENTION_DAYS", 90),
-                compute_log_days=_env_int("DAGSTER_COMPUTE_LOG_RETENTION_DAYS", 14),
-            )
-        },
+        resources={"retention": RetentionSettings.from_env()},
     )

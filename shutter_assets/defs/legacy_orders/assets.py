@@ -6,7 +6,7 @@ high-water mark together); the work is in ``shutter_assets.lib.mysql_sync``.
 
 import dagster as dg
 
-from shutter_assets.defs.legacy_orders.settings import LegacyOrdersSyncSettings
+from shutter_assets.defs.legacy_orders.settings import LegacyOrdersSyncResource
 from shutter_assets.defs.resources import LegacyOrdersResource, WarehouseResource
 from shutter_assets.lib.mysql_sync import (
     TABLE_SPECS,
@@ -109,11 +109,9 @@ def build_table_asset(spec: TableSpec) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext,
         warehouse: WarehouseResource,
         legacy_orders: LegacyOrdersResource,
-        legacy_orders_sync: LegacyOrdersSyncSettings,
+        legacy_orders_sync: LegacyOrdersSyncResource,
     ) -> dg.MaterializeResult:
-        result = sync_table(
-            legacy_orders.settings, warehouse.settings, spec, legacy_orders_sync.options
-        )
+        result = sync_table(legacy_orders.settings, warehouse.settings, spec, legacy_orders_sync)
         _log_warnings(context, spec, result)
         context.log.info(
             f"{spec.name}: {result.mode} read of {result.rows_read} rows, "

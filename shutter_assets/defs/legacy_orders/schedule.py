@@ -3,17 +3,18 @@
 The time zone is the plant's (``PLANT_TIMEZONE``), read when the definitions load, not at import.
 """
 
-import os
-
 import dagster as dg
 
 from shutter_assets.defs.legacy_orders.assets import LEGACY_ORDERS_SELECTION
+from shutter_assets.lib.plant import PlantSettings
 
 SCHEDULE_NAME = "legacy_orders_schedule"
 JOB_NAME = "legacy_orders_sync_job"
 
 
-def build_legacy_orders_schedule(timezone: str = "Europe/Paris") -> dg.ScheduleDefinition:
+def build_legacy_orders_schedule(
+    timezone: str = PlantSettings().timezone,
+) -> dg.ScheduleDefinition:
     return dg.ScheduleDefinition(
         name=SCHEDULE_NAME,
         cron_schedule="*/15 * * * *",
@@ -32,5 +33,6 @@ def build_legacy_orders_schedule(timezone: str = "Europe/Paris") -> dg.ScheduleD
 
 @dg.definitions
 def legacy_orders_schedule_defs() -> dg.Definitions:
-    timezone = os.environ.get("PLANT_TIMEZONE") or "Europe/Paris"
-    return dg.Definitions(schedules=[build_legacy_orders_schedule(timezone)])
+    return dg.Definitions(
+        schedules=[build_legacy_orders_schedule(PlantSettings.from_env().timezone)]
+    )

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from shutter_assets.defs.machine_logs.settings import MachineLogsSettings
+from shutter_assets.defs.machine_logs.settings import MachineLogsResource
 from shutter_assets.defs.resources import LogDropResource, PlantResource, WarehouseResource
 from shutter_assets.lib.log_ingest import IngestReport, ingest_files
 from shutter_assets.lib.log_registry import already_ingested
@@ -75,7 +75,7 @@ def ingest_machine_logs(
     warehouse: WarehouseResource,
     log_drop: LogDropResource,
     plant: PlantResource,
-    machine_logs: MachineLogsSettings,
+    machine_logs: MachineLogsResource,
 ):
     """Load settled log files from the drop into raw.*, one transaction per file."""
     with log_drop.open() as drop:
@@ -107,7 +107,7 @@ def ingest_machine_logs(
             files,
             plant_tz=plant.timezone,
             run_id=context.run_id,
-            archive=machine_logs.archive_enabled,
+            archive=machine_logs.archive,
         )
 
     for f in report.files:
@@ -115,6 +115,22 @@ def ingest_machine_logs(
             context.log.warning(f.archive_error)
         if f.status == "rejected":
             context.log.error(f"file rejected whole: {f.error}")
+    # One load writes the three tables: whichever of them was selected, all three are recorded.
+    for key, meta in _metadata_by_table(report).items():
+        if key in context.selected_asset_keys:
+            yield dg.MaterializeResult(asset_key=key, metadata=meta)
+        else:
+            context.log_event(dg.AssetMaterialization(asset_key=key, metadata=meta))
+    if report.failed:
+        raise dg.Failure(
+            description=f"{len(report.failed)} log file(s) could not be loaded and were left "
+            "untouched (the others are committed); the next run retries them:\n"
+            + "\n".join(f.error or f.path for f in report.failed[:20]),
+        )
+
+
+def _metadata_by_table(report: IngestReport) -> dict[dg.AssetKey, dict]:
+    """What a load reports on each of the three raw tables it writes."""
     metadata = {
         "files_loaded": dg.MetadataValue.int(report.loaded_files),
         "rows": dg.MetadataValue.int(report.rows),
@@ -127,20 +143,8 @@ def ingest_machine_logs(
         "bytes": dg.MetadataValue.int(report.bytes),
         "preview": dg.MetadataValue.md(_preview(report)),
     }
-    results = {
+    return {
         EVENTS_KEY: metadata,
         REJECTS_KEY: {"rejects": dg.MetadataValue.int(report.rejects)},
         FILES_KEY: {"files": dg.MetadataValue.int(len(report.files) - report.skipped)},
     }
-    # One load writes the three tables: whichever of them was selected, all three are recorded.
-    for key, meta in results.items():
-        if key in context.selected_asset_keys:
-            yield dg.MaterializeResult(asset_key=key, metadata=meta)
-        else:
-            context.log_event(dg.AssetMaterialization(asset_key=key, metadata=meta))
-    if report.failed:
-        raise dg.Failure(
-            description=f"{len(report.failed)} log file(s) could not be loaded and were left "
-            "untouched (the others are committed); the next run retries them:\n"
-            + "\n".join(f.error or f.path for f in report.failed[:20]),
-        )

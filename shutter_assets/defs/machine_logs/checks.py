@@ -3,7 +3,7 @@
 import dagster as dg
 
 from shutter_assets.defs.machine_logs.assets import EVENTS_KEY
-from shutter_assets.defs.machine_logs.settings import MachineLogsSettings
+from shutter_assets.defs.machine_logs.settings import MachineLogsResource
 from shutter_assets.defs.monitoring.observations import failing_metadata
 from shutter_assets.defs.resources import WarehouseResource
 from shutter_assets.lib.drop.base import RemoteFile
@@ -23,9 +23,9 @@ FILES_FAILING = dg.AssetCheckKey(EVENTS_KEY, "files_failing")
 def reject_rate(
     context: dg.AssetCheckExecutionContext,
     warehouse: WarehouseResource,
-    machine_logs: MachineLogsSettings,
+    machine_logs: MachineLogsResource,
 ) -> dg.AssetCheckResult:
-    limit = machine_logs.reject_rate_limit
+    limit = machine_logs.max_reject_rate
     with warehouse.connect() as conn:
         run_id, checked, offenders = files_over_reject_rate(conn, context.run.run_id, limit)
     table = "\n".join(
@@ -114,7 +114,7 @@ def _sensor_cursor(instance: dg.DagsterInstance) -> str | None:
 def files_failing(
     context: dg.AssetCheckExecutionContext,
     warehouse: WarehouseResource,
-    machine_logs: MachineLogsSettings,
+    machine_logs: MachineLogsResource,
 ) -> dg.AssetCheckResult:
     cursor = _sensor_cursor(context.instance)
     failing = failing_files(cursor, max_attempts=machine_logs.max_attempts)

@@ -14,7 +14,7 @@ from shutter_assets.defs.machine_logs.assets import (
     ingest_machine_logs,
 )
 from shutter_assets.defs.machine_logs.checks import SENSOR_NAME, files_failing_evaluation
-from shutter_assets.defs.machine_logs.settings import MachineLogsSettings
+from shutter_assets.defs.machine_logs.settings import MachineLogsResource
 from shutter_assets.defs.resources import LogDropResource, WarehouseResource
 from shutter_assets.lib.drop.base import describe_skipped
 from shutter_assets.lib.log_registry import already_ingested
@@ -38,7 +38,7 @@ def machine_logs_sensor(
     context: dg.SensorEvaluationContext,
     log_drop: LogDropResource,
     warehouse: WarehouseResource,
-    machine_logs: MachineLogsSettings,
+    machine_logs: MachineLogsResource,
 ) -> dg.SensorResult:
     with log_drop.open() as drop:
         listing = drop.list_files()

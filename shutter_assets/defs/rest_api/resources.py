@@ -3,23 +3,13 @@ contributes only what that function returns)."""
 
 import dagster as dg
 
-from shutter_assets.defs.resources import _env
+from shutter_assets.defs.resources import as_resources
+from shutter_assets.lib.warehouse_roles import ApiAccessSettings
 
-
-class ApiAccessResource(dg.ConfigurableResource):
-    """Name and (optional) password of the read-only role the REST API connects with."""
-
-    role: str = "api_reader"
-    password: str = ""
+# ``API_DB_USER`` / ``API_DB_PASSWORD``: the REST API's read-only role (lib/warehouse_roles.py).
+ApiAccessResource = dg.ResourceParam[ApiAccessSettings]
 
 
 @dg.definitions
 def rest_api_resources() -> dg.Definitions:
-    return dg.Definitions(
-        resources={
-            "api_access": ApiAccessResource(
-                role=_env("API_DB_USER", "api_reader"),
-                password=_env("API_DB_PASSWORD", ""),
-            )
-        }
-    )
+    return dg.Definitions(resources=as_resources(ApiAccessSettings.from_env()))

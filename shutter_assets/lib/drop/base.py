@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import BinaryIO, Protocol
 
 from shutter_assets.lib.log_names import UnsafePathError, check_drop_path, path_problem, readable
+from shutter_assets.lib.settings import FromEnv, setting
 
 ARCHIVE_DIR = "archive"
 
@@ -21,17 +22,20 @@ class DropError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class DropSettings:
-    protocol: str = "local"  # ftp | ftps | sftp | local
-    host: str = ""
-    port: int = 0  # 0 = the protocol's default port
-    user: str = ""
-    password: str = ""
-    remote_dir: str = "var/drop"
-    known_hosts: str = ""  # empty = ~/.ssh/known_hosts
-    insecure_accept_any_host_key: bool = False
+class DropSettings(FromEnv):
+    """Where the machines upload their log files: ``FTP_*`` and ``SFTP_*`` (DESIGN.md section 3)."""
+
+    protocol: str = setting("FTP_PROTOCOL", "local")  # ftp | ftps | sftp | local
+    host: str = setting("FTP_HOST", "")
+    port: int = setting("FTP_PORT", 0)  # 0 = the protocol's default port
+    user: str = setting("FTP_USER", "")
+    password: str = setting("FTP_PASSWORD", "", secret=True)
+    remote_dir: str = setting("FTP_REMOTE_DIR", "var/drop")
+    known_hosts: str = setting("SFTP_KNOWN_HOSTS", "")  # empty = ~/.ssh/known_hosts
+    insecure_accept_any_host_key: bool = setting("SFTP_INSECURE_ACCEPT_ANY_HOST_KEY", False)
     timeout_s: float = 30.0
-    tls_ca_file: str = ""  # ftps: PEM file of the CA/certificate to trust; empty = system store
+    # ftps: PEM file of the CA/certificate to trust; empty = system store
+    tls_ca_file: str = setting("FTP_TLS_CA_FILE", "")
 
 
 @dataclass(frozen=True, order=True)

@@ -192,16 +192,25 @@ class SftpDrop:
                 "has 'Subsystem sftp' configured"
             ) from exc
         try:
-            self._base = sftp.normalize(s.remote_dir.strip() or ".").rstrip("/")
-            if not stat.S_ISDIR(sftp.stat(self._base or "/").st_mode or 0):
-                raise OSError(f"{self._base} is not a folder")
-        except _ERRORS as exc:
+            self._base = self._remote_folder(sftp)
+        except DropError:
             client.close()
+            raise
+        self._client, self._sftp = client, sftp
+
+    def _remote_folder(self, sftp: paramiko.SFTPClient) -> str:
+        """``FTP_REMOTE_DIR`` as an absolute path on the server; DropError when not a folder."""
+        remote_dir = self.settings.remote_dir
+        try:
+            base = sftp.normalize(remote_dir.strip() or ".").rstrip("/")
+            if not stat.S_ISDIR(sftp.stat(base or "/").st_mode or 0):
+                raise OSError(f"{base} is not a folder")
+        except _ERRORS as exc:
             raise DropError(
-                f"folder {s.remote_dir!r} not found on SFTP server {self.where} ({exc}); check "
+                f"folder {remote_dir!r} not found on SFTP server {self.where} ({exc}); check "
                 "FTP_REMOTE_DIR (relative to the user's home folder)"
             ) from exc
-        self._client, self._sftp = client, sftp
+        return base
 
     def _session(self) -> paramiko.SFTPClient:
         """The SFTP session, reconnected if the server dropped the previous one."""

@@ -2,7 +2,8 @@
 
 Error messages quote connection strings, URLs and sometimes configuration values. Three rules,
 applied to subjects and bodies before they are stored and again before they are sent:
-the value of every environment variable whose name says it is a secret, credentials inside URLs
+the value of every environment variable whose name says it is a secret (for ``<VAR>_FILE``, the
+file's content, as ``lib/settings.py`` reads it), credentials inside URLs
 (``scheme://user:secret@host``), and ``password=...``-style pairs.
 """
 
@@ -11,6 +12,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
+
+from shutter_assets.lib.settings import SettingsError, read_variable
 
 MASK = "***"
 SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|_KEY$|_HASH$|WEBHOOK_URL)", re.I)
@@ -26,7 +29,18 @@ _PAIRS = re.compile(
 def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
     """Values of the secret-named variables, longest first (so a prefix never hides the rest)."""
     env = os.environ if environ is None else environ
-    found = {v for k, v in env.items() if SECRET_NAME.search(k) and len(v) >= MIN_SECRET_LEN}
+    found: set[str] = set()
+    for name, value in env.items():
+        base = name.removesuffix("_FILE")
+        if not SECRET_NAME.search(base):
+            continue
+        if base != name:  # a Docker secret: the value is the file's content
+            try:
+                value = read_variable({name: value}, base, is_secret=True) or ""
+            except SettingsError:
+                continue
+        if len(value) >= MIN_SECRET_LEN:
+            found.add(value)
     return sorted(found, key=len, reverse=True)
 
 

@@ -3,20 +3,21 @@
 No Dagster here. ``AlertSettings.from_env()`` is called when a sensor tick, a check or the
 definitions load (freshness lags shape the checks themselves), never at import time.
 Durations are seconds; an empty ``ALERT_SMTP_HOST`` or ``ALERT_WEBHOOK_URL`` turns that channel off.
+``ALERT_SMTP_PASSWORD`` and ``ALERT_WEBHOOK_URL`` may come from ``<VAR>_FILE`` (lib/settings.py).
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 
-_TRUE = ("1", "true", "yes", "on")
+from shutter_assets.lib.settings import FromEnv, secret, variables
 
 
 @dataclass(frozen=True)
-class AlertSettings:
+class AlertSettings(FromEnv):
     """Thresholds of the monitoring checks and where alerts go (docs/operations.md)."""
+
+    ENV_PREFIX = "ALERT_"
 
     # Freshness: an asset not materialized for longer than its lag fails its freshness check.
     freshness_machine_logs_s: int = 7200
@@ -33,13 +34,13 @@ class AlertSettings:
     smtp_port: int = 587
     smtp_starttls: bool = True
     smtp_user: str = ""
-    smtp_password: str = field(default="", repr=False)
+    smtp_password: str = secret()
     smtp_ca_file: str = ""
     smtp_timeout_s: float = 20.0
     email_from: str = "shutter-platform@localhost"
     email_to: tuple[str, ...] = ()
     # Webhook: Slack / Teams / Mattermost-style incoming webhook (JSON with a "text" field).
-    webhook_url: str = field(default="", repr=False)
+    webhook_url: str = secret()
     webhook_timeout_s: float = 10.0
     # At most this many messages per channel per hour; the rest wait for the next hour.
     rate_limit_per_hour: int = 20
@@ -58,36 +59,7 @@ class AlertSettings:
     def webhook_enabled(self) -> bool:
         return bool(self.webhook_url)
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> AlertSettings:
-        """Settings from ``ALERT_<FIELD>`` variables (upper case); unset or empty keeps the default.
-
-        Raises ``ValueError`` naming the variable when a value does not parse.
-        """
-        env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-        for f in fields(cls):
-            name = f"ALERT_{f.name.upper()}"
-            raw = (env.get(name) or "").strip()
-            if not raw:
-                continue
-            default = f.default
-            try:
-                if isinstance(default, bool):
-                    values[f.name] = raw.lower() in _TRUE
-                elif isinstance(default, int):
-                    values[f.name] = int(raw)
-                elif isinstance(default, float):
-                    values[f.name] = float(raw)
-                elif isinstance(default, tuple):
-                    values[f.name] = tuple(p.strip() for p in raw.split(",") if p.strip())
-                else:
-                    values[f.name] = raw
-            except ValueError as exc:
-                raise ValueError(f"{name}={raw!r} is not a valid value: {exc}") from exc
-        return cls(**values)
-
 
 def variable_names() -> list[str]:
     """Every ``ALERT_*`` variable (documentation and tests keep .env.example complete)."""
-    return [f"ALERT_{f.name.upper()}" for f in fields(AlertSettings)]
+    return variables(AlertSettings, "ALERT_")

@@ -1,0 +1,28 @@
+"""Tuning of the machine-log ingestion: every ``LOGS_*`` variable and its default (no Dagster)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shutter_assets.lib.settings import FromEnv
+
+
+@dataclass(frozen=True)
+class MachineLogsSettings(FromEnv):
+    """How the sensor batches and settles files and when the reject-rate check fails.
+
+    ``batch_size``: files per run; ``min_age_s``: seconds a file version must stay unchanged
+    before it is loaded; ``retry_after_s``: seconds before a failed file is offered again;
+    ``max_attempts``: attempts before a failing file is left to an operator; ``archive``: move
+    a loaded file to ``archive/``; ``max_reject_rate``: ratio 0-1 of rejected lines over which
+    the ``reject_rate`` check fails (docs/machine_logs.md).
+    """
+
+    ENV_PREFIX = "LOGS_"
+
+    batch_size: int = 50
+    min_age_s: int = 30
+    retry_after_s: int = 900
+    max_attempts: int = 6
+    archive: bool = False
+    max_reject_rate: float = 0.05
