@@ -2,9 +2,10 @@
 
 * ``silent_machines`` on ``marts/machine_status``: machines not OFF whose newest event is older
   than ALERT_SILENT_MACHINE_S (the rule lives in the dbt view, evaluated at query time).
-* ``stuck_log_files`` on ``raw/ingested_files``: files that failed ALERT_FILE_FAILURES times,
-  files rejected whole (within ALERT_REJECTED_WINDOW_S, unless a later version loaded), and names
-  in the drop that cannot be read or are refused.
+* ``stuck_log_files`` on ``raw/ingested_files``: files rejected whole (within
+  ALERT_REJECTED_WINDOW_S, unless a later version loaded) and names in the drop that cannot be
+  read or are refused. Files whose loads keep failing are the machine-logs sensor's own
+  ``files_failing`` check (LOGS_MAX_ATTEMPTS), which alerts the same way.
 * ``sync_keeps_failing`` on each ``raw_commandes/<table>``: the table was not synced by its last
   ALERT_SYNC_FAILURES finished sync runs.
 
@@ -24,7 +25,6 @@ from shutter_assets.lib.log_selection import candidates
 from shutter_assets.lib.monitoring.inputs import (
     rejected_files,
     rejected_since,
-    repeatedly_failed_files,
     silent_machines,
 )
 from shutter_assets.lib.mysql_sync import TABLE_SPECS, TARGET_SCHEMA
@@ -102,9 +102,8 @@ def _drop_name_problems(log_drop: LogDropResource) -> dict[str, str]:
 @dg.asset_check(
     asset=INGESTED_FILES_KEY,
     name="stuck_log_files",
-    description="No log file keeps failing (ALERT_FILE_FAILURES attempts), none was rejected "
-    "whole recently (ALERT_REJECTED_WINDOW_S) without a later good version, and every name in "
-    "the drop is readable.",
+    description="No log file was rejected whole recently (ALERT_REJECTED_WINDOW_S) without a "
+    "later good version, and every name in the drop is readable.",
 )
 def stuck_log_files_check(
     warehouse: WarehouseResource, log_drop: LogDropResource, alerting: AlertingResource
@@ -112,16 +111,10 @@ def stuck_log_files_check(
     settings = alerting.settings()
     now = datetime.now(UTC)
     with warehouse.connect() as conn:
-        failing = repeatedly_failed_files(conn, settings.file_failures)
         rejected = rejected_files(conn, since=rejected_since(now, settings.rejected_window_s))
     offenders = {f.path: f.detail for f in rejected}
-    offenders.update({f.path: f.detail for f in failing or []})
     offenders.update(_drop_name_problems(log_drop))
-    return _result(
-        offenders,
-        failed_attempts_tracked=dg.MetadataValue.bool(failing is not None),
-        max_failures=dg.MetadataValue.int(settings.file_failures),
-    )
+    return _result(offenders)
 
 
 def _latest_sync_at(instance: dg.DagsterInstance, key: dg.AssetKey) -> float | None:

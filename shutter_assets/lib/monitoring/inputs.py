@@ -4,9 +4,9 @@ No Dagster here. Each function returns plain rows naming what is wrong; the chec
 failing results and the alert sensor into one incident per name.
 
 Column assumptions on ``raw.ingested_files`` (DESIGN.md section 6): ``path``, ``status``
-(``loaded | duplicate | rejected``, plus whatever marks a failed attempt), ``error``,
-``ingested_at``, ``file_id``; the repeated-failure rule reads ``failed_attempts`` (attempts that
-failed for this path) and is reported as not tracked when the column does not exist.
+(``loaded | duplicate | rejected | superseded``), ``error``, ``ingested_at``, ``file_id``. Files
+whose loads keep failing are not here: the machine-logs sensor counts their attempts and reports
+them in its ``files_failing`` check.
 """
 
 from __future__ import annotations
@@ -28,22 +28,12 @@ class SilentMachine:
 @dataclass(frozen=True)
 class StuckFile:
     path: str
-    reason: str  # "failing" (failed N times) or "rejected" (refused whole)
+    reason: str  # "rejected" (refused whole)
     detail: str
 
 
 def _exists(conn: psycopg.Connection, relation: str) -> bool:
     return bool(conn.execute("select to_regclass(%s) is not null", (relation,)).fetchone()[0])
-
-
-def _has_column(conn: psycopg.Connection, schema: str, table: str, column: str) -> bool:
-    return bool(
-        conn.execute(
-            "select 1 from information_schema.columns "
-            "where table_schema = %s and table_name = %s and column_name = %s",
-            (schema, table, column),
-        ).fetchone()
-    )
 
 
 def silent_machines(conn: psycopg.Connection) -> list[SilentMachine] | None:
@@ -55,38 +45,6 @@ def silent_machines(conn: psycopg.Connection) -> list[SilentMachine] | None:
         "where is_silent order by machine_id"
     ).fetchall()
     return [SilentMachine(m, s, at, float(f)) for m, s, at, f in rows]
-
-
-def repeatedly_failed_files(conn: psycopg.Connection, min_failures: int) -> list[StuckFile] | None:
-    """Paths whose loads failed at least ``min_failures`` times and that are not loaded since.
-
-    None when the registry does not count failed attempts (no ``failed_attempts`` column).
-    """
-    if not _exists(conn, "raw.ingested_files") or not _has_column(
-        conn, "raw", "ingested_files", "failed_attempts"
-    ):
-        return None
-    rows = conn.execute(
-        """
-        with attempts as (
-            select
-                path,
-                max(failed_attempts) as failures,
-                (array_agg(error order by file_id desc))[1] as last_error,
-                bool_or(status in ('loaded', 'duplicate', 'rejected')) as settled
-            from raw.ingested_files
-            group by path
-        )
-        select path, failures, last_error from attempts
-        where failures >= %s and not settled
-        order by path
-        """,
-        (min_failures,),
-    ).fetchall()
-    return [
-        StuckFile(path, "failing", f"failed {n} times; last error: {err or 'unknown'}")
-        for path, n, err in rows
-    ]
 
 
 def rejected_files(conn: psycopg.Connection, *, since: datetime) -> list[StuckFile]:

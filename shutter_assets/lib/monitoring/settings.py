@@ -23,9 +23,9 @@ class AlertSettings(FromEnv):
     freshness_machine_logs_s: int = 7200
     freshness_legacy_orders_s: int = 3600
     freshness_marts_s: int = 7200
-    # Stuck inputs: a file failing this many times, a table whose sync failed this many runs in a
-    # row; rejected files are reported for this long unless a later version of the path loaded.
-    file_failures: int = 3
+    # Stuck inputs: a table whose sync failed this many runs in a row; rejected files are reported
+    # for this long unless a later version of the path loaded (files that keep failing to load:
+    # LOGS_MAX_ATTEMPTS, the machine-logs sensor's files_failing check).
     sync_failures: int = 3
     rejected_window_s: int = 86400
     # Email (SMTP). STARTTLS is used when the server offers it unless smtp_starttls is off;
