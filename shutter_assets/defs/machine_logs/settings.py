@@ -1,5 +1,7 @@
 """Tuning of the machine-log ingestion, from the environment (``LOGS_*`` in .env.example)."""
 
+import os
+
 import dagster as dg
 
 from shutter_assets.defs.resources import _env, _env_int
@@ -12,7 +14,7 @@ class MachineLogsSettings(dg.ConfigurableResource):
     """
 
     batch_size: int = 50
-    min_age_s: int = 30
+    min_age_s: int = 10
     retry_after_s: int = 900
     max_attempts: int = 6
     archive: str = "0"
@@ -30,12 +32,19 @@ class MachineLogsSettings(dg.ConfigurableResource):
 def build_machine_logs_settings() -> MachineLogsSettings:
     return MachineLogsSettings(
         batch_size=_env_int("LOGS_BATCH_SIZE", 50),
-        min_age_s=_env_int("LOGS_MIN_AGE_S", 30),
+        min_age_s=_env_int("LOGS_MIN_AGE_S", 10),
         retry_after_s=_env_int("LOGS_RETRY_AFTER_S", 900),
         max_attempts=_env_int("LOGS_MAX_ATTEMPTS", 6),
         archive=_env("LOGS_ARCHIVE", "0"),
         max_reject_rate=_env("LOGS_MAX_REJECT_RATE", "0.05"),
     )
+
+
+def sensor_interval_s() -> int:
+    """Seconds between two ticks of ``machine_logs_sensor`` (``LOGS_SENSOR_INTERVAL_S``, default
+    10; Dagster's sensor daemon never ticks a sensor more often than every 5 s). Read when the
+    definitions load: a sensor's interval is part of its definition."""
+    return int(os.environ.get("LOGS_SENSOR_INTERVAL_S") or 10)
 
 
 @dg.definitions
