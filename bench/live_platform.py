@@ -188,6 +188,7 @@ class FileFeed(threading.Thread):
         self.proc = proc
         self.written: dict[str, float] = {}
         self.how: dict[str, str] = {}
+        self.lines: dict[str, int] = {}  # the simulator's truth: accepted lines of each file
 
     def run(self) -> None:
         assert self.proc.stdout is not None
@@ -197,6 +198,7 @@ class FileFeed(threading.Thread):
                 name, rest = line[len("live: ") :].split(" (", 1)
                 self.written[name] = time.time()
                 self.how[name] = "grown" if "grown in place" in rest else "renamed"
+                self.lines[name] = int(rest.split(" ", 1)[0])
 
 
 @contextmanager
