@@ -31,7 +31,7 @@ from shutter_assets.lib.connections import PostgresSettings, ensure_postgres_dat
 from shutter_assets.lib.drop import open_drop  # noqa: E402
 from shutter_assets.lib.log_ingest import ensure_raw_schema  # noqa: E402
 from tests.fixtures import servers  # noqa: E402
-from tests.test_machine_logs import dagster_resources  # noqa: E402
+from tests.fixtures.machine_logs import dagster_resources  # noqa: E402
 
 BATCH = 50
 

@@ -329,6 +329,26 @@ def test_a_requested_file_is_offered_again_only_after_retry_after():
     assert (d1.waiting, d2.waiting) == (1, 1)  # younger than min age
 
 
+def test_a_queued_run_holds_settled_files_for_one_larger_run():
+    t0 = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    kw = {"min_age_s": 10, "retry_after_s": 600}
+    first = [RemoteFile(f"CU-01_{i:04d}.log", 100, t0) for i in range(3)]
+    later = [*first, RemoteFile("CU-02_0001.log", 80, t0 + timedelta(seconds=10))]
+    d1 = decide_tick(None, first, set(), now=t0, **kw)
+    d2 = decide_tick(d1.cursor, later, set(), now=t0 + timedelta(seconds=10), hold=True, **kw)
+    assert (d2.settled, d2.held, d2.waiting) == ([], 3, 1)
+    d3 = decide_tick(d2.cursor, later, set(), now=t0 + timedelta(seconds=20), hold=True, **kw)
+    assert (d3.settled, d3.held) == ([], 4)
+    # The queue moved: every held file goes into the next request, first sightings kept.
+    d4 = decide_tick(d3.cursor, later, set(), now=t0 + timedelta(seconds=21), **kw)
+    assert (d4.settled, d4.held) == (later, 0)
+    # A retry that falls due while a run is queued waits too, then is offered as attempt 2.
+    d5 = decide_tick(d4.cursor, later, set(), now=t0 + timedelta(seconds=700), hold=True, **kw)
+    assert (d5.settled, d5.held) == ([], 4)
+    d6 = decide_tick(d5.cursor, later, set(), now=t0 + timedelta(seconds=701), **kw)
+    assert d6.settled == later and set(d6.attempts.values()) == {2}
+
+
 def test_a_file_that_changes_starts_settling_again():
     t0 = datetime(2026, 11, 20, 12, tzinfo=UTC)
     kw = {"min_age_s": 0, "retry_after_s": 600}

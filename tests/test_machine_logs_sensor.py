@@ -13,6 +13,12 @@ import time
 
 import dagster as dg
 import pytest
+from dagster._core.remote_origin import (
+    InProcessCodeLocationOrigin,
+    RemoteJobOrigin,
+    RemoteRepositoryOrigin,
+)
+from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
 from shutter_assets.defs.machine_logs.assets import INGEST_OP, ingest_machine_logs
 from shutter_assets.defs.machine_logs.checks import reject_rate
@@ -154,6 +160,49 @@ def test_min_age_holds_back_files_seen_recently(pg_settings, make_drop):
     second = tick(res, first.cursor)
     assert second.run_requests == []
     assert "1 waiting" in second.skip_reason.skip_message
+
+
+@pytest.mark.integration
+def test_no_new_run_is_requested_while_one_waits_in_the_run_queue(pg_settings, make_drop):
+    drop = make_drop("local")
+    drop.put("CU-01_20261120_060000.log", log_bytes(3))
+    drop.put("CU-02_20261120_060000.log", log_bytes(3))
+    res = dagster_resources(pg_settings, drop.settings(), min_age_s=0)
+    with dg.instance_for_test() as instance:
+
+        def sensor_tick(cursor: str | None) -> dg.SensorResult:
+            context = dg.build_sensor_context(cursor=cursor, resources=res, instance=instance)
+            return machine_logs_sensor(context)
+
+        job_name = "__anonymous_asset_job_machine_logs_sensor"
+        location = InProcessCodeLocationOrigin(
+            LoadableTargetOrigin(module_name="shutter_assets.definitions")
+        )
+        queued = instance.add_run(
+            dg.DagsterRun(
+                job_name=job_name,
+                run_id="0" * 36,
+                status=dg.DagsterRunStatus.NOT_STARTED,
+                tags={"dagster/sensor_name": "machine_logs_sensor"},
+                remote_job_origin=RemoteJobOrigin(
+                    RemoteRepositoryOrigin(location, "__repository__"), job_name
+                ),
+            )
+        )
+        enqueued = dg.DagsterEvent(dg.DagsterEventType.RUN_ENQUEUED.value, job_name=job_name)
+        instance.report_dagster_event(enqueued, queued.run_id)
+        assert instance.get_run_by_id(queued.run_id).status == dg.DagsterRunStatus.QUEUED
+        first = sensor_tick(None)
+        held = sensor_tick(first.cursor)
+        assert held.run_requests == []
+        assert "2 settled file(s) held" in held.skip_reason.skip_message
+        instance.report_run_canceled(queued)  # the queue moved (the run left it)
+        after = sensor_tick(held.cursor)
+    assert sorted(requested_paths(after)) == [
+        "CU-01_20261120_060000.log",
+        "CU-02_20261120_060000.log",
+    ]
+    assert len(after.run_requests) == 1
 
 
 @pytest.mark.integration

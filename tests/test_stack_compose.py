@@ -16,7 +16,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -31,6 +30,7 @@ import yaml
 from shutter_assets.lib.drop import DropSettings, open_drop
 from tests.fixtures.databases import server_mysql as mysql_server
 from tests.fixtures.databases import server_postgres
+from tests.fixtures.servers import free_port
 from tests.fixtures.settings import code_location_variables
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -679,11 +679,6 @@ def test_vsftpd_config_serves_uploads_to_the_platform_over_ftp(drop_user, tmp_pa
     it, lists the file.
     """
 
-    def free_port() -> int:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            return s.getsockname()[1]
-
     work = Path(tempfile.mkdtemp(prefix="shutter-stack-vsftpd-"))
     work.chmod(0o755)
     chroot = work / "srv_ftp"
@@ -873,11 +868,6 @@ def test_postgres_healthcheck_waits_for_tcp_not_the_init_servers_socket():
 
     A private server (initdb in a temporary folder, run as the postgres user) plays both.
     """
-
-    def free_port() -> int:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            return s.getsockname()[1]
 
     work = Path(tempfile.mkdtemp(prefix="shutter-stack-pg-"))  # the postgres user must reach it
     work.chmod(0o755)

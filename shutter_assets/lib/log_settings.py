@@ -15,14 +15,18 @@ class MachineLogsSettings(FromEnv):
     before it is loaded; ``retry_after_s``: seconds before a failed file is offered again;
     ``max_attempts``: attempts before a failing file is left to an operator; ``archive``: move
     a loaded file to ``archive/``; ``max_reject_rate``: ratio 0-1 of rejected lines over which
-    the ``reject_rate`` check fails (docs/machine_logs.md).
+    the ``reject_rate`` check fails; ``sensor_interval_s``: seconds between two ticks of
+    ``machine_logs_sensor`` (read when the definitions load: the interval is part of the sensor's
+    definition; Dagster's daemon never ticks a sensor more often than every 5 s). Defaults from
+    bench/freshness.py (docs/machine_logs.md, "Freshness").
     """
 
     ENV_PREFIX = "LOGS_"
 
     batch_size: int = 50
-    min_age_s: int = 30
+    min_age_s: int = 10
     retry_after_s: int = 900
     max_attempts: int = 6
     archive: bool = False
     max_reject_rate: float = 0.05
+    sensor_interval_s: int = 10

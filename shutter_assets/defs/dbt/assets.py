@@ -7,8 +7,10 @@ tests become asset checks (dagster-dbt's default).
 
 Automation: declarative automation, ``AutomationCondition.eager()`` on every dbt asset: when a raw
 asset is materialized (sensor-driven log ingestion, scheduled MySQL sync), the automation sensor
-(the daemon's default ``default_automation_condition_sensor``) requests the downstream dbt assets
-in the same tick, so the marts rebuild after new raw data without a hand-written sensor.
+(``dbt_automation_sensor``) requests the downstream dbt assets in the same tick, so the marts
+rebuild after new raw data without a hand-written sensor. ``eager()`` waits while an upstream
+ingestion is in progress: a build reading raw while files commit can see a file in one model and
+not yet in another (docs/machine_logs.md, "Freshness").
 """
 
 from collections.abc import Mapping
@@ -65,7 +67,11 @@ def shutter_dbt(
     args = ["build", "--full-refresh"] if config.full_refresh else ["build"]
     invocation = dbt.cli(args, context=context)
     try:
-        yield from invocation.stream().fetch_row_counts().fetch_column_metadata()
+        # Column types without column lineage: sqlglot parsing every model's SQL cost tens of
+        # seconds of CPU per build on a loaded 2-core server, and events are yielded in dbt's
+        # order, so the marts' materializations waited for it.
+        events = invocation.stream().fetch_row_counts()
+        yield from events.fetch_column_metadata(with_column_lineage=False)
     finally:
         prune_dbt_targets(
             invocation.target_path.parent,

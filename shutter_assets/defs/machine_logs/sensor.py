@@ -2,7 +2,9 @@
 
 Settling and cursor rules are in ``shutter_assets.lib.log_selection.decide_tick``; a backlog of N
 files becomes ceil(N / LOGS_BATCH_SIZE) runs, each keyed by its exact batch so a repeated tick is
-harmless.
+harmless. While a run it requested still waits in the run queue, the sensor requests nothing and
+the settled files go together into the next run (``decide_tick``'s ``hold``). It ticks every
+``LOGS_SENSOR_INTERVAL_S`` seconds (read when the definitions load).
 """
 
 from datetime import UTC, datetime
@@ -25,12 +27,25 @@ from shutter_assets.lib.log_selection import (
     failing_files,
     refused_name_message,
 )
+from shutter_assets.lib.log_settings import MachineLogsSettings
+
+WAITING_STATUSES = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]
+
+
+def run_waiting_in_queue(context: dg.SensorEvaluationContext) -> bool:
+    """True while a run this sensor requested is not launched yet (queued behind another)."""
+    try:
+        instance = context.instance
+    except dg.DagsterInvariantViolationError:  # built by a unit test without an instance
+        return False
+    filters = dg.RunsFilter(tags={"dagster/sensor_name": SENSOR_NAME}, statuses=WAITING_STATUSES)
+    return bool(instance.get_run_ids(filters=filters, limit=1))
 
 
 @dg.sensor(
     name=SENSOR_NAME,
     target=ingest_machine_logs,
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=MachineLogsSettings.from_env().sensor_interval_s,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Lists the log drop; requests runs of raw/machine_events for settled new files.",
 )
@@ -54,6 +69,7 @@ def machine_logs_sensor(
         min_age_s=machine_logs.min_age_s,
         retry_after_s=machine_logs.retry_after_s,
         max_attempts=machine_logs.max_attempts,
+        hold=run_waiting_in_queue(context),
     )
     for path in decision.refused:
         context.log.error(refused_name_message(path))
@@ -85,7 +101,9 @@ def machine_logs_sensor(
             + (", no longer retried until it changes" if f.exhausted else "")
         )
     skip = None
-    if not runs:
+    if decision.held:
+        skip = f"{decision.held} settled file(s) held for the next run: a run is still queued"
+    elif not runs:
         skip = f"no settled new file ({decision.waiting} waiting to settle)"
     return dg.SensorResult(
         run_requests=runs, cursor=decision.cursor, skip_reason=skip, asset_events=events
