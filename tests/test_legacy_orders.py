@@ -271,16 +271,14 @@ def test_row_deleted_then_reinserted_is_undeleted(legacy, pg_settings):
     )
 
 
-def test_reconcile_runs_on_its_cadence_only(legacy, pg_settings):
-    hourly = SyncOptions(reconcile_interval_s=3600)  # keys and contents compared hourly
-    sync_tables(legacy, pg_settings, ["lignes_commande"], hourly)
+def test_keys_are_compared_at_every_run_whatever_the_interval(legacy, pg_settings):
+    daily = SyncOptions(reconcile_interval_s=86_400)  # contents compared once a day
+    sync_tables(legacy, pg_settings, ["lignes_commande"], daily)
+    before = read_state(pg_settings, "lignes_commande")["last_full_reconcile"]
     mysql_exec(legacy, ["DELETE FROM lignes_commande WHERE id_ligne IN (1, 2)"])
-    skipped = sync_tables(legacy, pg_settings, ["lignes_commande"], hourly)["lignes_commande"]
-    assert (skipped.reconciled, skipped.deleted) == (False, 0)
-    due = sync_tables(legacy, pg_settings, ["lignes_commande"], EVERY_RUN)["lignes_commande"]
-    assert (due.reconciled, due.deleted) == (True, 2)
-    state = read_state(pg_settings, "lignes_commande")
-    assert state["last_full_reconcile"] is not None
+    soon = sync_tables(legacy, pg_settings, ["lignes_commande"], daily)["lignes_commande"]
+    assert (soon.reconciled, soon.deleted) == (True, 2)  # the very next run, not a day later
+    assert read_state(pg_settings, "lignes_commande")["last_full_reconcile"] > before
 
 
 def test_dropped_source_column_is_kept_and_reported(legacy, pg_settings):

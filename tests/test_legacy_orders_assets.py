@@ -77,9 +77,9 @@ def test_tuning_knobs_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("LEGACY_ORDERS_OVERLAP_S", "120")
     monkeypatch.setenv("LEGACY_ORDERS_WORKERS", "4")
     monkeypatch.setenv("LEGACY_ORDERS_RECONCILE_BUCKET", "7")
+    monkeypatch.setenv("LEGACY_ORDERS_RECONCILE_INTERVAL_S", "3600")
     options = sync_options_from_env()
-    assert (options.overlap_s, options.workers) == (120, 4)
-    assert options.reconcile_interval_s == 0  # deletes every run by default
+    assert (options.overlap_s, options.workers, options.reconcile_interval_s) == (120, 4, 3600)
     assert options.reconcile_bucket == SyncOptions().reconcile_bucket  # not a setting
 
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 
 from shutter_assets.lib.connections import MySQLSettings
-from shutter_assets.lib.mysql_sync import SyncOptions, sync_tables
+from shutter_assets.lib.mysql_sync import sync_tables
 from tests.fixtures.dbt_data.runner import dbt
 from tests.fixtures.legacy_orders import (
     assert_mirror_equals_source,
@@ -328,7 +328,6 @@ def test_renamed_primary_key_rebuilds_the_mirror_by_a_full_read_with_the_reason(
 
 
 def test_hard_deletes_are_found_on_the_next_run_with_default_settings(legacy, pg_settings):
-    assert SyncOptions().reconcile_interval_s == 0
     sync_tables(legacy, pg_settings, ["lignes_commande"])
     mysql_exec(
         legacy,

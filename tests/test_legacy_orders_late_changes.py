@@ -5,7 +5,7 @@ The members of the kind: a transaction that commits after the high-water mark mo
 unchanged, client clocks behind or ahead of the server's, an edit that keeps a bucket's count and
 key sum (values swapped between rows, keys deleted and others inserted), hard deletes and inserts
 dated in the past. The reconcile (``reconcile.py``) finds them: keys at the next run, contents
-within ``verify_interval_s``. Two real MariaDB sessions where the case needs them; time is
+within ``reconcile_interval_s``. Two real MariaDB sessions where the case needs them; time is
 shifted (``SET timestamp`` at the source, the stored time of the last run in ``_sync_state``),
 never slept. Each test ends with a full mirror == source comparison.
 """
@@ -28,7 +28,7 @@ from tests.fixtures.legacy_orders import (
 
 pytestmark = pytest.mark.integration
 
-INTERVAL_S = SyncOptions().verify_interval_s  # the bound on hidden content changes
+INTERVAL_S = SyncOptions().reconcile_interval_s  # the bound on hidden content changes
 
 
 def open_session(settings: MySQLSettings, shift_s: int = 0) -> pymysql.connections.Connection:
@@ -85,7 +85,7 @@ def test_the_issue_case_a_late_commit_reaches_the_mirror_with_a_one_second_overl
 def test_row_hashes_at_extract_and_at_check_agree_so_nothing_is_reread(legacy, pg_settings):
     """Every legacy value of the seed (latin1, zero dates, NULLs, odd text, TIMESTAMP) hashes the
     same when extracted and when compared: a reconcile of every bucket re-reads nothing."""
-    every_bucket = SyncOptions(verify_interval_s=0)
+    every_bucket = SyncOptions(reconcile_interval_s=0)
     tables = ["clients", "commandes", "lignes_commande"]
     sync_tables(legacy, pg_settings, tables, every_bucket)
     again = sync_tables(legacy, pg_settings, tables, every_bucket)
@@ -196,27 +196,28 @@ def test_changes_that_date_maj_hides_reach_the_mirror_within_the_interval(
 def test_a_clock_ahead_does_not_carry_the_high_water_mark_past_the_server_clock(
     legacy, pg_settings
 ):
-    no_reconcile = SyncOptions(reconcile_interval_s=10**9)  # date_maj alone must be enough here
-    sync_tables(legacy, pg_settings, ["clients"], no_reconcile)
+    # date_maj alone must be enough here: the incremental read brings the changes, so the
+    # reconcile that follows it (clients are one bucket: its content is compared) finds none
+    sync_tables(legacy, pg_settings, ["clients"])
     ahead = open_session(legacy, shift_s=86_400)
     try:
         run(ahead, "UPDATE clients SET ville = 'Demain' WHERE id_client = 1")
         ahead.commit()
     finally:
         ahead.close()
-    first = sync_tables(legacy, pg_settings, ["clients"], no_reconcile)["clients"]
-    assert (first.updated, first.reconciled) == (1, False)
+    first = sync_tables(legacy, pg_settings, ["clients"])["clients"]
+    assert (first.updated, first.reconcile_changes) == (1, 0)
     dated = pg_value(pg_settings, "select date_maj from raw_commandes.clients where id_client = 1")
     assert dated > datetime.now(UTC) > first.high_water_mark
     # an honest change after it, dated by the server's clock, is read by the very next run
     mysql_exec(legacy, ["UPDATE clients SET ville = 'Aujourd''hui' WHERE id_client = 2"])
-    second = sync_tables(legacy, pg_settings, ["clients"], no_reconcile)["clients"]
-    assert second.updated == 1
+    second = sync_tables(legacy, pg_settings, ["clients"])["clients"]
+    assert (second.updated, second.reconcile_changes) == (1, 0)
     assert_mirror_equals_source(legacy, pg_settings, "clients")
 
 
 def test_a_mirror_from_before_row_hashes_is_reread_once_and_counts_no_change(legacy, pg_settings):
-    every_bucket = SyncOptions(verify_interval_s=0)
+    every_bucket = SyncOptions(reconcile_interval_s=0)
     sync_tables(legacy, pg_settings, ["lignes_commande"], every_bucket)
     with pg_settings.connect() as conn:  # what a warehouse synced by the previous version holds
         conn.execute("alter table raw_commandes.lignes_commande drop column _row_hash")

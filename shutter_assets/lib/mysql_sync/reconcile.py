@@ -2,9 +2,9 @@
 
 ``date_maj`` is only a hint. A hard delete leaves no trace in it; an insert can carry an old one;
 a long ERP transaction commits rows whose ``date_maj`` is already below the next read window; a
-writer sets it itself or leaves it unchanged; a client clock runs behind. So every run (by
-default; ``reconcile_interval_s``) compares the two sides per bucket of ``reconcile_bucket``
-keys (``buckets.py``) in the run's snapshot:
+writer sets it itself or leaves it unchanged; a client clock runs behind. So every run that
+does not settle deletes by a full read compares the two sides per bucket of
+``reconcile_bucket`` keys (``buckets.py``) in the run's snapshot:
 
 - the **keys** of every bucket: MySQL's ``(count, key sum)`` from an index (no row is read)
   against the mirror's kept summaries, so deletes and inserts of any date are found by the run
@@ -12,9 +12,11 @@ keys (``buckets.py``) in the run's snapshot:
 - the **content** of a slice of the buckets: MySQL hashes the slice's rows (the expression that
   computed the ``_row_hash`` stored with each mirror row) and their weighted hash sum is
   compared with the mirror's. The slice is the share ``time since the previous reconcile /
-  verify_interval_s`` of the non-empty buckets (at least one), starting where the previous slice
-  ended and wrapping around, so **every bucket's content is compared at least once per
-  ``verify_interval_s``, plus one run**; 0 compares every bucket at every reconcile.
+  reconcile_interval_s`` of the non-empty buckets (at least one, rounded up), starting where
+  the previous slice ended and wrapping around, so the slices of the runs of any
+  ``reconcile_interval_s`` seconds cover every bucket: **each bucket's content is compared
+  again by the first run at least one interval after it was last compared**; 0 compares every
+  bucket at every run.
 
 Only buckets that differ are re-read whole in the snapshot and upserted; live mirror rows of
 those buckets that the re-read did not bring are marked deleted, rows that came back are
@@ -69,7 +71,7 @@ def reconcile(
     source = buckets.source_keys(my, table, width)
     mirror = buckets.read(pgc, table.name, table.pk[0], width)
     checked, next_key = content_slice(
-        sorted(source), next_key, elapsed_s, opts.verify_interval_s, width
+        sorted(source), next_key, elapsed_s, opts.reconcile_interval_s, width
     )
     ranges = buckets.bucket_ranges(checked, width)
     hashes = buckets.source_hashes(my, table, width, ranges)

@@ -54,25 +54,24 @@ class SyncOptions:
     - ``overlap_s``: each incremental read starts this many seconds before the stored high-water
       mark, so rows committed late with an older ``date_maj`` (a long ERP transaction) are not
       missed. Re-read rows that did not change are neither inserted nor updated.
-    - ``reconcile_interval_s``: how often an incremental table is reconciled with the source
-      (``reconcile.py``: per bucket of keys, count and key sum of every bucket, content hash of a
-      slice); 0 = every run, the default, so hard deletes and back-dated inserts are found by
-      the next run. A full read always reconciles.
+    - ``reconcile_interval_s``: every incremental run reconciles the table with the source
+      (``reconcile.py``, per bucket of keys): the count and key sum of every bucket at every run
+      (index only, so deletes and inserts of any date are found by the next run) and the content
+      hash of a slice of the buckets proportional to the time since the previous run, so **every
+      bucket's keys and content are compared at least once per this many seconds** and a change
+      that ``date_maj`` does not reveal reaches the mirror within it plus at most one schedule
+      period (docs/legacy_orders.md, "The bound"); 0 = the content of every bucket at every run.
+      Shorter costs proportionally more hashing per run.
     - ``workers``: parallel primary-key ranges for a full read of a large table.
     - ``parallel_min_rows``: below this (estimated) size a full read uses one stream.
     - ``fetch_rows``: rows fetched per round trip from the server-side cursor; bounds memory.
-    - ``verify_interval_s``: the reconcile compares the content hash of every bucket at least
-      once per this many seconds (each reconcile a slice of the buckets proportional to the time
-      since the previous one), so a change that ``date_maj`` does not reveal reaches the mirror
-      within this delay plus one run (``reconcile.py``); 0 = every bucket at every reconcile.
     - ``reconcile_bucket``: width of the primary-key ranges compared by count, key sum and
       content hash; a bucket that differs is re-read whole.
     """
 
     overlap_s: int = 600
-    reconcile_interval_s: int = 0
+    reconcile_interval_s: int = 7_200
     workers: int = 2
     parallel_min_rows: int = 200_000
     fetch_rows: int = 5_000
-    verify_interval_s: int = 7_200
     reconcile_bucket: int = 1_000

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import psycopg
 from psycopg import sql
@@ -112,16 +112,6 @@ def lock_state(pgc: psycopg.Connection, table: str) -> StoredState | None:
     if row is None:
         return None
     return StoredState(row[0], row[1], row[2], None if row[3] is None else int(row[3]))
-
-
-def reconcile_due(
-    pgc: psycopg.Connection, last: datetime | None, interval_s: int, forced: bool
-) -> bool:
-    """Deletes are looked for when forced, never before, or ``interval_s`` after the last time."""
-    if forced or last is None or interval_s <= 0:
-        return True
-    age = pgc.execute("select now() - %s::timestamptz", (last,)).fetchone()[0]
-    return age >= timedelta(seconds=interval_s)
 
 
 def save_state(

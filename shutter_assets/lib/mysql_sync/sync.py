@@ -28,11 +28,12 @@ coordinator's snapshot; a row that a later worker snapshot saw but the coordinat
 in between) may be marked deleted for one run and is un-deleted by the next reconcile.
 
 ``date_maj`` is only a hint, though: the stored ``H`` never passes MySQL's clock, and every run
-(by default) reconciles the mirror with the source bucket by bucket (``reconcile.py``): the keys
-of every bucket (count and sum: deletes and inserts of any date are found by the next run) and
-the content hash of a slice of the buckets, so a change committed with a ``date_maj`` outside the
+reconciles the mirror with the source bucket by bucket (``reconcile.py``): the keys of every
+bucket (count and sum: deletes and inserts of any date are found by the next run) and the
+content hash of a slice of the buckets, so a change committed with a ``date_maj`` outside the
 window (a transaction open longer than the overlap, a writer that sets ``date_maj`` itself or
-leaves it, a clock behind) reaches the mirror within ``verify_interval_s`` plus one run. Buckets
+leaves it, a clock behind) reaches the mirror within ``reconcile_interval_s`` plus at most one
+schedule period (the first run once the interval has passed). Buckets
 that differ are re-read whole; rows missing at the source get ``_deleted_at``, a row that
 reappears is un-deleted.
 
@@ -155,11 +156,8 @@ def _run(
     recounted: Counter = Counter()
 
     new_hwm, deletes_exact = _read_rows(pgc, my, table, drift, stored, opts, result, cleaned)
-    reconciled_at = stored.last_full_reconcile if stored else None
     next_key = stored.verify_next_key if stored else None
-    if not deletes_exact and state.reconcile_due(
-        pgc, reconciled_at, opts.reconcile_interval_s, forced=result.full_read_reason is not None
-    ):
+    if not deletes_exact:  # an incremental read, or parallel ranges: compare with the source
         elapsed = stored.seconds_since_reconcile if stored else 0.0
         done = reconcile.reconcile(pgc, my, table, opts, next_key, elapsed, recounted)
         _add(result, done.counts)
@@ -168,10 +166,8 @@ def _run(
         result.reconcile_changes = done.counts.inserted + done.counts.updated
         result.reconcile_changes += done.counts.undeleted
         next_key = done.next_key
-        deletes_exact = True
-    if deletes_exact:
-        result.reconciled = True
-        reconciled_at = pgc.execute("select now()").fetchone()[0]
+    result.reconciled = True
+    reconciled_at = pgc.execute("select now()").fetchone()[0]
     result.high_water_mark = new_hwm
     _report_cleaned(result, cleaned)
     state.save_state(
