@@ -2,7 +2,8 @@
 # Sourced by the stack's own entrypoints (docker/dagster, docker/vsftpd, docker/mysql): the
 # convention of the platform's settings (docs/deploy.md section 2.1) for programs that read a
 # secret from their environment only. For a variable X, X_FILE names a file (a compose secret,
-# /run/secrets/<name>) whose content, one trailing newline stripped, becomes X; X and X_FILE both
+# /run/secrets/<name>) whose content, trailing newlines (\n, \r) stripped as the platform's Python
+# settings do (shutter_assets/lib/settings.py), becomes X; X and X_FILE both
 # set is an error; X_FILE is removed once read, so a program reading X_FILE itself never sees both.
 
 # secret_from_file X: export X from the file named by X_FILE, if X_FILE is set.
@@ -22,7 +23,7 @@ secret_from_file() {
   local value
   value=$(cat -- "$file" && printf x)  # the x keeps trailing newlines from $(...)
   value=${value%x}
-  value=${value%$'\n'}
+  while [[ $value == *$'\n' || $value == *$'\r' ]]; do value=${value%?}; done
   export "$name=$value"
   unset "$file_var"
 }

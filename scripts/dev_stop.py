@@ -36,6 +36,11 @@ from pathlib import Path
 
 import dagster as dg
 
+from shutter_assets.defs.monitoring.observations import OPERATOR_CANCEL_PREFIX
+
+# A person stopped make dev: the monitoring sensors take these cancellations as a person's.
+STOPPING = f"{OPERATOR_CANCEL_PREFIX}: make dev is stopping"
+
 UNFINISHED = [
     dg.DagsterRunStatus.NOT_STARTED,
     dg.DagsterRunStatus.QUEUED,
@@ -78,7 +83,7 @@ def cancel_unfinished(instance: dg.DagsterInstance, timeout_s: float) -> list[dg
                 return runs
             for run in runs:
                 if run.status in NOT_LAUNCHED:
-                    instance.report_run_canceled(run, message="Canceled: make dev is stopping.")
+                    instance.report_run_canceled(run, message=f"{STOPPING}.")
                     say(f"canceled queued run {run.run_id} ({run.job_name})")
                 elif run.run_id not in requested:
                     requested.add(run.run_id)
@@ -185,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         done("step 2: dagster dev (webserver, daemon, code servers) stopped")
         for run in cancel_unfinished(instance, args.sweep_timeout):
             instance.report_run_canceled(
-                run, message="Canceled: make dev stopped before its code server confirmed."
+                run, message=f"{STOPPING}: its code server did not confirm in time."
             )
             say(f"recorded run {run.run_id} as canceled; its processes stop with make dev")
         done("step 3: last runs swept")

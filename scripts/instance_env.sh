@@ -6,6 +6,11 @@
 ROOT=${ROOT:-$PWD}
 BIN=${BIN:-${VENV:-.venv}/bin}
 
+# dagster.yaml and dbt's profile read the warehouse password from POSTGRES_PASSWORD only: a
+# POSTGRES_PASSWORD_FILE becomes it here, as the stack's entrypoint does (docs/deploy.md 2.4).
+. "$ROOT/docker/secret-env.sh"
+secret_from_file POSTGRES_PASSWORD
+
 abs() { case "$1" in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$ROOT/$1" ;; esac; }
 
 DAGSTER_HOME=$(abs "${DAGSTER_HOME:-.dagster_home}")
@@ -23,10 +28,13 @@ if [ "${FTP_PROTOCOL:-local}" = local ]; then
 fi
 
 "$BIN/python" - <<'PY'
+import os
+
 from shutter_assets.lib.connections import PostgresSettings, ensure_postgres_database
 
+warehouse = PostgresSettings.from_env()
 for var in ("POSTGRES_DB", "DAGSTER_PG_DB"):
-    settings = PostgresSettings.from_env(db_var=var)
+    settings = warehouse.with_db(os.environ.get(var) or warehouse.dbname)
     try:
         created = ensure_postgres_database(settings)
     except Exception as exc:
@@ -36,7 +44,7 @@ for var in ("POSTGRES_DB", "DAGSTER_PG_DB"):
         ) from exc
     print(f"database {settings.dbname} ({var}) {'created' if created else 'present'}")
 
-with PostgresSettings.from_env(db_var="DAGSTER_PG_DB").connect() as conn:
+with warehouse.with_db(os.environ["DAGSTER_PG_DB"]).connect() as conn:
     has_tables = conn.execute("select to_regclass('public.runs') is not null").fetchone()[0]
 if not has_tables:
     # Dagster's tables, created once here: `dagster dev`'s webserver, daemon and code server

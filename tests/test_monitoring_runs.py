@@ -160,9 +160,15 @@ def test_runs_ended_by_run_monitoring_alert_and_runs_a_person_canceled_do_not(
     terminated = started_run(platform)
     instance.run_coordinator.cancel_run(terminated.run_id)
     monitor_canceling_run(instance, record(terminated), LOG)
+    # `make dev` stopping records a run it could not reach as canceled (scripts/dev_stop.py).
+    from shutter_assets.defs.monitoring.observations import OPERATOR_CANCEL_PREFIX
+
+    unreachable = started_run(platform)
+    instance.report_run_canceled(unreachable, message=f"{OPERATOR_CANCEL_PREFIX}: make dev")
     tick_all()
     assert instance.get_run_by_id(queued.run_id).status == dg.DagsterRunStatus.CANCELED
     assert instance.get_run_by_id(terminated.run_id).status == dg.DagsterRunStatus.CANCELED
+    assert instance.get_run_by_id(unreachable.run_id).status == dg.DagsterRunStatus.CANCELED
     assert smtp_inbox.messages == []
 
     # Run monitoring cancels a run over its maximum runtime (the request it writes first), the

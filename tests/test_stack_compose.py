@@ -254,7 +254,7 @@ def source_secret(env: dict[str, str], name: str) -> subprocess.CompletedProcess
     )
 
 
-def test_secret_env_reads_the_file_whole_strips_one_newline_and_refuses_both(tmp_path):
+def test_secret_env_reads_the_file_whole_strips_newlines_and_refuses_both(tmp_path):
     secret = "Str0ng$ecret 'q\\\" \t`x`$(id)"
     path = tmp_path / "pw"
     path.write_text(secret + "\n")
@@ -262,8 +262,14 @@ def test_secret_env_reads_the_file_whole_strips_one_newline_and_refuses_both(tmp
     done = source_secret(base, "PW")
     assert done.returncode == 0, done.stderr
     assert done.stdout.decode() == secret == read_secret_file(path)
-    path.write_text(secret + "\n\n")  # only one newline is the file's end
-    assert source_secret(base, "PW").stdout.decode() == secret + "\n"
+    # the same rule as the platform's Python settings, which read the same files (warehouse-init
+    # sets a role's password from the file the Dagster services then log in with)
+    from shutter_assets.lib.settings import read_variable
+
+    for ending in ("\n\n", "\r\n", "\n\r\n", ""):
+        path.write_text(secret + ending)
+        assert source_secret(base, "PW").stdout.decode() == secret, repr(ending)
+        assert read_variable({"PW_FILE": str(path)}, "PW", is_secret=True) == secret
     both = source_secret({**base, "PW": "other"}, "PW")
     assert both.returncode != 0 and b"both PW and PW_FILE" in both.stderr
     missing = source_secret({**base, "PW_FILE": str(tmp_path / "nope")}, "PW")
@@ -963,9 +969,8 @@ COMPOSE_TEST_ENV = {
 
 
 def read_secret_file(path: Path) -> str:
-    """The X_FILE convention, as the tests read it: the file's text, one trailing newline off."""
-    text = path.read_text()
-    return text[:-1] if text.endswith("\n") else text
+    """The X_FILE convention, as the tests read it: the file's text, trailing newlines off."""
+    return path.read_text().rstrip("\r\n")
 
 
 def write_secrets(folder: Path, values: dict[str, str] | None = None) -> dict[str, str]:

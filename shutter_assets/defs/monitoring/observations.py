@@ -93,6 +93,9 @@ def _run_incident(run: dg.DagsterRun, what: str, lines: list[str]) -> Incident:
 # run canceled on its own - is not a person's and alerts.
 _PERSON_CANCELING = ("Sending run termination request.", "Canceling run from the queue.")
 _PERSON_CANCELED = "This pipeline was forcibly marked as canceled from outside the execution"
+# Our own tools that cancel on an operator's behalf (scripts/dev_stop.py: make dev stopping)
+# start their messages with this, so their cancellations are a person's too.
+OPERATOR_CANCEL_PREFIX = "Canceled by an operator"
 
 
 def _cancel_events(instance: dg.DagsterInstance, run_id: str) -> list[tuple[str, str]]:
@@ -114,8 +117,8 @@ def canceled_by_person(instance: dg.DagsterInstance, run_id: str) -> bool:
     events = _cancel_events(instance, run_id)
     canceling = [m for kind, m in events if kind == dg.DagsterEventType.RUN_CANCELING.value]
     if canceling:
-        return canceling[0] in _PERSON_CANCELING
-    return any(m.startswith(_PERSON_CANCELED) for _, m in events)
+        return canceling[0] in _PERSON_CANCELING or canceling[0].startswith(OPERATOR_CANCEL_PREFIX)
+    return any(m.startswith((_PERSON_CANCELED, OPERATOR_CANCEL_PREFIX)) for _, m in events)
 
 
 def run_canceled_incident(context: dg.RunStatusSensorContext) -> Incident:
