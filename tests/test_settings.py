@@ -3,6 +3,7 @@ from ``<VAR>_FILE`` (Docker secrets). No server."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import fields
 
 import pytest
@@ -58,6 +59,46 @@ def test_a_bad_value_names_its_variable_and_never_shows_a_secret():
         ApiSettings.from_env({"API_KEYS": "not-a-key"})
     assert "pw" not in repr(PostgresSettings(password="pw"))
     assert "hunter2" not in repr(AlertSettings(smtp_password="hunter2"))
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("LOGS_BATCH_SIZE", "0"),
+        ("LOGS_BATCH_SIZE", "-5"),
+        ("LOGS_MIN_AGE_S", "-30"),
+        ("LOGS_MAX_ATTEMPTS", "0"),
+        ("LOGS_MAX_REJECT_RATE", "5"),
+        ("LOGS_MAX_REJECT_RATE", "-1"),
+        ("LOGS_MAX_REJECT_RATE", "nan"),
+        ("LOGS_SENSOR_INTERVAL_S", "0"),
+        ("LOGS_ARCHIVE", "maybe"),
+        ("LEGACY_ORDERS_FETCH_ROWS", "0"),
+        ("LEGACY_ORDERS_FETCH_ROWS", "-1"),
+        ("LEGACY_ORDERS_OVERLAP_S", "-600"),
+        ("LEGACY_ORDERS_RECONCILE_INTERVAL_S", "-1"),
+        ("LEGACY_ORDERS_WORKERS", "0"),
+        ("LEGACY_ORDERS_PARALLEL_MIN_ROWS", "-1"),
+        ("SFTP_INSECURE_ACCEPT_ANY_HOST_KEY", "2"),
+    ],
+)
+def test_a_value_out_of_its_range_stops_the_load_naming_the_variable(variable, value):
+    """A number that parses but cannot work (a zero fetch size ends in an IndexError deep in a
+    sync, a negative overlap skips rows, a ratio over 1 disables its check) and a boolean word
+    that is neither true nor false are refused when the settings load."""
+    from shutter_assets.defs.legacy_orders.settings import sync_options_from_env
+    from shutter_assets.lib.drop import DropSettings
+
+    load = {
+        "LOGS_": MachineLogsSettings.from_env,
+        "LEGACY_ORDERS_": sync_options_from_env,
+        "SFTP_": DropSettings.from_env,
+    }[variable.split("_")[0] + "_" if not variable.startswith("LEGACY") else "LEGACY_ORDERS_"]
+    with pytest.raises(SettingsError, match=f"{variable}='{re.escape(value)}'"):
+        load({variable: value})
+    # the bounds themselves are accepted
+    assert MachineLogsSettings.from_env({"LOGS_MAX_REJECT_RATE": "1", "LOGS_MIN_AGE_S": "0"})
+    assert sync_options_from_env({"LEGACY_ORDERS_OVERLAP_S": "0"}).overlap_s == 0
 
 
 @pytest.mark.parametrize("ending", ["\n", "\r\n", ""])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shutter_assets.lib.settings import FromEnv
+from shutter_assets.lib.settings import FromEnv, bounded
 
 
 @dataclass(frozen=True)
@@ -23,10 +23,10 @@ class MachineLogsSettings(FromEnv):
 
     ENV_PREFIX = "LOGS_"
 
-    batch_size: int = 50
-    min_age_s: int = 10
-    retry_after_s: int = 900
-    max_attempts: int = 6
+    batch_size: int = bounded(50, lo=1)
+    min_age_s: int = bounded(10, lo=0)
+    retry_after_s: int = bounded(900, lo=0)
+    max_attempts: int = bounded(6, lo=1)
     archive: bool = False
-    max_reject_rate: float = 0.05
-    sensor_interval_s: int = 10
+    max_reject_rate: float = bounded(0.05, lo=0.0, hi=1.0)
+    sensor_interval_s: int = bounded(10, lo=1)

@@ -10,9 +10,9 @@ tests build their objects from these classes (docs/deploy.md, "Settings").
 Rules (docs/deploy.md):
 
 - unset or empty keeps the default (``empty_is_value=True`` fields take an empty value as is);
-- booleans: ``1``/``true``/``yes``/``on`` (any case) are true, anything else false; integers and
-  floats must parse, tuples are comma-separated; a bad value raises ``SettingsError`` naming the
-  variable;
+- booleans: ``1``/``true``/``yes``/``on`` are true, ``0``/``false``/``no``/``off`` false (any
+  case); integers and floats must parse and stay within the field's ``bounded`` range (NaN never
+  does); tuples are comma-separated; a bad value raises ``SettingsError`` naming the variable;
 - a secret (``secret=True``) may instead be given as ``<VAR>_FILE``, the path of a file holding
   it (the Docker secrets convention): the file's content, trailing newlines stripped. Both set
   (non-empty) is an error, as is a file that cannot be read. Secrets never appear in ``repr``.
@@ -28,6 +28,7 @@ from typing import Any, ClassVar, TypeVar
 
 T = TypeVar("T")
 TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
 
 
 class SettingsError(ValueError):
@@ -61,6 +62,13 @@ def setting(
     if default_factory is not MISSING:
         return field(default_factory=default_factory, repr=not secret, metadata=metadata)
     return field(default=default, repr=not secret, metadata=metadata)
+
+
+def bounded(default: float, lo: float | None = None, hi: float | None = None) -> Any:
+    """A number field of a ``prefix``-named settings class whose environment value must lie in
+    ``[lo, hi]`` (None: open): a zero batch size or fetch size, a negative overlap or a ratio
+    over 1 is refused at load with the variable's name rather than failing a run later."""
+    return field(default=default, metadata={"lo": lo, "hi": hi})
 
 
 def secret(default: Any = "") -> Any:
@@ -111,7 +119,7 @@ def from_env(
         if raw is None or (not raw.strip() and not f.metadata.get("empty_is_value")):
             continue
         try:
-            values[f.name] = _parse(f, raw)
+            values[f.name] = _in_bounds(f, _parse(f, raw))
         except ValueError as exc:
             shown = "(secret)" if f.metadata.get("secret") else repr(raw)
             raise SettingsError(f"{name}={shown} is not a valid value: {exc}") from None
@@ -154,13 +162,26 @@ def secret_variables(cls: type, prefix: str = "") -> list[str]:
     return [name for f in fields(cls) if f.metadata.get("secret") and (name := variable(f, prefix))]
 
 
+def _in_bounds(f: Field, value: Any) -> Any:
+    lo, hi = f.metadata.get("lo"), f.metadata.get("hi")
+    if lo is None and hi is None:
+        return value
+    if value != value or (lo is not None and value < lo) or (hi is not None and value > hi):
+        allowed = f"{'-inf' if lo is None else lo} to {'inf' if hi is None else hi}"
+        raise ValueError(f"outside {allowed}")
+    return value
+
+
 def _parse(f: Field, raw: str) -> Any:
     parse = f.metadata.get("parse")
     if parse is not None:
         return parse(raw)
     default = f.default
     if isinstance(default, bool):
-        return raw.strip().lower() in TRUE_WORDS
+        word = raw.strip().lower()
+        if word not in TRUE_WORDS + FALSE_WORDS:
+            raise ValueError(f"not one of {'/'.join(TRUE_WORDS + FALSE_WORDS)}")
+        return word in TRUE_WORDS
     if isinstance(default, int):
         return int(raw.strip())
     if isinstance(default, float):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shutter_assets.lib.settings import bounded
+
 TARGET_SCHEMA = "raw_commandes"
 STATE_TABLE = "_sync_state"
 SYNCED_AT = "_synced_at"
@@ -69,9 +71,9 @@ class SyncOptions:
       content hash; a bucket that differs is re-read whole.
     """
 
-    overlap_s: int = 600
-    reconcile_interval_s: int = 7_200
-    workers: int = 2
-    parallel_min_rows: int = 200_000
-    fetch_rows: int = 5_000
+    overlap_s: int = bounded(600, lo=0)
+    reconcile_interval_s: int = bounded(7_200, lo=0)
+    workers: int = bounded(2, lo=1)
+    parallel_min_rows: int = bounded(200_000, lo=0)
+    fetch_rows: int = bounded(5_000, lo=1)
     reconcile_bucket: int = 1_000
