@@ -9,8 +9,9 @@ not just a signal to `dagster dev`:
    (what the UI's "Terminate" does; all requests sent at once), so they end CANCELED instead of
    failing with a KeyboardInterrupt traceback, and none stays QUEUED to start at the next
    `make dev`.
-2. Every service process of `dagster dev` (its own, webserver, daemon, code servers: one process
-   group, dev.sh starts it with setsid) gets SIGINT at once, as a terminal's Ctrl-C gives them,
+2. The daemon is killed (a tick it finished against exiting code servers logged a traceback),
+   then every other service process of `dagster dev` (its own, webserver, code servers: one
+   process group, dev.sh starts it with setsid) gets SIGINT at once, as a terminal's Ctrl-C gives them,
    so they shut down side by side; `dagster dev`'s own shutdown stops them one after the other,
    each waited for up to 60 s, which took most of a 20 s stop under load. Whatever is left after
    the short bound is killed: nothing there holds state a kill would lose (the runs are over or
@@ -50,6 +51,7 @@ UNFINISHED = [
 ]
 NOT_LAUNCHED = {dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.QUEUED}
 POLL_S = 0.2
+DAEMON_MARK = b"dagster._daemon"  # `dagster dev` runs its daemon as `python -m dagster._daemon`
 
 
 def say(message: str) -> None:
@@ -131,9 +133,17 @@ def stop_dagster_dev(pgid: int, timeout_s: float) -> list[int]:
     """SIGINT at once to every service process of `dagster dev`'s group (itself, webserver,
     daemon, code servers; not a run's process: a dbt still starting would print the interrupt's
     traceback), SIGKILL to the whole group after ``timeout_s``: a run not over by then is
-    recorded CANCELED in step 3. Returns the pids that had to be killed."""
+    recorded CANCELED in step 3. Returns the pids that had to be killed.
+
+    The daemon goes first and by SIGKILL: it only starts work, which is being canceled, and a
+    daemon still finishing a sensor tick while the code servers exit logs a traceback
+    (DagsterCodeLocationNotFoundError); its sensors resume from their cursors at the next start."""
     processes = group_processes(pgid)
-    for pid in set(processes) - run_processes(processes):
+    daemons = {pid for pid, (_, cmd) in processes.items() if DAEMON_MARK in cmd}
+    for pid in daemons:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    for pid in set(processes) - run_processes(processes) - daemons:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGINT)
     deadline = time.monotonic() + timeout_s
