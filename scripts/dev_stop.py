@@ -11,11 +11,11 @@ not just a signal to `dagster dev`:
    `make dev`.
 2. The daemon is killed (a tick it finished against exiting code servers logged a traceback),
    then every other service process of `dagster dev` (its own, webserver, code servers: one
-   process group, dev.sh starts it with setsid) gets SIGINT at once, as a terminal's Ctrl-C gives them,
-   so they shut down side by side; `dagster dev`'s own shutdown stops them one after the other,
-   each waited for up to 60 s, which took most of a 20 s stop under load. Whatever is left after
-   the short bound is killed: nothing there holds state a kill would lose (the runs are over or
-   recorded in step 3, a sensor tick cut short is resumed at the next start).
+   process group, dev.sh starts it with setsid) gets SIGINT at once, as a terminal's Ctrl-C
+   gives them, so they shut down side by side; `dagster dev`'s own shutdown stops them one after
+   the other, each waited for up to 60 s, which took most of a 20 s stop under load. Whatever is
+   left after the short bound is killed: nothing there holds state a kill would lose (the runs
+   are over or recorded in step 3, a sensor tick cut short is resumed at the next start).
 3. A run the daemon queued or launched in the moment before it stopped is canceled the same way;
    one whose code server is already gone is recorded CANCELED.
 
