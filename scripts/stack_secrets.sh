@@ -7,12 +7,13 @@
 # The folder is private (0700); the files are 0644 because compose bind-mounts them as they are
 # into containers that run as other users (postgres, mysql, dagster), and the folder already keeps
 # the host's other users out. alert_smtp_password starts empty (a mail server without login):
-# write the password into it when ALERT_SMTP_USER is set.
+# write the password into it when ALERT_SMTP_USER is set; alert_webhook_url starts empty (chat
+# alerts off): write the chat's incoming-webhook URL into it to turn them on.
 set -euo pipefail
 dir=${1:-"$(dirname "$0")/../secrets"}
 RANDOM_SECRETS=(postgres_password postgres_pipeline_password bi_readonly_password
   api_db_password mysql_root_password mysql_readonly_password ftp_password)
-EMPTY_SECRETS=(alert_smtp_password)
+EMPTY_SECRETS=(alert_smtp_password alert_webhook_url)
 
 install -d -m 0700 "$dir"
 made=0

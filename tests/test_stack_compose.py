@@ -39,7 +39,7 @@ ENV_EXAMPLE = ROOT / ".env.example"
 DAGSTER_SERVICES = ("dagster-code", "dagster-webserver", "dagster-daemon")
 # ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}; "$$" escapes a literal $.
 VAR_REF = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(?::?[-?+])[^}]*)?\}")
-SECRET_NAME = re.compile(r"PASSWORD|PASSWD|_PWD$|SECRET|TOKEN|HASH|_KEY$|API_KEY", re.IGNORECASE)
+SECRET_NAME = re.compile(r"PASSWORD|PASSWD|_PWD$|SECRET|TOKEN|HASH|_KEY$|API_KEY|WEBHOOK_URL", re.IGNORECASE)
 # Services that run once at every `up` ((re)create the database accounts) and then exit.
 ONE_SHOT_SERVICES = ("warehouse-init", "mysql-init")
 # Least privilege: the compose secrets (files under secrets/) each service mounts, and no other;
@@ -63,6 +63,7 @@ SECRETS_PER_SERVICE = {
         "mysql_readonly_password": "MYSQL_PASSWORD",
         "ftp_password": "FTP_PASSWORD",
         "alert_smtp_password": "ALERT_SMTP_PASSWORD",
+        "alert_webhook_url": "ALERT_WEBHOOK_URL",
     },
     "dagster-webserver": {"postgres_pipeline_password": "POSTGRES_PASSWORD"},
     "dagster-daemon": {"postgres_pipeline_password": "POSTGRES_PASSWORD"},
@@ -288,6 +289,7 @@ def test_the_stack_secrets_script_makes_every_secret_once(tmp_path):
     assert folder.stat().st_mode & 0o777 == 0o700
     values = {p.name: p.read_text() for p in folder.iterdir()}
     assert values.pop("alert_smtp_password") == ""  # optional: no SMTP login by default
+    assert values.pop("alert_webhook_url") == ""  # optional: chat alerts off by default
     assert all(re.fullmatch(r"[A-Za-z0-9]{32}", v) for v in values.values()), values
     assert len(set(values.values())) == len(values)
     (folder / "ftp_password").write_text("kept")
