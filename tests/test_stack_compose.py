@@ -39,7 +39,9 @@ ENV_EXAMPLE = ROOT / ".env.example"
 DAGSTER_SERVICES = ("dagster-code", "dagster-webserver", "dagster-daemon")
 # ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}; "$$" escapes a literal $.
 VAR_REF = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(?::?[-?+])[^}]*)?\}")
-SECRET_NAME = re.compile(r"PASSWORD|PASSWD|_PWD$|SECRET|TOKEN|HASH|_KEY$|API_KEY|WEBHOOK_URL", re.IGNORECASE)
+SECRET_NAME = re.compile(
+    r"PASSWORD|PASSWD|_PWD$|SECRET|TOKEN|HASH|_KEY$|API_KEY|WEBHOOK_URL", re.IGNORECASE
+)
 # Services that run once at every `up` ((re)create the database accounts) and then exit.
 ONE_SHOT_SERVICES = ("warehouse-init", "mysql-init")
 # Least privilege: the compose secrets (files under secrets/) each service mounts, and no other;
