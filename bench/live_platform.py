@@ -78,10 +78,13 @@ class LivePlatform:
     dagster_db: PostgresSettings
     legacy: MySQLSettings
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    # The drop's folder on this machine when the platform reads it through a server (vsftpd).
+    local_drop: Path | None = None
 
     @property
     def drop(self) -> Path:
-        return Path(self.env["FTP_REMOTE_DIR"])
+        """The folder the simulator writes into (``FTP_REMOTE_DIR`` with the local drop)."""
+        return self.local_drop or Path(self.env["FTP_REMOTE_DIR"])
 
     @property
     def home(self) -> Path:
