@@ -249,6 +249,8 @@ def live_platform(env: dict[str, str] | None = None, keep: bool = False) -> Iter
             "FTP_REMOTE_DIR": str(workdir / "drop"),
             "PLANT_TIMEZONE": "Europe/Paris",
             "DBT_TARGET_PATH": str(workdir / "dbt_target"),
+            # docker/dagster/entrypoint.sh sources it; natively, the repo's copy.
+            "SHUTTER_SECRET_ENV": str(ROOT / "docker/secret-env.sh"),
             # Roles are server-wide: this platform's own, dropped at the end.
             "BI_READONLY_ROLE": f"bi_bench_{suffix}",
             "API_DB_USER": f"api_bench_{suffix}",
