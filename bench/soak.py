@@ -8,14 +8,15 @@ While the live simulator writes files, faults are injected at random moments (se
 
   pg_terminate   every backend of the warehouse database terminated (mid-COPY, mid-dbt build)
   daemon_kill    ``dagster-daemon`` SIGKILLed, restarted 5 s later
-  worker_kill    a run worker (``dagster api execute_run`` under our code server) SIGKILLed
+  worker_kill    a run worker (the code server's process running a run) SIGKILLed
   slow_file      a file grown in place for longer than ``LOGS_MIN_AGE_S`` + two sensor ticks
   vsftpd_restart vsftpd (the drop, ``--drop ftp``, the default) stopped, started 10 s later
   erp_cut        the MariaDB connection cut for 10 s (``tests/fixtures/tcp_proxy.py``) while a
                  sync reads through it
 
 Each kind waits (bounded) for something to hit: a run worker, a warehouse backend, a sync
-reading. Kinds are drawn in shuffled rounds, so every kind is injected once before any twice.
+reading. Kinds are drawn in shuffled rounds, so every kind is injected once before any twice;
+after the plant's last file, the kinds not injected yet are tried again (bounded).
 Meanwhile the ERP works (``OrderEdits``: orders created, edited with a line hard-deleted,
 updated) and a sync is queued every ``--sync-every`` seconds as the schedule would.
 
@@ -101,13 +102,21 @@ def _descendants(root: int) -> list[int]:
 
 
 def kill_run_worker(platform: LivePlatform) -> bool:
-    """SIGKILL one run worker started by this platform's code server (never anyone else's)."""
+    """SIGKILL one run worker started by this platform's code server (never anyone else's).
+
+    The gRPC server (``dagster api grpc`` under ``dagster code-server start``) starts each run in
+    a ``multiprocessing`` spawn child; ``dagster api execute_run`` is matched too (other
+    launchers). Only direct children of the gRPC server: the ERP sync's reader processes are
+    the run's own children."""
     for pid in _descendants(platform.procs["code-server"].pid):
         try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            parent = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
+            parent_cmdline = Path(f"/proc/{parent}/cmdline").read_bytes()
         except OSError:
             continue
-        if b"execute_run" in cmdline:
+        spawned = b"spawn_main" in cmdline and b"grpc" in parent_cmdline
+        if spawned or b"execute_run" in cmdline:
             os.kill(pid, signal.SIGKILL)
             return True
     return False
@@ -215,7 +224,9 @@ class OrderEdits(threading.Thread):
         self.stopped = threading.Event()
         self.actions: Counter[str] = Counter()
         self.deleted_lines: list[int] = []
-        self.first_new_line = mysql_rows(self.legacy, "SELECT COALESCE(MAX(id_ligne), 0) + 1")[0][0]
+        self.first_new_line = mysql_rows(
+            self.legacy, "SELECT COALESCE(MAX(id_ligne), 0) + 1 FROM lignes_commande"
+        )[0][0]
 
     def run(self) -> None:
         conn = self.legacy.connect(autocommit=True)
@@ -330,12 +341,15 @@ def compare_orders(platform: LivePlatform, deleted_lines: list[int]) -> list[str
 
 
 def cut_erp(proxy: OutageProxy) -> Callable[[LivePlatform], bool]:
-    """The MariaDB connection cut (the proxy stopped) while a sync reads, for 10 s."""
+    """The MariaDB connection cut (the proxy stopped) while a sync reads, for 10 s; a sync is
+    queued first so that one reads within the bounded wait."""
 
     def fault(platform: LivePlatform) -> bool:
-        deadline = time.monotonic() + 90
+        # A sync of its own, so there is one to cut even between the periodic ones.
+        threading.Thread(target=launch_sync, args=(platform,), daemon=True).start()
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not proxy.carrying():
-            time.sleep(0.5)
+            time.sleep(0.2)
         carrying = proxy.carrying()
         proxy.stop()
         time.sleep(10)
@@ -439,16 +453,24 @@ def soak(
             rounds: list[str] = []
             next_sync = time.monotonic()
             next_fault = time.monotonic() + fault_every * rng.uniform(0.5, 1.5)
-            while feed.proc.poll() is None:
+            # After the plant's last file, only kinds not injected yet, for at most as long again.
+            faults_end = time.monotonic() + 2 * minutes * 60 + 60
+
+            def pending() -> list[str]:
+                return [k for k in sorted(kinds) if not faults[k]]
+
+            while time.monotonic() < faults_end and (feed.proc.poll() is None or pending()):
                 if time.monotonic() >= next_sync:
                     launch_sync(platform)
                     next_sync = time.monotonic() + sync_every
                 if time.monotonic() >= next_fault:
+                    if feed.proc.poll() is not None:
+                        rounds = [k for k in rounds if not faults[k]] or pending()
                     rounds = rounds or rng.sample(sorted(kinds), len(kinds))
                     kind = rounds.pop()
-                    if kinds[kind](platform):
-                        faults[kind] += 1
-                        log(f"{time.time() - began:6.0f} s  fault {kind}")
+                    hit = kinds[kind](platform)
+                    faults[kind] += hit
+                    log(f"{time.time() - began:6.0f} s  fault {kind}{'' if hit else ': no target'}")
                     next_fault = time.monotonic() + fault_every * rng.uniform(0.5, 1.5)
                 time.sleep(1)
             edits.stopped.set()
