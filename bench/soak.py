@@ -1,4 +1,4 @@
-"""Soak (issue 11, first part): the live platform under faults, then raw compared with the truth.
+"""Soak (issue 11): the live platform under faults, then raw and raw_commandes vs their truth.
 
     .venv/bin/python bench/soak.py                    # 5 minutes, a fault every ~40 s
     .venv/bin/python bench/soak.py --minutes 30 --fault-every 60
