@@ -78,10 +78,13 @@ class LivePlatform:
     dagster_db: PostgresSettings
     legacy: MySQLSettings
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    # The drop's folder on this machine when the platform reads it through a server (vsftpd).
+    local_drop: Path | None = None
 
     @property
     def drop(self) -> Path:
-        return Path(self.env["FTP_REMOTE_DIR"])
+        """The folder the simulator writes into (``FTP_REMOTE_DIR`` with the local drop)."""
+        return self.local_drop or Path(self.env["FTP_REMOTE_DIR"])
 
     @property
     def home(self) -> Path:
@@ -246,6 +249,8 @@ def live_platform(env: dict[str, str] | None = None, keep: bool = False) -> Iter
             "FTP_REMOTE_DIR": str(workdir / "drop"),
             "PLANT_TIMEZONE": "Europe/Paris",
             "DBT_TARGET_PATH": str(workdir / "dbt_target"),
+            # docker/dagster/entrypoint.sh sources it; natively, the repo's copy.
+            "SHUTTER_SECRET_ENV": str(ROOT / "docker/secret-env.sh"),
             # Roles are server-wide: this platform's own, dropped at the end.
             "BI_READONLY_ROLE": f"bi_bench_{suffix}",
             "API_DB_USER": f"api_bench_{suffix}",

@@ -1,4 +1,4 @@
-"""Soak (issue 11, first part): the live platform under faults, then raw compared with the truth.
+"""Soak (issue 11): the live platform under faults, then raw and raw_commandes vs their truth.
 
     .venv/bin/python bench/soak.py                    # 5 minutes, a fault every ~40 s
     .venv/bin/python bench/soak.py --minutes 30 --fault-every 60
@@ -8,18 +8,28 @@ While the live simulator writes files, faults are injected at random moments (se
 
   pg_terminate   every backend of the warehouse database terminated (mid-COPY, mid-dbt build)
   daemon_kill    ``dagster-daemon`` SIGKILLed, restarted 5 s later
-  worker_kill    a run worker (``dagster api execute_run`` under our code server) SIGKILLed
+  worker_kill    a run worker (the code server's process running a run) SIGKILLed
   slow_file      a file grown in place for longer than ``LOGS_MIN_AGE_S`` + two sensor ticks
+  vsftpd_restart vsftpd (the drop, ``--drop ftp``, the default) stopped, started 10 s later
+  erp_cut        the MariaDB connection cut for 10 s (``tests/fixtures/tcp_proxy.py``) while a
+                 sync reads through it
 
-Then faults stop, the platform catches up (bounded), and every file the simulator finished is
-compared with its truth (the simulator's accepted lines, never re-parsed from the file): the
-current version of each path loaded exactly once, its ``raw.machine_events`` line count equal.
+Each kind waits (bounded) for something to hit: a run worker, a warehouse backend, a sync
+reading. Kinds are drawn in shuffled rounds, so every kind is injected once before any twice;
+after the plant's last file, the kinds not injected yet are tried again (bounded).
+Meanwhile the ERP works (``OrderEdits``: orders created, edited with a line hard-deleted,
+updated) and a sync is queued every ``--sync-every`` seconds as the schedule would.
+
+Then faults stop, one last sync runs, the platform catches up (bounded), and every file the
+simulator finished is compared with its truth (the simulator's accepted lines, never re-parsed
+from the file): the current version of each path loaded exactly once, its ``raw.machine_events``
+line count equal; every ``raw_commandes`` table equals MariaDB row for row (live rows), and the
+mirrored lines the ERP hard-deleted are marked deleted. ``tests/test_soak.py`` runs a short one.
 Prints the table of the issue: minutes, files, lines, faults by kind, runs failed and retried,
 differences (must be 0), and the p50/p95 lag from a file's last write to the OEE mart.
 
-Not done yet (issue 11): vsftpd/sshd drops and their restarts, the MariaDB connection cut through
-``tests/fixtures/tcp_proxy.py`` with orders edited live, ten or more machines (the simulator has
-five), the marts compared with the truth, the CI variant.
+Not done yet (issue 11): sshd for part of the machines (one drop per platform), ten or more
+machines (the simulator has five), the marts compared with the simulator's truth.
 """
 
 from __future__ import annotations
@@ -28,17 +38,21 @@ import argparse
 import math
 import os
 import random
+import shutil
 import signal
 import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from freshness import file_lags, settled, wait_for_sensor_tick
 from live_platform import (
+    BIN,
     LivePlatform,
     live_platform,
     load_average,
@@ -46,7 +60,11 @@ from live_platform import (
     run_timeline,
 )
 
+from shutter_assets.defs.legacy_orders.schedule import JOB_NAME as SYNC_JOB
 from shutter_assets.simulator.logs import live_file
+from tests.fixtures.legacy_orders import PKS, mirror_table, mysql_rows, source_table
+from tests.fixtures.servers import VsftpdServer, ensure_test_user
+from tests.fixtures.tcp_proxy import OutageProxy
 
 
 def terminate_backends(platform: LivePlatform) -> bool:
@@ -84,13 +102,21 @@ def _descendants(root: int) -> list[int]:
 
 
 def kill_run_worker(platform: LivePlatform) -> bool:
-    """SIGKILL one run worker started by this platform's code server (never anyone else's)."""
+    """SIGKILL one run worker started by this platform's code server (never anyone else's).
+
+    The gRPC server (``dagster api grpc`` under ``dagster code-server start``) starts each run in
+    a ``multiprocessing`` spawn child; ``dagster api execute_run`` is matched too (other
+    launchers). Only direct children of the gRPC server: the ERP sync's reader processes are
+    the run's own children."""
     for pid in _descendants(platform.procs["code-server"].pid):
         try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            parent = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
+            parent_cmdline = Path(f"/proc/{parent}/cmdline").read_bytes()
         except OSError:
             continue
-        if b"execute_run" in cmdline:
+        spawned = b"spawn_main" in cmdline and b"grpc" in parent_cmdline
+        if spawned or b"execute_run" in cmdline:
             os.kill(pid, signal.SIGKILL)
             return True
     return False
@@ -129,6 +155,40 @@ class SlowFiles:
         return True
 
 
+class FtpDrop:
+    """vsftpd as the drop (issue 11): the platform reads it with ``FTP_PROTOCOL=ftp`` while the
+    simulator writes into the FTP account's folder on this machine, as the machines' uploads
+    land there. ``restart`` is the fault: vsftpd stopped (its sessions cut) and started again on
+    the same port 10 s later."""
+
+    def __init__(self, platform: LivePlatform) -> None:
+        self.user = ensure_test_user()
+        self.folder = self.user.home / platform.workdir.name
+        self.folder.mkdir()
+        os.chown(self.folder, self.user.uid, self.user.gid)
+        self.server = VsftpdServer(self.user)
+        platform.local_drop = self.folder
+        platform.env.update(
+            FTP_PROTOCOL="ftp",
+            FTP_HOST=self.server.host,
+            FTP_PORT=str(self.server.port),
+            FTP_USER=self.user.name,
+            FTP_PASSWORD=self.user.password,
+            FTP_REMOTE_DIR=self.folder.name,
+        )
+
+    def restart(self, platform: LivePlatform) -> bool:
+        port = self.server.port
+        self.server.stop()
+        time.sleep(10)
+        self.server = VsftpdServer(self.user, port=port)
+        return True
+
+    def close(self) -> None:
+        self.server.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 def compare_raw(platform: LivePlatform, lines: dict[str, int]) -> list[str]:
     """Differences between the current version of each written file in raw and its truth."""
     with platform.warehouse.connect() as conn:
@@ -149,68 +209,339 @@ def compare_raw(platform: LivePlatform, lines: dict[str, int]) -> list[str]:
     return out
 
 
+class OrderEdits(threading.Thread):
+    """The ERP at work while syncs run (issue 11): orders created, edited with a line hard-deleted
+    and another changed, order headers updated, one action every ``every_s`` seconds (seeded).
+    Writes straight to MariaDB (the ERP is not behind our proxy); remembers the mirrored line ids
+    it deleted, to check they are marked deleted at the end."""
+
+    def __init__(self, platform: LivePlatform, seed: int, every_s: float = 2.0) -> None:
+        super().__init__(daemon=True)
+        self.legacy = platform.legacy
+        self.rng = random.Random(seed)
+        self.seed_tag = str(seed)
+        self.every_s = every_s
+        self.stopped = threading.Event()
+        self.actions: Counter[str] = Counter()
+        self.deleted_lines: list[int] = []
+        self.first_new_line = mysql_rows(
+            self.legacy, "SELECT COALESCE(MAX(id_ligne), 0) + 1 FROM lignes_commande"
+        )[0][0]
+
+    def run(self) -> None:
+        conn = self.legacy.connect(autocommit=True)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SET SESSION sql_mode = ''")
+                n = 0
+                while not self.stopped.wait(self.every_s * self.rng.uniform(0.5, 1.5)):
+                    n += 1
+                    kind = self.rng.choice(["create", "edit", "update"])
+                    getattr(self, kind)(cur, n)
+                    self.actions[kind] += 1
+        finally:
+            conn.close()
+
+    def _pick(self, cur, query: str) -> list[tuple]:
+        cur.execute(query)
+        return list(cur.fetchall())
+
+    def create(self, cur, n: int) -> None:
+        client = self.rng.choice(self._pick(cur, "SELECT id_client FROM clients"))[0]
+        products = [p[0] for p in self._pick(cur, "SELECT id_produit FROM produits")]
+        cur.execute(
+            "INSERT INTO commandes (numero, id_client, date_commande, statut, montant_ht)"
+            " VALUES (%s, %s, UTC_TIMESTAMP(), 'VALIDEE', %s)",
+            (f"SOAK-{self.seed_tag}-{n}", client, self.rng.randint(100, 9000)),
+        )
+        order = cur.lastrowid
+        for _ in range(3):
+            cur.execute(
+                "INSERT INTO lignes_commande (id_commande, id_produit, largeur_mm, hauteur_mm,"
+                " coloris, quantite, prix_unitaire) VALUES (%s, %s, %s, %s, 'Blanc', %s, %s)",
+                (
+                    order,
+                    self.rng.choice(products),
+                    self.rng.randint(400, 3000),
+                    self.rng.randint(400, 2500),
+                    self.rng.randint(1, 9),
+                    self.rng.randint(50, 900),
+                ),
+            )
+
+    def edit(self, cur, n: int) -> None:
+        lines = self._pick(
+            cur,
+            "SELECT id_commande, MIN(id_ligne), MAX(id_ligne) FROM lignes_commande"
+            " GROUP BY id_commande HAVING COUNT(*) >= 2",
+        )
+        if not lines:
+            return
+        order, first, last = self.rng.choice(lines)
+        cur.execute("DELETE FROM lignes_commande WHERE id_ligne = %s", (last,))
+        if last < self.first_new_line:
+            self.deleted_lines.append(last)
+        cur.execute(
+            "UPDATE lignes_commande SET quantite = quantite + 1 WHERE id_ligne = %s", (first,)
+        )
+        cur.execute(
+            "UPDATE commandes SET montant_ht = montant_ht + 1 WHERE id_commande = %s", (order,)
+        )
+
+    def update(self, cur, n: int) -> None:
+        order = self.rng.choice(self._pick(cur, "SELECT id_commande FROM commandes"))[0]
+        cur.execute(
+            "UPDATE commandes SET statut = %s, commentaire = %s WHERE id_commande = %s",
+            (self.rng.choice(["VALIDEE", "EN_PRODUCTION", "EXPEDIEE"]), f"soak edit {n}", order),
+        )
+
+
+def launch_sync(platform: LivePlatform) -> None:
+    """One ERP sync queued as the schedule would (``dagster job launch``: queue, daemon)."""
+    workspace = str(platform.workdir / "workspace.yaml")
+    platform.run([str(BIN / "dagster"), "job", "launch", "-w", workspace, "-j", SYNC_JOB], 300)
+
+
+def wait_for_sync(platform: LivePlatform, since: float, timeout_s: float) -> bool:
+    """True once a sync run created after ``since`` (or its retry) succeeded."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with platform.instance() as instance:
+            runs = run_timeline(instance, since)
+        if any(r.pipeline == "legacy_orders" and r.status == "SUCCESS" for r in runs):
+            return True
+        time.sleep(5)
+    return False
+
+
+def compare_orders(platform: LivePlatform, deleted_lines: list[int]) -> list[str]:
+    """Differences between each ``raw_commandes`` table (live rows) and MariaDB, row by row, and
+    mirrored lines deleted at the source that are not marked deleted."""
+    out = []
+    for table in PKS:
+        names, expected = source_table(platform.legacy, table)
+        actual = mirror_table(platform.warehouse, table, names)
+        if len(actual) != len(expected):
+            out.append(f"{table}: {len(actual)} live rows in raw, {len(expected)} in MariaDB")
+        out += [
+            f"{table}: source {want} mirror {got}"
+            for want, got in zip(expected, actual, strict=False)
+            if want != got
+        ][:5]
+    if deleted_lines:
+        with platform.warehouse.connect() as conn:
+            marked = conn.execute(
+                "select count(*) from raw_commandes.lignes_commande "
+                "where id_ligne = any(%s) and _deleted_at is not null",
+                (deleted_lines,),
+            ).fetchone()[0]
+        if marked != len(set(deleted_lines)):
+            out.append(f"lignes_commande: {marked} of {len(set(deleted_lines))} deleted marked")
+    return out
+
+
+def cut_erp(proxy: OutageProxy) -> Callable[[LivePlatform], bool]:
+    """The MariaDB connection cut (the proxy stopped) while a sync reads, for 10 s; a sync is
+    queued first so that one reads within the bounded wait."""
+
+    def fault(platform: LivePlatform) -> bool:
+        # A sync of its own, so there is one to cut even between the periodic ones.
+        threading.Thread(target=launch_sync, args=(platform,), daemon=True).start()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not proxy.carrying():
+            time.sleep(0.2)
+        carrying = proxy.carrying()
+        proxy.stop()
+        time.sleep(10)
+        proxy.start()
+        return carrying
+
+    return fault
+
+
+def waiting_for(kill: Callable[[LivePlatform], bool], timeout_s: float = 90):
+    """``kill`` retried until it found something to kill (bounded): a fault at a random moment
+    that lands where nothing runs would inject nothing."""
+
+    def fault(platform: LivePlatform) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if kill(platform):
+                return True
+            time.sleep(0.5)
+        return False
+
+    return fault
+
+
+@dataclass
+class SoakReport:
+    minutes: float
+    files: int
+    lines: int
+    faults: Counter[str]
+    kinds: list[str]
+    runs: int
+    failed: int
+    retried: int
+    unfinished: int
+    order_actions: Counter[str]
+    differences: list[str]
+    p50: float
+    p95: float
+    not_in_marts: int
+    load: str
+
+    def table(self) -> str:
+        return "\n".join(
+            [
+                f"minutes run {self.minutes:.1f}",
+                f"files {self.files}, lines {self.lines}",
+                "orders " + ", ".join(f"{k} {v}" for k, v in sorted(self.order_actions.items())),
+                "faults " + ", ".join(f"{k} {self.faults[k]}" for k in self.kinds),
+                f"runs {self.runs}, failed {self.failed}, retried {self.retried}, "
+                f"still not finished {self.unfinished}",
+                f"differences {len(self.differences)}",
+                *(f"  {line}" for line in self.differences[:20]),
+                f"last write -> marts.machine_oee_daily p50 {self.p50:.0f} s, "
+                f"p95 {self.p95:.0f} s ({self.not_in_marts} file(s) not in the marts); "
+                f"load average {self.load}",
+            ]
+        )
+
+
+def soak(
+    minutes: float = 5,
+    interval: float = 3,
+    fault_every: float = 40,
+    sync_every: float = 60,
+    catch_up: float = 600,
+    seed: int = 11,
+    drop: str = "ftp",
+    keep: bool = False,
+    log: Callable[[str], None] = print,
+) -> SoakReport:
+    """The live platform under faults for ``minutes``, then compared with the truth (module doc).
+    Fault kinds are drawn in shuffled rounds, so each kind comes once before any comes twice."""
+    rng = random.Random(seed)
+    count = max(1, math.ceil(minutes * 60 / (interval * 1.25)))
+    with live_platform(keep=keep) as platform:
+        proxy = OutageProxy((platform.legacy.host, platform.legacy.port))
+        platform.env.update(MYSQL_HOST="127.0.0.1", MYSQL_PORT=str(proxy.port))
+        ftp = FtpDrop(platform) if drop == "ftp" else None
+        try:
+            log(f"work folder {platform.workdir}; load average {load_average()}")
+            platform.prime()
+            platform.start_code_server()
+            platform.start_daemon()
+            wait_for_sensor_tick(platform, "machine_logs_sensor", 300)
+            began = time.time()
+            feed = platform.start_simulator(interval, count)
+            slow = SlowFiles(platform, first_k=10_000)
+            edits = OrderEdits(platform, seed)
+            edits.start()
+            kinds = {
+                "pg_terminate": waiting_for(terminate_backends),
+                "daemon_kill": kill_daemon,
+                "worker_kill": waiting_for(kill_run_worker),
+                "slow_file": slow,
+                "erp_cut": cut_erp(proxy),
+            }
+            if ftp is not None:
+                kinds["vsftpd_restart"] = ftp.restart
+            faults: Counter[str] = Counter()
+            rounds: list[str] = []
+            next_sync = time.monotonic()
+            next_fault = time.monotonic() + fault_every * rng.uniform(0.5, 1.5)
+            # After the plant's last file, only kinds not injected yet, for at most as long again.
+            faults_end = time.monotonic() + 2 * minutes * 60 + 60
+
+            def pending() -> list[str]:
+                return [k for k in sorted(kinds) if not faults[k]]
+
+            while time.monotonic() < faults_end and (feed.proc.poll() is None or pending()):
+                if time.monotonic() >= next_sync:
+                    launch_sync(platform)
+                    next_sync = time.monotonic() + sync_every
+                if time.monotonic() >= next_fault:
+                    if feed.proc.poll() is not None:
+                        rounds = [k for k in rounds if not faults[k]] or pending()
+                    rounds = rounds or rng.sample(sorted(kinds), len(kinds))
+                    kind = rounds.pop()
+                    hit = kinds[kind](platform)
+                    faults[kind] += hit
+                    log(f"{time.time() - began:6.0f} s  fault {kind}{'' if hit else ': no target'}")
+                    next_fault = time.monotonic() + fault_every * rng.uniform(0.5, 1.5)
+                time.sleep(1)
+            edits.stopped.set()
+            edits.join(timeout=30)
+            feed.join(timeout=10)
+            for thread in slow.threads:
+                thread.join(timeout=120)
+            written = {**feed.written, **slow.written}
+            lines = {**feed.lines, **slow.lines}
+            deadline = time.monotonic() + catch_up
+            final_sync = time.time()
+            launch_sync(platform)
+            synced = wait_for_sync(platform, final_sync, catch_up)
+            while time.monotonic() < deadline and not settled(platform, written, began):
+                time.sleep(10)
+            diffs = compare_raw(platform, lines)
+            if not synced:
+                diffs.append("no ERP sync succeeded after the edits stopped")
+            diffs += compare_orders(platform, edits.deleted_lines)
+            lags = file_lags(platform, written, began)
+            with platform.instance() as instance:
+                runs = run_timeline(instance, began)
+                retried = sum(1 for r in runs if instance.get_run_by_id(r.run_id).parent_run_id)
+            p50, p95, _ = percentiles([x.to_mart for x in lags if x.to_mart is not None])
+            return SoakReport(
+                minutes=(time.time() - began) / 60,
+                files=len(written),
+                lines=sum(lines.values()),
+                faults=faults,
+                kinds=sorted(kinds),
+                runs=len(runs),
+                failed=sum(r.status == "FAILURE" for r in runs),
+                retried=retried,
+                unfinished=sum(r.end is None for r in runs),
+                order_actions=edits.actions,
+                differences=diffs,
+                p50=p50,
+                p95=p95,
+                not_in_marts=sum(x.mart is None for x in lags),
+                load=load_average(),
+            )
+        finally:
+            proxy.stop()
+            if ftp is not None:
+                ftp.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=5)
     parser.add_argument("--interval", type=float, default=3, help="seconds between files (3)")
     parser.add_argument("--fault-every", type=float, default=40, help="mean seconds (40)")
+    parser.add_argument("--sync-every", type=float, default=60, help="ERP syncs, seconds (60)")
     parser.add_argument("--catch-up", type=float, default=600, help="max seconds (600)")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--drop", choices=["ftp", "local"], default="ftp", help="(vsftpd)")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
-    rng = random.Random(args.seed)
-    count = max(1, math.ceil(args.minutes * 60 / (args.interval * 1.25)))
-    with live_platform(keep=args.keep) as platform:
-        print(f"work folder {platform.workdir}; load average {load_average()}", flush=True)
-        platform.prime()
-        platform.start_code_server()
-        platform.start_daemon()
-        wait_for_sensor_tick(platform, "machine_logs_sensor", 300)
-        began = time.time()
-        feed = platform.start_simulator(args.interval, count)
-        slow = SlowFiles(platform, first_k=10_000)
-        kinds = {
-            "pg_terminate": terminate_backends,
-            "daemon_kill": kill_daemon,
-            "worker_kill": kill_run_worker,
-            "slow_file": slow,
-        }
-        faults: Counter[str] = Counter()
-        while feed.proc.poll() is None:
-            time.sleep(args.fault_every * rng.uniform(0.5, 1.5))
-            if feed.proc.poll() is not None:
-                break
-            kind = rng.choice(sorted(kinds))
-            if kinds[kind](platform):
-                faults[kind] += 1
-                print(f"{time.time() - began:6.0f} s  fault {kind}", flush=True)
-        feed.join(timeout=10)
-        for thread in slow.threads:
-            thread.join(timeout=120)
-        written = {**feed.written, **slow.written}
-        lines = {**feed.lines, **slow.lines}
-        deadline = time.monotonic() + args.catch_up
-        while time.monotonic() < deadline and not settled(platform, written, began):
-            time.sleep(10)
-        minutes = (time.time() - began) / 60
-        diffs = compare_raw(platform, lines)
-        lags = file_lags(platform, written, began)
-        with platform.instance() as instance:
-            runs = run_timeline(instance, began)
-            retried = sum(1 for r in runs if instance.get_run_by_id(r.run_id).parent_run_id)
-        p50, p95, _ = percentiles([x.to_mart for x in lags if x.to_mart is not None])
-        print(f"\nminutes run {minutes:.1f} (faults during {args.minutes:g})")
-        print(f"files {len(written)}, lines {sum(lines.values())}")
-        print("faults " + ", ".join(f"{k} {faults[k]}" for k in sorted(kinds)))
-        print(f"runs {len(runs)}, failed {sum(r.status == 'FAILURE' for r in runs)}, ", end="")
-        print(f"retried {retried}, still not finished {sum(r.end is None for r in runs)}")
-        print(f"differences raw vs truth {len(diffs)}")
-        for line in diffs[:20]:
-            print(f"  {line}")
-        missing = sum(x.mart is None for x in lags)
-        print(f"last write -> marts.machine_oee_daily p50 {p50:.0f} s, p95 {p95:.0f} s", end="")
-        print(f" ({missing} file(s) not in the marts); load average {load_average()}")
-        return 0 if not diffs and not missing else 1
+    report = soak(
+        minutes=args.minutes,
+        interval=args.interval,
+        fault_every=args.fault_every,
+        sync_every=args.sync_every,
+        catch_up=args.catch_up,
+        seed=args.seed,
+        drop=args.drop,
+        keep=args.keep,
+        log=lambda line: print(line, flush=True),
+    )
+    print("\n" + report.table())
+    return 0 if not report.differences and not report.not_in_marts else 1
 
 
 if __name__ == "__main__":
