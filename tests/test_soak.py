@@ -15,7 +15,7 @@ import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.soak]
 
 
 def load_soak():
