@@ -13,6 +13,7 @@ import ftplib
 import io
 import os
 import re
+import secrets
 import shlex
 import shutil
 import signal
@@ -258,7 +259,7 @@ def source_secret(env: dict[str, str], name: str) -> subprocess.CompletedProcess
 
 
 def test_secret_env_reads_the_file_whole_strips_newlines_and_refuses_both(tmp_path):
-    secret = "Str0ng$ecret 'q\\\" \t`x`$(id)"
+    secret = f"{secrets.token_urlsafe(8)}$ecret 'q\\\" \t`x`$(id)"
     path = tmp_path / "pw"
     path.write_text(secret + "\n")
     base = {"PATH": os.environ["PATH"], "PW_FILE": str(path)}
@@ -1059,7 +1060,7 @@ def test_a_secret_with_a_dollar_arrives_whole_when_quoted_as_env_example_says(tm
     through the images' own reader (docker/secret-env.sh) too. What stays in .env (the hashes) is
     single-quoted, as .env.example writes it, and taken literally by compose and by the shell
     that `make` sources .env with."""
-    secret = "Str0ng$ecret$1"
+    secret = f"{secrets.token_urlsafe(8)}$ecret$1"
     write_secrets(tmp_path / "secrets", {"postgres_pipeline_password": secret})
     hashed = "$2a$14$" + "x" * 53
     quoted = {**COMPOSE_TEST_ENV, "PROXY_AUTH_HASH": f"'{hashed}'"}
