@@ -13,15 +13,14 @@ the last file to reach the marts.
 
 For every file, from the moment of its last write (``FileFeed``):
   raw    its load transaction (``raw.ingested_files.ingested_at``)
-  marts  the first materialization of ``marts.machine_oee_daily`` by a dbt build whose step began
-         after that transaction (so the build certainly read the file; a build that began a moment
-         earlier may have read it too, so the figure is an upper bound by at most one build)
+  marts  the first materialization of ``marts.machine_oee_daily`` by a run whose ``dbt build``
+         step began after that transaction (so the build certainly read the file): normally the
+         run that loaded it (``machine_logs_to_marts`` builds after its load), else a later one
 and where the time went: settle (last write -> the sensor's run request: the sensor interval and
 the settle rule, plus the time settled files are held while an ingestion run is queued), run
 queue (request -> launched by the queue), process start (launched -> first step), ingest (first
-step -> the file's load), automation + dbt queue (load -> the dbt run launched: automation
-interval, eager's wait while an ingestion is in progress, any build in progress, the queue), dbt
-process start, dbt build (step -> the mart).
+step -> the file's load), to the build (load -> the dbt step: the rest of the load in the same
+run, or the wait for another run), dbt build (step -> the mart).
 Prints p50/p95/max of each, the runs launched and dbt invocations per hour (the cost), and the
 machine's load average.
 """
@@ -52,8 +51,7 @@ SEGMENTS = [
     ("run queue (requested -> launched)", "requested", "starting"),
     ("process start (launched -> step)", "starting", "step"),
     ("ingest (step -> raw commit)", "step", "raw"),
-    ("automation + dbt queue (raw -> launched)", "raw", "dbt_starting"),
-    ("dbt process start (launched -> step)", "dbt_starting", "dbt_step"),
+    ("to the build (raw commit -> dbt step)", "raw", "dbt_step"),
     ("dbt build (step -> mart)", "dbt_step", "mart"),
 ]
 
@@ -68,10 +66,9 @@ class FileLag:
     starting: float | None = None
     step: float | None = None
     raw: float | None = None
-    dbt_requested: float | None = None
-    dbt_starting: float | None = None
     dbt_step: float | None = None
     mart: float | None = None
+    same_run: bool = False  # built by the run that loaded it
 
     @property
     def to_raw(self) -> float | None:
@@ -83,8 +80,8 @@ class FileLag:
 
 
 def mart_builds(runs: list[RunTimes]) -> list[RunTimes]:
-    """dbt runs that materialized the OEE mart, by the start of their step."""
-    return sorted((r for r in runs if r.mart and r.step), key=lambda r: r.step)
+    """Runs that materialized the OEE mart, by the start of their dbt step."""
+    return sorted((r for r in runs if r.mart and r.dbt_step), key=lambda r: r.dbt_step)
 
 
 def file_lags(platform: LivePlatform, written: dict[str, float], since: float) -> list[FileLag]:
@@ -103,10 +100,10 @@ def file_lags(platform: LivePlatform, written: dict[str, float], since: float) -
             run = by_id.get(load[2] or "")
             if run is not None:
                 lag.requested, lag.starting, lag.step = run.created, run.starting, run.step
-            build = next((b for b in builds if b.step > lag.raw), None)
+            build = next((b for b in builds if b.dbt_step > lag.raw), None)
             if build is not None:
-                lag.dbt_requested, lag.dbt_starting = build.created, build.starting
-                lag.dbt_step, lag.mart = build.step, build.mart
+                lag.dbt_step, lag.mart = build.dbt_step, build.mart
+                lag.same_run = build.run_id == load[2]
         out.append(lag)
     return out
 
@@ -137,7 +134,7 @@ def cost_per_hour(runs: list[RunTimes], begin: float, end: float) -> tuple[float
     """Runs launched and dbt invocations per hour between ``begin`` and ``end``."""
     inside = [r for r in runs if begin <= r.created <= end and r.starting]
     hours = max(end - begin, 1.0) / 3600
-    dbt = [r for r in inside if r.pipeline == "dbt"]
+    dbt = [r for r in inside if r.dbt_step]
     return len(inside) / hours, len(dbt) / hours
 
 
@@ -165,6 +162,8 @@ def report(platform: LivePlatform, lags: list[FileLag], since: float, end: float
             if getattr(x, a) is not None and getattr(x, b) is not None
         ]
         print(f"  {label:38s} {fmt(spans)}")
+    same = sum(x.same_run for x in lags if x.mart is not None)
+    print(f"  built by the run that loaded it: {same} of {len(to_mart)} files")
     failed = [r for r in runs if r.status == "FAILURE"]
     print(f"runs launched per hour {runs_h:.0f}, dbt invocations per hour {dbt_h:.0f}")
     print(f"runs failed {len(failed)}; load average {load_average()}")

@@ -278,7 +278,8 @@ def live_platform(env: dict[str, str] | None = None, keep: bool = False) -> Iter
 class RunTimes:
     """One run's timeline (wall-clock seconds): created (requested by a sensor), starting (taken
     from the queue and launched), started (its worker process is up), step (its first step
-    began), end; ``mart`` when it materialized ``marts.machine_oee_daily``."""
+    began), dbt_step (its ``dbt build`` step began), end; ``mart`` when it materialized
+    ``marts.machine_oee_daily``."""
 
     run_id: str
     pipeline: str
@@ -286,6 +287,7 @@ class RunTimes:
     starting: float | None = None
     started: float | None = None
     step: float | None = None
+    dbt_step: float | None = None
     end: float | None = None
     mart: float | None = None
     status: str = ""
@@ -318,8 +320,10 @@ def run_timeline(instance: dg.DagsterInstance, since: float) -> list[RunTimes]:
                 times.starting = entry.timestamp
             elif ev.event_type == E.RUN_START and times.started is None:
                 times.started = entry.timestamp
-            elif ev.event_type == E.STEP_START and times.step is None:
-                times.step = entry.timestamp
+            elif ev.event_type == E.STEP_START:
+                times.step = times.step or entry.timestamp
+                if ev.step_key == DBT_STEP:
+                    times.dbt_step = entry.timestamp
             elif (
                 ev.event_type == E.ASSET_MATERIALIZATION
                 and ev.asset_key == MART_KEY

@@ -6,20 +6,32 @@ orders in MariaDB, every asset of the Definitions in one run.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.test_utils import (
+    create_test_daemon_workspace_context,
+    freeze_time,
+    instance_for_test,
+)
+from dagster._core.workspace.load_target import ModuleTarget
+from dagster._daemon.sensor import execute_sensor_iteration
 
 from shutter_assets.lib.bi_access import drop_readonly_role
+from shutter_assets.lib.log_settings import MachineLogsSettings
 from shutter_assets.lib.warehouse_roles import ApiAccessSettings, BIAccessSettings
 from tests.fixtures.databases import unique_name
 from tests.fixtures.dbt_data import load
 from tests.fixtures.settings import use_platform
 
 pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _load_defs() -> dg.Definitions:
@@ -112,6 +124,122 @@ def test_materializing_everything_builds_the_marts_and_runs_the_dbt_checks(
                 "select count(*) from information_schema.tables where table_schema = 'marts'"
             ).fetchone()[0]
             assert readable == relations >= 10  # every mart table and view
+    finally:
+        with pg_settings.connect(autocommit=True) as conn:
+            drop_readonly_role(conn, role)
+            drop_readonly_role(conn, api_role)
+
+
+def test_the_sensor_run_that_loads_a_file_also_builds_the_marts_and_automation_adds_nothing(
+    pg_settings, mysql_settings, tmp_path, monkeypatch
+):
+    """Issue 18: ``machine_logs_sensor`` launches ``machine_logs_to_marts``, whose run loads the
+    file and then builds every model downstream of it, so the marts show the file one run after
+    it settled; the automation sensor then finds nothing left to build for those assets, while
+    a load outside that job (the reprocess job's shape) still triggers it.
+
+    Driven through Dagster's sensor daemon iteration and run launcher on the full code location.
+    """
+    batch1, batch2 = load.log_batches()
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    an_hour_ago = time.time() - 3600
+    for f in batch1:
+        shutil.copy(f, drop / f.name)
+        os.utime(drop / f.name, (an_hour_ago, an_hour_ago))
+    load.fill_mysql(mysql_settings)
+    role, api_role = unique_name("bi_reader_test"), unique_name("api_reader_test")
+    use_platform(
+        monkeypatch,
+        pg_settings,
+        mysql_settings,
+        drop,
+        BIAccessSettings(role=role),
+        ApiAccessSettings(role=api_role),
+        MachineLogsSettings(min_age_s=0),  # the code server's clock is not frozen
+    )
+    defs = _load_defs()
+    target = ModuleTarget(
+        module_name="shutter_assets.definitions",
+        attribute="defs",
+        working_directory=str(ROOT),
+        location_name="shutter_test",
+    )
+    queued = {"run_coordinator": {"module": "dagster", "class": "QueuedRunCoordinator"}}
+    clock = datetime.now(UTC)
+
+    def cu02() -> tuple:
+        with pg_settings.connect() as conn:
+            return conn.execute(
+                "select run_s, down_s, idle_s, produced_qty from marts.machine_oee_daily "
+                "where machine_id = 'CU-02'"
+            ).fetchone()
+
+    try:
+        with (
+            instance_for_test(overrides=queued, synchronous_run_launcher=True) as instance,
+            create_test_daemon_workspace_context(target, instance) as workspace,
+        ):
+
+            def tick() -> list[dg.DagsterRun]:
+                nonlocal clock
+                clock += timedelta(seconds=60)
+                before = {r.run_id for r in instance.get_runs()}
+                with freeze_time(clock):
+                    list(execute_sensor_iteration(workspace, logging.getLogger("t"), None, None))
+                return [r for r in instance.get_runs() if r.run_id not in before]
+
+            everything = defs.resolve_implicit_global_asset_job_def()
+            assert everything.execute_in_process(instance=instance).success
+            assert tick() == []  # batch 1 is ingested; nothing new in the drop
+            automation = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+            before = cu02()
+
+            for f in batch2:
+                shutil.copy(f, drop / f.name)
+                os.utime(drop / f.name, (an_hour_ago, an_hour_ago))
+            assert tick() == []  # first sighting: settling
+            time.sleep(1.1)
+            (run,) = tick()
+            assert run.job_name == "machine_logs_to_marts"
+            assert run.tags["shutter/dbt"] == "build"
+            instance.launch_run(run.run_id, workspace.create_request_context())
+            assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.SUCCESS
+            built = {
+                r.asset_key.to_user_string()
+                for r in instance.get_records_for_run(
+                    run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+                ).records
+                for r in [r.event_log_entry.dagster_event]
+            }
+            assert {
+                "raw/machine_events",
+                "staging/stg_raw__machine_events",
+                "marts/machine_oee_daily",
+                "bi/readonly_role",
+                "api/marts_data_version",
+            } <= built
+            # CU-02's RUNNING that opened in batch 1 closes in batch 2: hand-computed day.
+            assert before != (9000, 1200, 600, 8)
+            assert cu02() == (9000, 1200, 600, 8)
+
+            automation = dg.evaluate_automation_conditions(
+                defs=defs, instance=instance, cursor=automation.cursor
+            )
+            assert {
+                k for k in built if automation.get_num_requested(dg.AssetKey.from_user_string(k))
+            } == set()
+
+            # A load by another job (reprocess, a manual materialization) is still followed by
+            # the automation's build of the same models.
+            raw_only = defs.resolve_implicit_global_asset_job_def().get_subset(
+                asset_selection={dg.AssetKey(["raw", "machine_events"])}
+            )
+            assert raw_only.execute_in_process(instance=instance).success
+            automation = dg.evaluate_automation_conditions(
+                defs=defs, instance=instance, cursor=automation.cursor
+            )
+            assert automation.get_num_requested(dg.AssetKey(["marts", "machine_oee_daily"])) == 1
     finally:
         with pg_settings.connect(autocommit=True) as conn:
             drop_readonly_role(conn, role)

@@ -114,6 +114,7 @@ def test_jobs_carry_the_tags_the_run_queue_limits():
     tagged = {
         "legacy_orders_sync_job": "legacy_orders",
         "reprocess_log_file": "machine_logs",
+        "machine_logs_to_marts": "machine_logs",
     }
     for job_name, pipeline in tagged.items():
         job = defs.resolve_job_def(job_name)
@@ -121,3 +122,12 @@ def test_jobs_carry_the_tags_the_run_queue_limits():
         assert pipeline in limited
     sensor = defs.resolve_sensor_def("dbt_automation_sensor")
     assert sensor.run_tags.get("shutter/pipeline") in limited
+    # Every run that runs dbt build carries the one tag limited to a single build at a time.
+    builds = [(lim["key"], lim.get("value"), lim["limit"]) for lim in limits]
+    assert ("shutter/dbt", "build", 1) in builds
+    job = defs.resolve_job_def("machine_logs_to_marts")
+    for tags in (sensor.run_tags, job.tags):
+        assert tags.get("shutter/dbt") == "build"
+    assert defs.resolve_sensor_def("machine_logs_sensor").job_name == "machine_logs_to_marts"
+    dbt_keys = {k for k in job.asset_layer.selected_asset_keys if k.path[0] == "marts"}
+    assert dg.AssetKey(["marts", "machine_oee_daily"]) in dbt_keys

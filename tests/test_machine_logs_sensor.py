@@ -174,7 +174,7 @@ def test_no_new_run_is_requested_while_one_waits_in_the_run_queue(pg_settings, m
             context = dg.build_sensor_context(cursor=cursor, resources=res, instance=instance)
             return machine_logs_sensor(context)
 
-        job_name = "__anonymous_asset_job_machine_logs_sensor"
+        job_name = "machine_logs_to_marts"
         location = InProcessCodeLocationOrigin(
             LoadableTargetOrigin(module_name="shutter_assets.definitions")
         )

@@ -11,6 +11,10 @@ mid-step fails the run as before, and run retries (dagster.yaml) start it again.
 
 import dagster as dg
 
+# Carried by every run that runs ``dbt build`` (the automation sensor's and the machine-log
+# sensor's): dagster.yaml limits this tag to one run at a time, so builds never overlap.
+DBT_BUILD_TAGS = {"shutter/dbt": "build"}
+
 
 @dg.definitions
 def execution_defs() -> dg.Definitions:

@@ -5,12 +5,12 @@ Keys are ``[<schema>, <model>]`` (``["marts", "machine_oee_daily"]``); the dbt s
 ``["raw_commandes", "commandes"]``...), hence one graph from each raw table to every mart. dbt
 tests become asset checks (dagster-dbt's default).
 
-Automation: declarative automation, ``AutomationCondition.eager()`` on every dbt asset: when a raw
-asset is materialized (sensor-driven log ingestion, scheduled MySQL sync), the automation sensor
-(``dbt_automation_sensor``) requests the downstream dbt assets in the same tick, so the marts
-rebuild after new raw data without a hand-written sensor. ``eager()`` waits while an upstream
-ingestion is in progress: a build reading raw while files commit can see a file in one model and
-not yet in another (docs/machine_logs.md, "Freshness").
+Two ways a build starts: the machine-log sensor's runs (``machine_logs_to_marts``) build every
+model downstream of the files they just loaded, in the same run; after any other raw update (the
+MySQL sync, the reprocess job) declarative automation does: ``AutomationCondition.eager()`` on
+every dbt asset, evaluated by ``dbt_automation_sensor``, requests the downstream models. ``eager()``
+waits while an upstream is in progress, so no build reads raw while it changes; after a
+``machine_logs_to_marts`` run it requests nothing (its models are newer than their raw parents).
 """
 
 from collections.abc import Mapping

@@ -2,13 +2,15 @@
 
 Every dbt asset (and ``bi/readonly_role``) carries ``AutomationCondition.eager()``; this sensor
 evaluates those conditions. Dagster would otherwise create ``default_automation_condition_sensor``
-stopped, to be switched on by hand in the UI; this one starts RUNNING with the daemon, so a log
-ingestion or a MySQL sync is followed by a dbt run of exactly the affected models.
+stopped, to be switched on by hand in the UI; this one starts RUNNING with the daemon, so a MySQL
+sync (or a reprocessed log file) is followed by a dbt run of exactly the affected models. Log
+files loaded by the sensor are built in their own run (``machine_logs_to_marts``), which leaves
+this sensor nothing to request.
 
 It evaluates every ``DBT_AUTOMATION_INTERVAL_S`` seconds (default 10, read when the definitions
 load). Builds never pile up: ``eager()`` does not request an asset whose run is queued or in
-progress, and dagster.yaml's tag limit runs one dbt build at a time; raw updates meanwhile are
-all picked up by the next build.
+progress, and dagster.yaml's ``shutter/dbt`` tag limit runs one dbt build at a time (this
+sensor's or a ``machine_logs_to_marts`` run's); raw updates meanwhile go into the next build.
 """
 
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ import dagster as dg
 
 from shutter_assets.defs.dbt.assets import shutter_dbt
 from shutter_assets.defs.dbt.bi_access import bi_readonly_role
+from shutter_assets.defs.execution import DBT_BUILD_TAGS
 from shutter_assets.lib.settings import FromEnv, setting
 
 
@@ -32,7 +35,7 @@ dbt_automation_sensor = dg.AutomationConditionSensorDefinition(
     target=dg.AssetSelection.assets(shutter_dbt, bi_readonly_role),
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=AutomationSettings.from_env().interval_s,
-    # dagster.yaml queues runs with this tag one at a time: builds lock the marts BI reads.
-    run_tags={"shutter/pipeline": "dbt"},
+    # dagster.yaml queues runs with these tags one at a time: builds lock the marts BI reads.
+    run_tags={"shutter/pipeline": "dbt", **DBT_BUILD_TAGS},
     description="Rebuilds the dbt models downstream of newly materialized raw tables.",
 )

@@ -1,5 +1,14 @@
-"""``reprocess_log_file``: re-ingest one named file from the drop as a new version of its path.
+"""The machine-log jobs.
 
+``machine_logs_to_marts``: what ``machine_logs_sensor`` launches. One run loads the sensor's
+files into ``raw.*`` and then builds, in the same run, every asset downstream of those tables
+(the dbt models and tests, the read-only roles, the API's data version). A file's lines reach
+the marts one run after it settles, without waiting for a gap between ingestion runs for the
+automation sensor to fill (issue 18; docs/machine_logs.md, "Freshness"). No dbt build ever
+reads ``raw`` while files commit: the build follows the load in the run, and ingestion runs
+are one at a time. Both tags are limited to one run at a time by dagster.yaml.
+
+``reprocess_log_file``: re-ingest one named file from the drop as a new version of its path.
 Launch it from the UI launchpad (Jobs -> reprocess_log_file) with::
 
     ops:
@@ -10,9 +19,21 @@ Launch it from the UI launchpad (Jobs -> reprocess_log_file) with::
 
 import dagster as dg
 
-from shutter_assets.defs.machine_logs.assets import EVENTS_KEY, REJECTS_KEY
+from shutter_assets.defs.execution import DBT_BUILD_TAGS
+from shutter_assets.defs.machine_logs.assets import EVENTS_KEY, REJECTS_KEY, ingest_machine_logs
 from shutter_assets.defs.resources import LogDropResource, PlantResource, WarehouseResource
 from shutter_assets.lib.log_ingest import reprocess_file
+
+# dagster.yaml runs one ingestion at a time (whatever job), and one dbt build.
+MACHINE_LOGS_TAGS = {"shutter/pipeline": "machine_logs"}
+
+machine_logs_to_marts = dg.define_asset_job(
+    "machine_logs_to_marts",
+    selection=dg.AssetSelection.assets(ingest_machine_logs).downstream(),
+    description="Load settled log files into raw.* (config: paths), then build everything "
+    "downstream of them in the same run: dbt models and tests, roles, the API's data version.",
+    tags={**MACHINE_LOGS_TAGS, **DBT_BUILD_TAGS},
+)
 
 
 class ReprocessLogFileConfig(dg.Config):
@@ -51,7 +72,7 @@ def reprocess_log_file_op(
 
 @dg.job(
     description="Re-ingest one named log file (config: path), replacing its earlier rows.",
-    tags={"shutter/pipeline": "machine_logs"},
+    tags=MACHINE_LOGS_TAGS,
 )
 def reprocess_log_file():
     reprocess_log_file_op()

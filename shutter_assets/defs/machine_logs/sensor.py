@@ -1,4 +1,5 @@
-"""``machine_logs_sensor``: request ingestion runs for settled, not yet ingested log files.
+"""``machine_logs_sensor``: request ``machine_logs_to_marts`` runs for settled, not yet ingested
+log files (each run loads them, then builds the models downstream: ``jobs.py``).
 
 Settling and cursor rules are in ``shutter_assets.lib.log_selection.decide_tick``; a backlog of N
 files becomes ceil(N / LOGS_BATCH_SIZE) runs, each keyed by its exact batch so a repeated tick is
@@ -11,11 +12,9 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from shutter_assets.defs.machine_logs.assets import (
-    INGEST_OP,
-    ingest_machine_logs,
-)
+from shutter_assets.defs.machine_logs.assets import INGEST_OP
 from shutter_assets.defs.machine_logs.checks import SENSOR_NAME, files_failing_evaluation
+from shutter_assets.defs.machine_logs.jobs import machine_logs_to_marts
 from shutter_assets.defs.machine_logs.settings import MachineLogsResource
 from shutter_assets.defs.resources import LogDropResource, WarehouseResource
 from shutter_assets.lib.drop.base import describe_skipped
@@ -44,10 +43,11 @@ def run_waiting_in_queue(context: dg.SensorEvaluationContext) -> bool:
 
 @dg.sensor(
     name=SENSOR_NAME,
-    target=ingest_machine_logs,
+    target=machine_logs_to_marts,
     minimum_interval_seconds=MachineLogsSettings.from_env().sensor_interval_s,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Lists the log drop; requests runs of raw/machine_events for settled new files.",
+    description="Lists the log drop; requests a run loading settled new files into raw.* and "
+    "building the models downstream of them.",
 )
 def machine_logs_sensor(
     context: dg.SensorEvaluationContext,
@@ -88,7 +88,6 @@ def machine_logs_sensor(
                 tags={
                     "machine_logs/files": str(len(batch)),
                     "machine_logs/attempt": str(attempt),
-                    "shutter/pipeline": "machine_logs",
                 },
             )
         )
