@@ -92,21 +92,27 @@ def chatty_job() -> None:
     chatty()
 
 
+def local_compute_logs(base: Path) -> dict:
+    """Instance overrides capturing compute logs as files under ``base``, where the tests look."""
+    return {
+        "compute_logs": {
+            "module": "dagster.core.storage.local_compute_log_manager",
+            "class": "LocalComputeLogManager",
+            "config": {"base_dir": str(base)},
+        }
+    }
+
+
 def compute_log_runs(base: Path) -> set[str]:
     return {p.name for p in base.iterdir() if p.is_dir()} if base.exists() else set()
 
 
 def test_purge_history_deletes_old_runs_and_their_captured_logs(tmp_path):
     logs = tmp_path / "compute_logs"
-    overrides = {
-        "compute_logs": {
-            "module": "dagster.core.storage.local_compute_log_manager",
-            "class": "LocalComputeLogManager",
-            "config": {"base_dir": str(logs)},
-        }
-    }
     (tmp_path / "home").mkdir()
-    with dg.instance_for_test(overrides=overrides, temp_dir=str(tmp_path / "home")) as instance:
+    with dg.instance_for_test(
+        overrides=local_compute_logs(logs), temp_dir=str(tmp_path / "home")
+    ) as instance:
         run_ids = []
         for _ in range(3):
             result = chatty_job.execute_in_process(instance=instance)
@@ -141,13 +147,6 @@ def test_purge_history_deletes_old_tick_logs_of_a_real_sensor(tmp_path):
     """The sensor daemon's own iterations tick a sensor that logs; its captured logs
     (``__repository__/<sensor>/<tick>.err``) older than the retention go, fresh ones stay."""
     logs = tmp_path / "compute_logs"
-    overrides = {
-        "compute_logs": {
-            "module": "dagster.core.storage.local_compute_log_manager",
-            "class": "LocalComputeLogManager",
-            "config": {"base_dir": str(logs)},
-        }
-    }
     target = ModuleTarget(
         module_name="tests.fixtures.ticking_location",
         attribute="defs",
@@ -157,7 +156,9 @@ def test_purge_history_deletes_old_tick_logs_of_a_real_sensor(tmp_path):
     (tmp_path / "home").mkdir()
     clock = datetime.now(UTC)
     with (
-        dg.instance_for_test(overrides=overrides, temp_dir=str(tmp_path / "home")) as instance,
+        dg.instance_for_test(
+            overrides=local_compute_logs(logs), temp_dir=str(tmp_path / "home")
+        ) as instance,
         create_test_daemon_workspace_context(target, instance) as workspace,
     ):
         for _ in range(4):  # each past the sensor's minimum interval

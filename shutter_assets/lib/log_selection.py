@@ -93,6 +93,84 @@ def _group(tokens: dict[str, int]) -> dict[str, str]:
     return {str(ts): " ".join(toks) for ts, toks in out.items()}
 
 
+_CURSOR_VERSION = 3
+
+
+@dataclass
+class _Cursor:
+    """The sensor cursor, decoded: version token -> the second it was first seen (``seen``) or
+    last requested (``req``); retried versions -> [attempt, path, size, mtime in us] (``retry``).
+    Tokens keep listing order, so the cursor written for a listing is deterministic."""
+
+    seen: dict[str, int] = field(default_factory=dict)
+    requested: dict[str, int] = field(default_factory=dict)
+    retries: dict[str, list] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, cursor: str | None) -> _Cursor:
+        """An empty cursor for none, or for one of another version (its files are seen anew)."""
+        state = json.loads(cursor) if cursor else {}
+        if state.get("v") != _CURSOR_VERSION:
+            return cls()
+        return cls(
+            _by_time(state.get("seen", {})),
+            _by_time(state.get("req", {})),
+            state.get("retry", {}),
+        )
+
+    def dump(self) -> str:
+        out = {"v": _CURSOR_VERSION, "seen": _group(self.seen), "req": _group(self.requested)}
+        if self.retries:
+            out["retry"] = self.retries
+        return json.dumps(out, separators=(",", ":"))
+
+    def carry(self, old: _Cursor, tok: str, ts: int) -> None:
+        """Keep what ``old`` knows of a version still waiting (first sighting: now if none)."""
+        self.seen[tok] = old.seen.get(tok, ts)
+        if tok in old.requested:
+            self.requested[tok] = old.requested[tok]
+            if tok in old.retries:
+                self.retries[tok] = old.retries[tok]
+
+
+def _backoff_s(attempt: int, retry_after_s: float) -> float:
+    """Seconds to wait after attempt n before n + 1: retry_after_s x 2^(n - 1), capped."""
+    return retry_after_s * min(2 ** (attempt - 1), BACKOFF_CAP)
+
+
+def _due_attempt(
+    old: _Cursor,
+    tok: str,
+    ts: int,
+    *,
+    min_age_s: float,
+    retry_after_s: float,
+    max_attempts: int,
+) -> int | None:
+    """The attempt as which a version is to be requested at ``ts``: 1 once settled, n + 1 once
+    attempt n's back-off has passed; None while it settles, while its run is queued or running,
+    and once it has used ``max_attempts``."""
+    requested_at = old.requested.get(tok)
+    if requested_at is None:
+        first_seen = old.seen.get(tok)
+        return 1 if first_seen is not None and ts - first_seen >= min_age_s else None
+    attempt = old.retries[tok][0] if tok in old.retries else 1
+    if ts - requested_at < _backoff_s(attempt, retry_after_s) or attempt >= max_attempts:
+        return None
+    return attempt + 1
+
+
+def _request(
+    decision: TickDecision, new: _Cursor, f: RemoteFile, tok: str, ts: int, attempt: int
+) -> None:
+    """Offer ``f`` in this tick's run as ``attempt``; a retry keeps its version in the cursor."""
+    decision.settled.append(f)
+    new.requested[tok] = ts
+    if attempt > 1:
+        new.retries[tok] = [attempt, f.path, f.size, _mtime_us(f)]
+        decision.attempts[f.path] = attempt
+
+
 def decide_tick(
     cursor: str | None,
     listing: Sequence[RemoteFile],
@@ -124,63 +202,33 @@ def decide_tick(
     the queue moved. So a loaded platform gets fewer, larger runs instead of a growing queue of
     one-file runs, each paying a process start (docs/machine_logs.md, "Freshness").
     """
-    state = json.loads(cursor) if cursor else {}
-    if state.get("v") != 3:
-        state = {}
-    seen = _by_time(state.get("seen", {}))
-    requested = _by_time(state.get("req", {}))
-    retries: dict[str, list] = state.get("retry", {})
+    old, new = _Cursor.parse(cursor), _Cursor()
     ts = int(now.timestamp())
     files, refused = candidates(listing)
-    new_seen: dict[str, int] = {}
-    new_req: dict[str, int] = {}
-    new_retry: dict[str, list] = {}
-    settled: list[RemoteFile] = []
-    attempts_out: dict[str, int] = {}
-    waiting = held = 0
+    decision = TickDecision(settled=[], cursor="", waiting=0, refused=refused)
     for f in files:
         if f.path in ingested:
             continue
         tok = _version_token(f)
-        first_seen = seen.get(tok)
-        new_seen[tok] = ts if first_seen is None else first_seen
-        requested_at = requested.get(tok)
-        if requested_at is not None:
-            attempt = retries[tok][0] if tok in retries else 1
-            wait = retry_after_s * min(2 ** (attempt - 1), BACKOFF_CAP)
-            new_req[tok] = requested_at
-            if tok in retries:
-                new_retry[tok] = retries[tok]
-            if ts - requested_at < wait or attempt >= max_attempts:
-                continue  # its run is queued or running, or it has used its attempts
-            if hold:
-                held += 1
-                continue
-            new_req[tok] = ts
-            new_retry[tok] = [attempt + 1, f.path, f.size, _mtime_us(f)]
-            attempts_out[f.path] = attempt + 1
-            settled.append(f)
-        elif first_seen is not None and ts - first_seen >= min_age_s:
-            if hold:
-                held += 1
-                continue
-            settled.append(f)
-            new_req[tok] = ts
+        new.carry(old, tok, ts)
+        attempt = _due_attempt(
+            old,
+            tok,
+            ts,
+            min_age_s=min_age_s,
+            retry_after_s=retry_after_s,
+            max_attempts=max_attempts,
+        )
+        if attempt is None:
+            if tok not in old.requested:
+                decision.waiting += 1
+        elif hold:
+            decision.held += 1
         else:
-            waiting += 1
-    out = {"v": 3, "seen": _group(new_seen), "req": _group(new_req)}
-    if new_retry:
-        out["retry"] = new_retry
-    cursor_out = json.dumps(out, separators=(",", ":"))
-    return TickDecision(
-        settled=settled,
-        cursor=cursor_out,
-        waiting=waiting,
-        refused=refused,
-        attempts=attempts_out,
-        failing=failing_files(cursor_out, max_attempts=max_attempts),
-        held=held,
-    )
+            _request(decision, new, f, tok, ts, attempt)
+    decision.cursor = new.dump()
+    decision.failing = failing_files(decision.cursor, max_attempts=max_attempts)
+    return decision
 
 
 def failing_files(cursor: str | None, *, max_attempts: int) -> list[FailingFile]:

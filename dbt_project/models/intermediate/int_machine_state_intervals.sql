@@ -1,7 +1,8 @@
 {#-
     One row per STATE event: the machine is in `state` from `started_at` until the machine's next
     STATE event (even one in a later file), or - for its latest state - until the latest event
-    seen so far for that machine (`is_open`). Events are ordered by (event_at, file_id, line_no).
+    seen so far for that machine (`is_open`). The state and the order of events are those of
+    macros/machine_state.sql.
 
     Incremental: only machines with events in new files are touched. For each, the intervals from
     the one containing its earliest new event onwards are recomputed together with the new STATE
@@ -56,18 +57,23 @@ new_machine_bounds as (
 
 ),
 
+new_state_events as (
+
+    {{ state_events('new_events') }}
+
+),
+
 new_states as (
 
     select
         machine_id,
         file_id,
         line_no,
-        upper(value_text) as state,
+        state,
         event_at,
         cast(null as text) as stored_previous_state,
         cast(null as timestamptz) as stored_ended_at
-    from new_events
-    where event_type = 'STATE'
+    from new_state_events
 
 ),
 
@@ -142,7 +148,7 @@ sequenced as (
         ) as previous_state,
         lead(event_at) over by_time as next_started_at
     from state_events
-    window by_time as (partition by machine_id order by event_at, file_id, line_no)
+    window by_time as (partition by machine_id order by {{ event_order() }})
 
 ),
 

@@ -55,14 +55,7 @@ pending_events as (
 
 pending_states as (
 
-    select
-        machine_id,
-        upper(value_text) as state,
-        event_at as started_at,
-        file_id,
-        line_no
-    from pending_events
-    where event_type = 'STATE'
+    {{ state_events('pending_events') }}
 
 ),
 
@@ -81,20 +74,20 @@ state_events as (
     select machine_id, state, started_at, file_id, line_no
     from built_states
     union all
-    select machine_id, state, started_at, file_id, line_no
+    select machine_id, state, event_at as started_at, file_id, line_no
     from pending_states
 
 ),
 
 latest_state as (
 
-    -- events are ordered by (event_at, file_id, line_no), as in int_machine_state_intervals
+    -- the last STATE event of each machine, in event order (macros/machine_state.sql)
     select distinct on (machine_id)
         machine_id,
         state as last_state,
         started_at as last_state_since
     from state_events
-    order by machine_id, started_at desc, file_id desc, line_no desc
+    order by machine_id, {{ event_order('started_at', descending=true) }}
 
 ),
 

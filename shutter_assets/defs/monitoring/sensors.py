@@ -37,7 +37,7 @@ from shutter_assets.defs.monitoring.observations import (
 )
 from shutter_assets.defs.monitoring.resources import AlertingResource
 from shutter_assets.defs.resources import WarehouseResource
-from shutter_assets.lib.monitoring.incidents import FlushResult, IncidentStore
+from shutter_assets.lib.monitoring.incidents import FlushResult, Incident, IncidentStore
 
 
 def _deliver(
@@ -60,6 +60,19 @@ def _deliver(
     return result
 
 
+def _alert_run(
+    context: dg.RunStatusSensorContext,
+    incident: Incident,
+    warehouse: WarehouseResource,
+    alerting: AlertingResource,
+) -> None:
+    """Open the run's incident as of the run's end (so the newest run of a job wins, whatever
+    order the sensors handle runs in), then send what is pending."""
+    store = alerting.store(warehouse)
+    store.observe([incident], now=run_finished_at(context.instance, context.dagster_run))
+    _deliver(context, store, alerting)
+
+
 @dg.run_failure_sensor(
     name="alert_on_run_failure",
     default_status=dg.DefaultSensorStatus.RUNNING,
@@ -70,10 +83,7 @@ def alert_on_run_failure(
     warehouse: WarehouseResource,
     alerting: AlertingResource,
 ) -> None:
-    store = alerting.store(warehouse)
-    finished = run_finished_at(context.instance, context.dagster_run)
-    store.observe([run_failure_incident(context)], now=finished)
-    _deliver(context, store, alerting)
+    _alert_run(context, run_failure_incident(context), warehouse, alerting)
 
 
 @dg.run_status_sensor(
@@ -92,10 +102,7 @@ def alert_on_run_canceled(
     if canceled_by_person(context.instance, run.run_id):
         context.log.info(f"run {run.run_id} was canceled by a person: no alert")
         return
-    store = alerting.store(warehouse)
-    finished = run_finished_at(context.instance, run)
-    store.observe([run_canceled_incident(context)], now=finished)
-    _deliver(context, store, alerting)
+    _alert_run(context, run_canceled_incident(context), warehouse, alerting)
 
 
 @dg.run_status_sensor(
