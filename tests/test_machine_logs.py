@@ -349,6 +349,46 @@ def test_a_queued_run_holds_settled_files_for_one_larger_run():
     assert d6.settled == later and set(d6.attempts.values()) == {2}
 
 
+def test_a_run_takes_at_start_the_files_the_sensor_saw_settle_by_the_same_rule():
+    """select_run_files with the sensor's cursor: the batch, plus versions first seen at least
+    min_age_s ago, unchanged, never requested and not ingested; at most ``limit`` in all."""
+    t0 = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    kw = {"min_age_s": 10, "retry_after_s": 600}
+    batch = RemoteFile("CU-01_0001.log", 100, t0)
+    old = [RemoteFile(f"CU-02_{i:04d}.log", 80, t0) for i in range(3)]
+    young = RemoteFile("SC-01_0001.log", 70, t0)
+    grown = RemoteFile("AS-01_0001.log", 60, t0)
+    d1 = decide_tick(None, [batch], set(), now=t0, **kw)
+    d2 = decide_tick(d1.cursor, [batch, *old, grown], set(), now=t0 + timedelta(seconds=10), **kw)
+    assert d2.settled == [batch]  # requested (the run's batch); the others first seen
+    seen = decide_tick(
+        d2.cursor, [batch, *old, grown, young], set(), now=t0 + timedelta(seconds=15), **kw
+    )
+    listing = [batch, *old, young, RemoteFile(grown.path, 65, t0 + timedelta(seconds=14))]
+
+    def select(cursor, *, at_s: float, limit: int, ingested=frozenset()):
+        return select_run_files(
+            listing,
+            [batch.path],
+            now=t0 + timedelta(seconds=at_s),
+            min_age_s=10,
+            ingested=lambda files: {f.path for f in files} & set(ingested),
+            sensor_cursor=cursor,
+            limit=limit,
+        ).files
+
+    # old: settled; young: first seen 5 s ago; grown: its listed version is not the one seen
+    assert {f.path for f in select(seen.cursor, at_s=20, limit=50)} == {
+        batch.path,
+        *(f.path for f in old),
+    }
+    assert young.path in {f.path for f in select(seen.cursor, at_s=25, limit=50)}
+    assert len(select(seen.cursor, at_s=20, limit=2)) == 2  # the batch, then one more
+    taken = select(seen.cursor, at_s=20, limit=50, ingested={old[0].path})
+    assert old[0].path not in {f.path for f in taken}
+    assert select(None, at_s=20, limit=50) == [batch]  # no cursor: the batch only
+
+
 def test_a_file_that_changes_starts_settling_again():
     t0 = datetime(2026, 11, 20, 12, tzinfo=UTC)
     kw = {"min_age_s": 0, "retry_after_s": 600}

@@ -285,6 +285,22 @@ class RunSelection:
     refused: list[str] = field(default_factory=list)  # unsafe names seen in the listing
 
 
+def settled_by_sensor(
+    cursor: str | None, listing: Sequence[RemoteFile], *, now: datetime, min_age_s: float
+) -> list[RemoteFile]:
+    """Files of ``listing`` that the sensor's ``cursor`` has seen in this same version (path,
+    size, mtime) for at least ``min_age_s`` and never requested: settled now by ``decide_tick``'s
+    own rule, though no tick has requested them yet. Retried versions are left to the sensor."""
+    old, ts = _Cursor.parse(cursor), int(now.timestamp())
+    files, _ = candidates(listing)
+    return [
+        f
+        for f in files
+        if (tok := _version_token(f)) not in old.requested
+        and _due_attempt(old, tok, ts, min_age_s=min_age_s, retry_after_s=0, max_attempts=1) == 1
+    ]
+
+
 def select_run_files(
     listing: Sequence[RemoteFile],
     requested: Sequence[str],
@@ -292,14 +308,20 @@ def select_run_files(
     now: datetime,
     min_age_s: float,
     ingested: Callable[[list[RemoteFile]], set[str]],
+    sensor_cursor: str | None = None,
+    limit: int = 0,
 ) -> RunSelection:
     """The files one run of ``raw/machine_events`` loads: the one place that decides it.
 
     ``requested`` paths (the sensor's batch, or a run config written by hand) are loaded as
     listed now, when still present and safe; the loader itself skips a version already
-    registered. With no request (materialized by hand, no sensor history), every safe file whose
-    mtime is at least ``min_age_s`` old and whose version ``ingested`` does not report. The result
-    is sorted by ``ingest_order``.
+    registered. A run the sensor requested also takes, up to ``limit`` files in all, those its
+    ``sensor_cursor`` (read when the run starts) shows settled since the request and not
+    ingested (``settled_by_sensor``): a run that waited in the queue loads what settled
+    meanwhile instead of leaving it to the next run (docs/machine_logs.md, "Freshness").
+    With no request (materialized by hand, no sensor history), every safe file whose mtime is at
+    least ``min_age_s`` old and whose version ``ingested`` does not report. The result is sorted
+    by ``ingest_order``.
     """
     files, refused = candidates(listing)
     if requested:
@@ -307,6 +329,15 @@ def select_run_files(
         listed = {f.path for f in listing}
         chosen = [by_path[p] for p in requested if p in by_path]
         missing = [p for p in requested if p not in listed]
+        if sensor_cursor and len(chosen) < limit:
+            asked = set(requested)
+            extra = [
+                f
+                for f in settled_by_sensor(sensor_cursor, files, now=now, min_age_s=min_age_s)
+                if f.path not in asked
+            ]
+            done = ingested(extra) if extra else set()
+            chosen += [f for f in extra if f.path not in done][: limit - len(chosen)]
     else:
         chosen = [f for f in files if (now - f.mtime).total_seconds() >= min_age_s]
         done = ingested(chosen)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from shutter_assets.defs.machine_logs.sensor_state import INGEST_OP, SENSOR_NAME, sensor_cursor
 from shutter_assets.defs.machine_logs.settings import MachineLogsResource
 from shutter_assets.defs.resources import LogDropResource, PlantResource, WarehouseResource
 from shutter_assets.lib.log_ingest import IngestReport, ingest_files
@@ -17,7 +18,6 @@ from shutter_assets.lib.log_selection import refused_name_message, select_run_fi
 EVENTS_KEY = dg.AssetKey(["raw", "machine_events"])
 REJECTS_KEY = dg.AssetKey(["raw", "machine_event_rejects"])
 FILES_KEY = dg.AssetKey(["raw", "ingested_files"])
-INGEST_OP = "ingest_machine_logs"
 PREVIEW_FILES = 20
 
 
@@ -85,13 +85,18 @@ def ingest_machine_logs(
             with warehouse.connect() as conn:
                 return already_ingested(conn, files)
 
+        by_sensor = context.run.tags.get("dagster/sensor_name") == SENSOR_NAME
         selection = select_run_files(
             listing,
             config.paths,
             now=datetime.now(UTC),
             min_age_s=machine_logs.min_age_s,
             ingested=ingested,
+            sensor_cursor=sensor_cursor(context.instance) if by_sensor else None,
+            limit=machine_logs.batch_size,
         )
+        if (taken := len(selection.files) - len(config.paths)) > 0:
+            context.log.info(f"also loading {taken} file(s) that settled while this run waited")
         if selection.missing:
             context.log.warning(
                 f"{len(selection.missing)} requested file(s) are no longer in the drop (archived "

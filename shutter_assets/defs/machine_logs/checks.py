@@ -3,6 +3,7 @@
 import dagster as dg
 
 from shutter_assets.defs.machine_logs.assets import EVENTS_KEY
+from shutter_assets.defs.machine_logs.sensor_state import sensor_cursor
 from shutter_assets.defs.machine_logs.settings import MachineLogsResource
 from shutter_assets.defs.monitoring.observations import failing_metadata
 from shutter_assets.defs.resources import WarehouseResource
@@ -10,7 +11,6 @@ from shutter_assets.lib.drop.base import RemoteFile
 from shutter_assets.lib.log_registry import already_ingested, files_over_reject_rate
 from shutter_assets.lib.log_selection import FailingFile, failing_files
 
-SENSOR_NAME = "machine_logs_sensor"
 FILES_FAILING = dg.AssetCheckKey(EVENTS_KEY, "files_failing")
 
 
@@ -89,21 +89,6 @@ def _summary(failing: list[FailingFile]) -> str:
     return f"{len(failing)} file(s) keep failing to load: {names}"
 
 
-def _sensor_cursor(instance: dg.DagsterInstance) -> str | None:
-    """The machine-log sensor's cursor; None on an instance that keeps no sensor state (an
-    ephemeral one, as in ``materialize`` or ``execute_in_process``), where no sensor ever ran."""
-    if instance.schedule_storage is None:
-        return None
-    return next(
-        (
-            state.instigator_data.cursor
-            for state in instance.all_instigator_state()
-            if state.instigator_name == SENSOR_NAME and state.instigator_data is not None
-        ),
-        None,
-    )
-
-
 @dg.asset_check(
     asset=EVENTS_KEY,
     name=FILES_FAILING.name,
@@ -116,7 +101,7 @@ def files_failing(
     warehouse: WarehouseResource,
     machine_logs: MachineLogsResource,
 ) -> dg.AssetCheckResult:
-    cursor = _sensor_cursor(context.instance)
+    cursor = sensor_cursor(context.instance)
     failing = failing_files(cursor, max_attempts=machine_logs.max_attempts)
     if failing:  # a run since the sensor's last tick may have loaded some of them
         with warehouse.connect() as conn:

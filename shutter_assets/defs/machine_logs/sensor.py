@@ -3,9 +3,10 @@ log files (each run loads them, then builds the models downstream: ``jobs.py``).
 
 Settling and cursor rules are in ``shutter_assets.lib.log_selection.decide_tick``; a backlog of N
 files becomes ceil(N / LOGS_BATCH_SIZE) runs, each keyed by its exact batch so a repeated tick is
-harmless. While a run it requested still waits in the run queue, the sensor requests nothing and
-the settled files go together into the next run (``decide_tick``'s ``hold``). It ticks every
-``LOGS_SENSOR_INTERVAL_S`` seconds (read when the definitions load).
+harmless. While a run it requested has not finished its load (queued, or started and still
+loading), the sensor requests nothing (``decide_tick``'s ``hold``): that run, when it starts,
+also takes every file settled meanwhile (``select_run_files``), the rest go together into the
+next run. It ticks every ``LOGS_SENSOR_INTERVAL_S`` seconds (read when the definitions load).
 """
 
 from datetime import UTC, datetime
@@ -13,8 +14,9 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from shutter_assets.defs.machine_logs.assets import INGEST_OP
-from shutter_assets.defs.machine_logs.checks import SENSOR_NAME, files_failing_evaluation
+from shutter_assets.defs.machine_logs.checks import files_failing_evaluation
 from shutter_assets.defs.machine_logs.jobs import machine_logs_to_marts
+from shutter_assets.defs.machine_logs.sensor_state import SENSOR_NAME, run_before_its_load
 from shutter_assets.defs.machine_logs.settings import MachineLogsResource
 from shutter_assets.defs.resources import LogDropResource, WarehouseResource
 from shutter_assets.lib.drop.base import describe_skipped
@@ -28,17 +30,13 @@ from shutter_assets.lib.log_selection import (
 )
 from shutter_assets.lib.log_settings import MachineLogsSettings
 
-WAITING_STATUSES = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]
 
-
-def run_waiting_in_queue(context: dg.SensorEvaluationContext) -> bool:
-    """True while a run this sensor requested is not launched yet (queued behind another)."""
+def _run_before_its_load(context: dg.SensorEvaluationContext) -> bool:
     try:
         instance = context.instance
     except dg.DagsterInvariantViolationError:  # built by a unit test without an instance
         return False
-    filters = dg.RunsFilter(tags={"dagster/sensor_name": SENSOR_NAME}, statuses=WAITING_STATUSES)
-    return bool(instance.get_run_ids(filters=filters, limit=1))
+    return run_before_its_load(instance)
 
 
 @dg.sensor(
@@ -69,7 +67,7 @@ def machine_logs_sensor(
         min_age_s=machine_logs.min_age_s,
         retry_after_s=machine_logs.retry_after_s,
         max_attempts=machine_logs.max_attempts,
-        hold=run_waiting_in_queue(context),
+        hold=_run_before_its_load(context),
     )
     for path in decision.refused:
         context.log.error(refused_name_message(path))
@@ -101,7 +99,10 @@ def machine_logs_sensor(
         )
     skip = None
     if decision.held:
-        skip = f"{decision.held} settled file(s) held for the next run: a run is still queued"
+        skip = (
+            f"{decision.held} settled file(s) held: a run requested earlier has not loaded yet "
+            "(it takes them when it starts, or the next run does)"
+        )
     elif not runs:
         skip = f"no settled new file ({decision.waiting} waiting to settle)"
     return dg.SensorResult(
