@@ -162,6 +162,13 @@ def report(platform: LivePlatform, lags: list[FileLag], since: float, end: float
             if getattr(x, a) is not None and getattr(x, b) is not None
         ]
         print(f"  {label:38s} {fmt(spans)}")
+    print("runs by job (count, median seconds launched -> end):")
+    by_job: dict[str, list[float]] = {}
+    for r in runs:
+        if r.starting and r.end:
+            by_job.setdefault(f"{r.pipeline}/{r.job}", []).append(r.end - r.starting)
+    for job, spans in sorted(by_job.items()):
+        print(f"  {job:58s} {len(spans):4d} {percentiles(spans)[0]:7.1f}")
     same = sum(x.same_run for x in lags if x.mart is not None)
     print(f"  built by the run that loaded it: {same} of {len(to_mart)} files")
     failed = [r for r in runs if r.status == "FAILURE"]

@@ -283,6 +283,7 @@ class RunTimes:
 
     run_id: str
     pipeline: str
+    job: str
     created: float
     starting: float | None = None
     started: float | None = None
@@ -306,6 +307,7 @@ def run_timeline(instance: dg.DagsterInstance, since: float) -> list[RunTimes]:
         times = RunTimes(
             run_id=run.run_id,
             pipeline=run.tags.get("shutter/pipeline", run.job_name),
+            job=run.job_name,
             created=record.create_timestamp.timestamp(),
             end=record.end_time,
             status=run.status.value,
