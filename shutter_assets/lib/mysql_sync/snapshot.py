@@ -24,6 +24,9 @@ from shutter_assets.lib.mysql_sync.typemap import SourceColumn, copy_line_expres
 # Values arrive as raw bytes (no per-value Python conversion): the rows are already COPY text.
 _RAW_CONV = dict(pymysql.converters.encoders)
 _INT_TYPES = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint"}
+# GROUP_CONCAT's limit in the snapshot session (a chunk of lines is one value, streaming.py);
+# longer values are cut, with a warning, here or at the server's max_allowed_packet
+CHUNK_VALUE_MAX_BYTES = 4_294_967_295
 
 
 def open_snapshot(settings: MySQLSettings) -> pymysql.connections.Connection:
@@ -39,6 +42,7 @@ def open_snapshot(settings: MySQLSettings) -> pymysql.connections.Connection:
             cur.execute("SET SESSION time_zone = '+00:00'")
             cur.execute("SET SESSION sql_mode = ''")
             cur.execute("SET SESSION net_write_timeout = 600")
+            cur.execute(f"SET SESSION group_concat_max_len = {int(CHUNK_VALUE_MAX_BYTES)}")
             cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
     except BaseException:
@@ -73,6 +77,16 @@ class Snapshot:
         with self.conn.cursor() as cur:
             cur.execute(statement, params)
             return list(cur.fetchall())
+
+    def query_warned(self, statement: str, params: tuple = ()) -> tuple[list[tuple], set[int]]:
+        """``query``, plus the codes of the warnings MySQL raised for it (empty: none)."""
+        with self.conn.cursor() as cur:
+            cur.execute(statement, params)
+            rows = list(cur.fetchall())
+            if not cur.warning_count:
+                return rows, set()
+            cur.execute("SHOW WARNINGS")
+            return rows, {int(w[1]) for w in cur.fetchall()}
 
 
 def text(value: bytes | str | None) -> str | None:
