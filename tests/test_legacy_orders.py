@@ -328,10 +328,11 @@ def test_parallel_primary_key_ranges_load_every_row_once(legacy, pg_settings):
     assert_mirror_equals_source(legacy, pg_settings, "lignes_commande")
 
 
-def test_chunks_too_long_for_one_value_are_read_row_by_row(legacy, pg_settings, monkeypatch):
-    """A chunk whose lines GROUP_CONCAT would cut (long rows, a server with a small
+@pytest.mark.parametrize("limit", [1, 150, 333])  # cuts inside the first line, or later ones
+def test_chunks_too_long_for_one_value_are_read_row_by_row(legacy, pg_settings, monkeypatch, limit):
+    """A chunk whose lines GROUP_CONCAT cut (long rows, a server with a small
     max_allowed_packet) is read again row by row: nothing is truncated or lost."""
-    monkeypatch.setattr(snapshot, "CHUNK_VALUE_MAX_BYTES", 150)  # two lines of seven
+    monkeypatch.setattr(snapshot, "CHUNK_VALUE_MAX_BYTES", limit)
     options = SyncOptions(workers=2, parallel_min_rows=1, fetch_rows=7)
     result = sync_tables(legacy, pg_settings, ["lignes_commande"], options)["lignes_commande"]
     assert (result.workers, result.inserted) == (2, 120)

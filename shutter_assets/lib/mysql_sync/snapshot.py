@@ -78,16 +78,6 @@ class Snapshot:
             cur.execute(statement, params)
             return list(cur.fetchall())
 
-    def query_warned(self, statement: str, params: tuple = ()) -> tuple[list[tuple], set[int]]:
-        """``query``, plus the codes of the warnings MySQL raised for it (empty: none)."""
-        with self.conn.cursor() as cur:
-            cur.execute(statement, params)
-            rows = list(cur.fetchall())
-            if not cur.warning_count:
-                return rows, set()
-            cur.execute("SHOW WARNINGS")
-            return rows, {int(w[1]) for w in cur.fetchall()}
-
 
 def text(value: bytes | str | None) -> str | None:
     if value is None or isinstance(value, str):

@@ -12,9 +12,9 @@ A table read by a single integer key (full reads, the reconcile's re-reads) gets
 **one value**: MySQL joins the chunk's lines with ``GROUP_CONCAT`` over the key range that holds
 its next ``fetch_rows`` rows. The driver (PyMySQL, pure Python) then parses one row per chunk
 instead of one per source row, which was the largest CPU cost of a full load (about 1.7 µs per
-row, more than MySQL's rendering). A chunk ``GROUP_CONCAT`` would cut (longer than the session's
-``group_concat_max_len`` or the server's ``max_allowed_packet``: MySQL warns and truncates) is
-read again row by row, so no value is ever truncated.
+row, more than MySQL's rendering). A chunk ``GROUP_CONCAT`` cut (longer than the session's
+``group_concat_max_len`` or the server's ``max_allowed_packet``) is seen by its lines
+(``_whole``) and read again row by row, so no value is ever truncated.
 """
 
 from __future__ import annotations
@@ -29,9 +29,6 @@ from shutter_assets.lib.mysql_sync.typemap import SourceColumn, quote_mysql
 
 Batch = tuple[bytes, int]  # (COPY text lines, each ending in a newline; number of rows)
 _INT_TYPES = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint"}
-# MySQL's warnings that GROUP_CONCAT cut its result: 1260 (group_concat_max_len),
-# 1301 (max_allowed_packet)
-_CUT_WARNINGS = {1260, 1301}
 
 
 def _after(keys: list[str]) -> str:
@@ -116,6 +113,16 @@ def _row_pages(
         last = tuple(_key_value(by_name[k], v) for k, v in zip(order, rows[-1][1:], strict=True))
 
 
+def _whole(value: bytes | None, count: int) -> bool:
+    """Whether a chunk value holds all its ``count`` lines: each line ends with a newline and
+    none holds one (COPY text escapes it), so a value MySQL cut (at ``group_concat_max_len``
+    or ``max_allowed_packet``, with a warning a caller could miss) lacks its last newline or
+    lines, and a value it refused is NULL."""
+    if count == 0:
+        return True
+    return value is not None and value.endswith(b"\n") and value.count(b"\n") == count
+
+
 def _key_range_chunks(
     snap: Snapshot,
     table: SourceTable,
@@ -153,17 +160,19 @@ def _key_range_chunks(
             chunk.append(f"{q} <= %s")
             chunk_params.append(bound)
         condition = " AND ".join(chunk)
-        rows, warnings = snap.query_warned(
-            f"SELECT GROUP_CONCAT({line} SEPARATOR '\\n'), COUNT(*) FROM {source}"
+        value, count = snap.query(
+            f"SELECT GROUP_CONCAT(CONCAT({line}, '\\n') SEPARATOR ''), COUNT(*) FROM {source}"
             + (f" WHERE {condition}" if condition else ""),
             tuple(chunk_params),
-        )
-        if warnings & _CUT_WARNINGS:  # too long for one value: this range row by row
+        )[0]
+        count = int(count)
+        if _whole(value, count):
+            if count:
+                yield value, count
+        else:  # cut by MySQL (too long for one value): this range row by row
             yield from _row_pages(
                 snap, table, condition, tuple(chunk_params), fetch_rows, columns, table.pk, stop
             )
-        elif rows[0][0] is not None:
-            yield rows[0][0] + b"\n", int(rows[0][1])
         if bound is None:
             return
         last = bound
