@@ -355,6 +355,23 @@ def insert_many_lines(settings: MySQLSettings, count: int, first_id: int = 1000)
         )
 
 
+def test_key_sums_are_exact_at_the_top_of_the_int_range(legacy, pg_settings):
+    """MySQL sums an INT key's buckets in double precision (buckets.py): at keys near 2**31
+    the sums still equal the mirror's exact ones, so an unchanged table re-reads nothing and one
+    hard delete re-reads exactly its bucket."""
+    top = 2**31 - 1
+    insert_many_lines(legacy, 1500, first_id=top - 1499)
+    every_bucket = SyncOptions(reconcile_interval_s=0)
+    sync_tables(legacy, pg_settings, ["lignes_commande"], every_bucket)
+    again = sync_tables(legacy, pg_settings, ["lignes_commande"], every_bucket)["lignes_commande"]
+    assert (again.reread_keys, again.deleted) == ([], 0)
+    mysql_exec(legacy, [f"DELETE FROM lignes_commande WHERE id_ligne = {top}"])
+    after = sync_tables(legacy, pg_settings, ["lignes_commande"], every_bucket)["lignes_commande"]
+    assert after.deleted == 1
+    assert after.reread_keys == [(top // 1000 * 1000, top // 1000 * 1000 + 999)]
+    assert_mirror_equals_source(legacy, pg_settings, "lignes_commande")
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_memory_is_a_few_batches_not_the_table(legacy, pg_settings, workers):
     """Streaming: the Python heap peak stays far below the size of the data moved."""
