@@ -22,6 +22,7 @@ from shutter_assets.lib.mysql_sync import (
     LegacySyncError,
     SyncOptions,
     read_state,
+    snapshot,
     sync_tables,
 )
 from tests.fixtures.concurrency import run_concurrently
@@ -327,6 +328,17 @@ def test_parallel_primary_key_ranges_load_every_row_once(legacy, pg_settings):
     assert_mirror_equals_source(legacy, pg_settings, "lignes_commande")
 
 
+@pytest.mark.parametrize("limit", [1, 150, 333])  # cuts inside the first line, or later ones
+def test_chunks_too_long_for_one_value_are_read_row_by_row(legacy, pg_settings, monkeypatch, limit):
+    """A chunk whose lines GROUP_CONCAT cut (long rows, a server with a small
+    max_allowed_packet) is read again row by row: nothing is truncated or lost."""
+    monkeypatch.setattr(snapshot, "CHUNK_VALUE_MAX_BYTES", limit)
+    options = SyncOptions(workers=2, parallel_min_rows=1, fetch_rows=7)
+    result = sync_tables(legacy, pg_settings, ["lignes_commande"], options)["lignes_commande"]
+    assert (result.workers, result.inserted) == (2, 120)
+    assert_mirror_equals_source(legacy, pg_settings, "lignes_commande")
+
+
 def insert_many_lines(settings: MySQLSettings, count: int, first_id: int = 1000) -> None:
     for start in range(0, count, 20_000):
         values = ", ".join(
@@ -341,6 +353,23 @@ def insert_many_lines(settings: MySQLSettings, count: int, first_id: int = 1000)
                 f" hauteur_mm, coloris, quantite, prix_unitaire, date_maj) VALUES {values}"
             ],
         )
+
+
+def test_key_sums_are_exact_at_the_top_of_the_int_range(legacy, pg_settings):
+    """MySQL sums an INT key's buckets in double precision (buckets.py): at keys near 2**31
+    the sums still equal the mirror's exact ones, so an unchanged table re-reads nothing and one
+    hard delete re-reads exactly its bucket."""
+    top = 2**31 - 1
+    insert_many_lines(legacy, 1500, first_id=top - 1499)
+    every_bucket = SyncOptions(reconcile_interval_s=0)
+    sync_tables(legacy, pg_settings, ["lignes_commande"], every_bucket)
+    again = sync_tables(legacy, pg_settings, ["lignes_commande"], every_bucket)["lignes_commande"]
+    assert (again.reread_keys, again.deleted) == ([], 0)
+    mysql_exec(legacy, [f"DELETE FROM lignes_commande WHERE id_ligne = {top}"])
+    after = sync_tables(legacy, pg_settings, ["lignes_commande"], every_bucket)["lignes_commande"]
+    assert after.deleted == 1
+    assert after.reread_keys == [(top // 1000 * 1000, top // 1000 * 1000 + 999)]
+    assert_mirror_equals_source(legacy, pg_settings, "lignes_commande")
 
 
 @pytest.mark.parametrize("workers", [1, 2])

@@ -14,11 +14,15 @@ import pytest
 
 from shutter_assets.lib.connections import MySQLSettings
 from shutter_assets.lib.mysql_sync import sync_tables
+from shutter_assets.lib.mysql_sync.snapshot import Snapshot, read_source_table
+from shutter_assets.lib.mysql_sync.specs import SPECS_BY_NAME
+from shutter_assets.lib.mysql_sync.typemap import row_hash_expression
 from tests.fixtures.dbt_data.runner import dbt
 from tests.fixtures.legacy_orders import (
     assert_mirror_equals_source,
     mirror_table,
     mysql_exec,
+    mysql_rows,
     pg_value,
 )
 
@@ -143,6 +147,21 @@ ADDED_TYPES = (
     " ADD COLUMN horodatage TIMESTAMP(6) NULL"
 )
 
+EVERY_TYPE_VALUES = (
+    "UPDATE clients SET raison_sociale = 'Müller & Fils', date_maj = '2026-03-01',"
+    " code_uuid = '123e4567-e89b-12d3-a456-426614174000', ip = '2001:db8::1',"
+    " zone = ST_GeomFromText('POLYGON((0 0,1 0,1 1,0 0))', 4326),"
+    " site = POINT(2.35, 48.85), drapeaux = b'1010101010', masque = ~0,"
+    " actif_bit = 1, options = 'web,tel', meta = '{\"b\": [1, 2], \"a\": null}',"
+    " compteur = 18446744073709551615, petit = 255, moyen = 65535, m3 = 16777215,"
+    " grand = 4294967295, signe = -9223372036854775808,"
+    " exact = 12345678901234567890123456789012345.123456789012345678901234567891,"
+    " duree = '-838:59:58.999999', annee = 2155, ratio = 0.5,"
+    " empreinte = x'00FF00', photo = x'89504E470D0A1A0A00',"
+    " vu = '2026-11-20 06:00:03.250000', horodatage = '2038-01-19 03:14:07.999999'"
+    " WHERE id_client = 1"
+)
+
 
 def test_every_mysql_column_type_lands_losslessly_and_the_table_keeps_syncing(legacy, pg_settings):
     sync_tables(legacy, pg_settings, ["clients"])
@@ -151,18 +170,7 @@ def test_every_mysql_column_type_lands_losslessly_and_the_table_keeps_syncing(le
         legacy,
         [
             f"ALTER TABLE clients {ADDED_TYPES}",
-            "UPDATE clients SET raison_sociale = 'Müller & Fils', date_maj = '2026-03-01',"
-            " code_uuid = '123e4567-e89b-12d3-a456-426614174000', ip = '2001:db8::1',"
-            " zone = ST_GeomFromText('POLYGON((0 0,1 0,1 1,0 0))', 4326),"
-            " site = POINT(2.35, 48.85), drapeaux = b'1010101010', masque = ~0,"
-            " actif_bit = 1, options = 'web,tel', meta = '{\"b\": [1, 2], \"a\": null}',"
-            " compteur = 18446744073709551615, petit = 255, moyen = 65535, m3 = 16777215,"
-            " grand = 4294967295, signe = -9223372036854775808,"
-            " exact = 12345678901234567890123456789012345.123456789012345678901234567891,"
-            " duree = '-838:59:58.999999', annee = 2155, ratio = 0.5,"
-            " empreinte = x'00FF00', photo = x'89504E470D0A1A0A00',"
-            " vu = '2026-11-20 06:00:03.250000', horodatage = '2038-01-19 03:14:07.999999'"
-            " WHERE id_client = 1",
+            EVERY_TYPE_VALUES,
         ],
     )
     result = sync_tables(legacy, pg_settings, ["clients"])["clients"]
@@ -222,6 +230,73 @@ def test_every_mysql_column_type_lands_losslessly_and_the_table_keeps_syncing(le
     # the spatial values are MySQL's own bytes: SRID (little-endian) then WKB
     zone = pg_value(pg_settings, "select zone from raw_commandes.clients where id_client = 1")
     assert bytes(zone)[:4] == (4326).to_bytes(4, "little")
+    assert_mirror_equals_source(legacy, pg_settings, "clients")
+
+
+# one other value for every column of clients after ADDED_TYPES and EVERY_TYPE_VALUES (row 1)
+OTHER_VALUES = {
+    "raison_sociale": "'Muller & Fils'",
+    "ville": "'Ville changée'",
+    "code_postal": "'99999'",
+    "email": "'autre@example.org'",
+    "date_creation": "'2001-02-03 04:05:06'",
+    "date_maj": "'2026-03-02'",
+    "code_uuid": "'123e4567-e89b-12d3-a456-426614174001'",
+    "ip": "'2001:db8::2'",
+    "zone": "ST_GeomFromText('POLYGON((0 0,2 0,2 2,0 0))', 4326)",
+    "site": "POINT(2.35, 48.86)",
+    "drapeaux": "b'1010101011'",
+    "masque": "0",
+    "actif_bit": "0",
+    "options": "'web'",
+    "meta": '\'{"b": [1, 3], "a": null}\'',
+    "compteur": "18446744073709551614",
+    "petit": "254",
+    "moyen": "65534",
+    "m3": "16777214",
+    "grand": "4294967294",
+    "signe": "-9223372036854775807",
+    "exact": "12345678901234567890123456789012345.123456789012345678901234567892",
+    "duree": "'-838:59:58.999998'",
+    "annee": "2154",
+    "ratio": "0.25",
+    "empreinte": "x'00FF01'",
+    "photo": "x'89504E470D0A1A0A01'",
+    "vu": "'2026-11-20 06:00:03.250001'",
+    "horodatage": "'2038-01-19 03:14:07.999998'",
+}
+
+
+def reconcile_hashes(settings: MySQLSettings) -> dict[int, int]:
+    """``clients``' row hashes as the reconcile has MySQL compute them (same expression, same
+    snapshot session)."""
+    with Snapshot(settings) as my:
+        table = read_source_table(my, SPECS_BY_NAME["clients"])
+        expression = row_hash_expression(list(table.columns))
+        return {int(k): int(h) for k, h in my.query(f"SELECT id_client, {expression} FROM clients")}
+
+
+def test_the_stored_row_hash_is_the_reconciles_for_every_column_type_and_any_change_moves_it(
+    legacy, pg_settings
+):
+    mysql_exec(legacy, [f"ALTER TABLE clients {ADDED_TYPES}", EVERY_TYPE_VALUES])
+    sync_tables(legacy, pg_settings, ["clients"])
+    stored = dict(mirror_table(pg_settings, "clients", ["id_client", "_row_hash"]))
+    assert stored == reconcile_hashes(legacy)  # row 1: every type; rows 2, 3: NULL in most
+    columns = [r[0] for r in mysql_rows(legacy, "SHOW COLUMNS FROM clients")]
+    assert sorted(OTHER_VALUES) == sorted(c for c in columns if c != "id_client")
+
+    seen = {stored[1]}
+    for column, value in OTHER_VALUES.items():  # one column changed at a time, cumulatively
+        mysql_exec(legacy, [f"UPDATE clients SET {column} = {value} WHERE id_client = 1"])
+        moved = reconcile_hashes(legacy)[1]
+        assert moved not in seen, column
+        seen.add(moved)
+    result = sync_tables(legacy, pg_settings, ["clients"])["clients"]
+    assert result.updated == 1
+    stored = dict(mirror_table(pg_settings, "clients", ["id_client", "_row_hash"]))
+    assert stored == reconcile_hashes(legacy)
+    assert stored[1] in seen
     assert_mirror_equals_source(legacy, pg_settings, "clients")
 
 

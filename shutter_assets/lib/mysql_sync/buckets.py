@@ -9,7 +9,8 @@ Equal summaries mean the same keys and, but for a collision, the same contents: 
 row changes its ``h``, hence the sum; the changes of several rows would have to cancel exactly
 through their different weights. (A plain sum or ``BIT_XOR`` of CRC32s is not enough: CRC32 is
 linear, so swapping equal-length values between two rows leaves their XOR unchanged.) The sums
-are exact (``numeric`` / ``DECIMAL``), at most ``2**32 * 2 * width * width``.
+are exact (``numeric`` / ``DECIMAL``, or MySQL's double where every partial sum is an
+integer below 2**53: ``_key_sum``), at most ``2**32 * 2 * width * width``.
 
 The source's summaries are computed by MySQL at each reconcile: the keys of every bucket from an
 index (no row is read), the hashes of a slice of buckets (``source``). The mirror's are kept in
@@ -18,6 +19,8 @@ a run wrote (or whole after a full read), so the mirror is never scanned.
 """
 
 from __future__ import annotations
+
+from decimal import Decimal
 
 import psycopg
 from psycopg import sql
@@ -30,6 +33,7 @@ BUCKETS_TABLE = "_sync_buckets"
 _BUCKETS = sql.Identifier(TARGET_SCHEMA, BUCKETS_TABLE)
 KeyRange = tuple[int, int]  # inclusive
 Keys = tuple[int, int]  # (row count, key sum)
+_KEY_BITS = {"tinyint": 8, "smallint": 16, "mediumint": 24, "int": 32, "integer": 32}
 
 
 def ensure_table(conn: psycopg.Connection) -> None:
@@ -74,13 +78,28 @@ def source_keys(my: Snapshot, table: SourceTable, width: int) -> dict[int, Keys]
     """MySQL's (count, key sum) of every bucket, from the smallest index holding the key."""
     q = quote_mysql(table.pk[0])
     return {
-        int(r[0]): (int(r[1]), int(r[2]))
+        int(r[0]): (int(r[1]), int(Decimal(r[2].decode())))
         for r in my.query(
-            f"SELECT {q} DIV %s, COUNT(*), SUM({q}) FROM {quote_mysql(table.name)}"
+            f"SELECT {q} DIV %s, COUNT(*), {_key_sum(table, width)}"
+            f" FROM {quote_mysql(table.name)}"
             " GROUP BY 1 ORDER BY NULL",  # no sort of the groups (MariaDB, MySQL 5.7)
             (width,),
         )
     }
+
+
+def _key_sum(table: SourceTable, width: int) -> str:
+    """MySQL's sum of a bucket's keys: in double precision when it is exact, i.e. when every
+    partial sum of a bucket (at most ``2 * width - 1`` keys, bucket 0 spans both signs) is an
+    integer below 2**53 (keys up to ``INT UNSIGNED`` with the default width); MySQL's exact
+    ``DECIMAL`` sum otherwise (``BIGINT`` keys). The double sum makes the key comparison, which
+    every run pays on every key, about a third cheaper (0.11 against 0.16 s of MySQL CPU on a
+    million keys)."""
+    q = quote_mysql(table.pk[0])
+    bits = _KEY_BITS.get(table.key_columns()[0].data_type.lower(), 64)
+    if 2 * width * 2**bits < 2**53:
+        return f"SUM({q} + 0e0)"
+    return f"SUM({q})"
 
 
 def source_hashes(

@@ -24,6 +24,9 @@ from shutter_assets.lib.mysql_sync.typemap import SourceColumn, copy_line_expres
 # Values arrive as raw bytes (no per-value Python conversion): the rows are already COPY text.
 _RAW_CONV = dict(pymysql.converters.encoders)
 _INT_TYPES = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint"}
+# GROUP_CONCAT's limit in the snapshot session (a chunk of lines is one value, streaming.py);
+# longer values are cut, with a warning, here or at the server's max_allowed_packet
+CHUNK_VALUE_MAX_BYTES = 4_294_967_295
 
 
 def open_snapshot(settings: MySQLSettings) -> pymysql.connections.Connection:
@@ -39,6 +42,7 @@ def open_snapshot(settings: MySQLSettings) -> pymysql.connections.Connection:
             cur.execute("SET SESSION time_zone = '+00:00'")
             cur.execute("SET SESSION sql_mode = ''")
             cur.execute("SET SESSION net_write_timeout = 600")
+            cur.execute(f"SET SESSION group_concat_max_len = {int(CHUNK_VALUE_MAX_BYTES)}")
             cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
     except BaseException:

@@ -22,36 +22,51 @@ _STATE = sql.Identifier(TARGET_SCHEMA, STATE_TABLE)
 
 
 def ensure_state_table(pg: PostgresSettings) -> None:
-    """Create ``raw_commandes`` and its sync-state table if missing (idempotent, serialized)."""
+    """Create ``raw_commandes`` and its bookkeeping tables if missing (idempotent, serialized)."""
     with pg.connect() as conn:
-        conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (TARGET_SCHEMA,))
-        conn.execute(
-            sql.SQL("create schema if not exists {}").format(sql.Identifier(TARGET_SCHEMA))
-        )
-        conn.execute(
-            sql.SQL(
-                """
-                create table if not exists {} (
-                    table_name text primary key,
-                    strategy text not null,
-                    cursor_column text,
-                    high_water_mark timestamptz,
-                    last_full_reconcile timestamptz,
-                    columns_seen jsonb not null default '[]'::jsonb,
-                    last_synced_at timestamptz not null,
-                    last_mode text,
-                    last_rows_read bigint
-                )
-                """
-            ).format(_STATE)
-        )
-        buckets.ensure_table(conn)
-        # where the reconcile's content slice resumes (reconcile.py); a warehouse synced
-        # before gets it here
-        add_missing_column(conn, STATE_TABLE, "verify_next_key", "numeric")
-        # added with the content comparison; a warehouse synced before gets it here (its
-        # mirrors are re-read in full once, which rebuilds their buckets: drift.hash_added)
-        add_missing_column(conn, buckets.BUCKETS_TABLE, "hash_sum", "numeric not null default 0")
+        ensure_bookkeeping(conn)
+
+
+def ensure_bookkeeping(conn: psycopg.Connection) -> None:
+    """``ensure_state_table`` on the caller's connection, committing only when it had to create
+    or alter something; a warehouse that has everything costs one catalog query (every run of
+    every table pays it, so it stays off the common path's DDL, locks and connections).
+    """
+    ready = conn.execute(
+        "select count(*) = 2 from pg_attribute where not attisdropped and"
+        " ((attrelid = to_regclass(%s) and attname = 'verify_next_key')"
+        " or (attrelid = to_regclass(%s) and attname = 'hash_sum'))",
+        (f"{TARGET_SCHEMA}.{STATE_TABLE}", f"{TARGET_SCHEMA}.{buckets.BUCKETS_TABLE}"),
+    ).fetchone()[0]
+    if ready:
+        return
+    conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (TARGET_SCHEMA,))
+    conn.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(TARGET_SCHEMA)))
+    conn.execute(
+        sql.SQL(
+            """
+            create table if not exists {} (
+                table_name text primary key,
+                strategy text not null,
+                cursor_column text,
+                high_water_mark timestamptz,
+                last_full_reconcile timestamptz,
+                columns_seen jsonb not null default '[]'::jsonb,
+                last_synced_at timestamptz not null,
+                last_mode text,
+                last_rows_read bigint
+            )
+            """
+        ).format(_STATE)
+    )
+    buckets.ensure_table(conn)
+    # where the reconcile's content slice resumes (reconcile.py); a warehouse synced
+    # before gets it here
+    add_missing_column(conn, STATE_TABLE, "verify_next_key", "numeric")
+    # added with the content comparison; a warehouse synced before gets it here (its
+    # mirrors are re-read in full once, which rebuilds their buckets: drift.hash_added)
+    add_missing_column(conn, buckets.BUCKETS_TABLE, "hash_sum", "numeric not null default 0")
+    conn.commit()
 
 
 def add_missing_column(conn: psycopg.Connection, table: str, column: str, definition: str) -> None:

@@ -101,11 +101,11 @@ def sync_table(
     """
     opts = options or SyncOptions()
     started = time.perf_counter()
-    state.ensure_state_table(pg)
     result = TableSyncResult(table=spec.name, strategy=spec.strategy)
     where = f"{mysql.database}.{spec.name} → {TARGET_SCHEMA}.{spec.name}"
     try:
         with pg.connect() as pgc:
+            state.ensure_bookkeeping(pgc)
             pgc.execute(
                 "select pg_advisory_xact_lock(hashtext(%s))", (f"{TARGET_SCHEMA}.{spec.name}",)
             )
