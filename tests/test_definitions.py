@@ -128,6 +128,9 @@ def test_jobs_carry_the_tags_the_run_queue_limits():
     job = defs.resolve_job_def("machine_logs_to_marts")
     for tags in (sensor.run_tags, job.tags):
         assert tags.get("shutter/dbt") == "build"
+    # the log sensor's builds skip the per-model metadata queries (latency), the others keep them
+    assert job.tags.get("shutter/dbt_table_metadata") == "false"
+    assert "shutter/dbt_table_metadata" not in sensor.run_tags
     assert defs.resolve_sensor_def("machine_logs_sensor").job_name == "machine_logs_to_marts"
     dbt_keys = {k for k in job.asset_layer.selected_asset_keys if k.path[0] == "marts"}
     assert dg.AssetKey(["marts", "machine_oee_daily"]) in dbt_keys

@@ -14,6 +14,12 @@ import dagster as dg
 # Carried by every run that runs ``dbt build`` (the automation sensor's and the machine-log
 # sensor's): dagster.yaml limits this tag to one run at a time, so builds never overlap.
 DBT_BUILD_TAGS = {"shutter/dbt": "build"}
+# A run tagged ``TABLE_METADATA_TAG: "false"`` records no row count and no column types for its
+# dbt models: those queries, one per model, delay every materialization event of the build (5-8 s
+# per build on a loaded server). The log sensor's runs (``machine_logs_to_marts``) carry it, being
+# on the path from a machine's file to the marts; every other build (automation, Launchpad)
+# records them.
+TABLE_METADATA_TAG = "shutter/dbt_table_metadata"
 
 
 @dg.definitions

@@ -21,6 +21,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from shutter_assets.defs.dbt.project import dbt_project
 from shutter_assets.defs.dbt.resources import DbtTargetRetention
+from shutter_assets.defs.execution import TABLE_METADATA_TAG
 from shutter_assets.lib.retention import prune_dbt_targets
 
 
@@ -59,7 +60,8 @@ def shutter_dbt(
     dbt_targets: DbtTargetRetention,
     config: DbtBuildConfig,
 ):
-    """``dbt build`` of the selected models: seeds, models and their tests, with row counts.
+    """``dbt build`` of the selected models: seeds, models and their tests, with row counts and
+    column types (unless the run carries ``TABLE_METADATA_TAG: "false"``).
 
     Each invocation writes its own ``target/shutter_dbt-<run>-<id>/`` (artifacts and dbt.log);
     only the ``DBT_TARGET_KEEP`` most recent stay (``shutter_assets.lib.retention``).
@@ -67,6 +69,9 @@ def shutter_dbt(
     args = ["build", "--full-refresh"] if config.full_refresh else ["build"]
     invocation = dbt.cli(args, context=context)
     try:
+        if context.run.tags.get(TABLE_METADATA_TAG) == "false":
+            yield from invocation.stream()
+            return
         # Column types without column lineage: sqlglot parsing every model's SQL cost tens of
         # seconds of CPU per build on a loaded 2-core server, and events are yielded in dbt's
         # order, so the marts' materializations waited for it.
