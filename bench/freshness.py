@@ -169,6 +169,9 @@ def report(platform: LivePlatform, lags: list[FileLag], since: float, end: float
             by_job.setdefault(f"{r.pipeline}/{r.job}", []).append(r.end - r.starting)
     for job, spans in sorted(by_job.items()):
         print(f"  {job:58s} {len(spans):4d} {percentiles(spans)[0]:7.1f}")
+    for r in runs:  # what the other builds were for
+        if r.dbt_step and r.pipeline != "machine_logs":
+            print(f"  {r.pipeline}/{r.job} built {len(r.assets)}: {', '.join(r.assets[:4])} ...")
     same = sum(x.same_run for x in lags if x.mart is not None)
     print(f"  built by the run that loaded it: {same} of {len(to_mart)} files")
     failed = [r for r in runs if r.status == "FAILURE"]

@@ -293,6 +293,7 @@ class RunTimes:
     mart: float | None = None
     status: str = ""
     paths: list[str] = field(default_factory=list)
+    assets: list[str] = field(default_factory=list)  # materialized, in order
 
 
 def run_timeline(instance: dg.DagsterInstance, since: float) -> list[RunTimes]:
@@ -326,12 +327,10 @@ def run_timeline(instance: dg.DagsterInstance, since: float) -> list[RunTimes]:
                 times.step = times.step or entry.timestamp
                 if ev.step_key == DBT_STEP:
                     times.dbt_step = entry.timestamp
-            elif (
-                ev.event_type == E.ASSET_MATERIALIZATION
-                and ev.asset_key == MART_KEY
-                and times.mart is None
-            ):
-                times.mart = entry.timestamp
+            elif ev.event_type == E.ASSET_MATERIALIZATION:
+                times.assets.append(ev.asset_key.to_user_string())
+                if ev.asset_key == MART_KEY and times.mart is None:
+                    times.mart = entry.timestamp
         out.append(times)
     return sorted(out, key=lambda r: r.created)
 
