@@ -8,8 +8,9 @@ marks ``@revoked``, is always refused. The file is read by ``known_hosts`` (line
 use are skipped with a warning naming their number; ``@cert-authority`` lines verify nothing).
 
 ``SFTPAttributes`` give sizes and whole-second UTC mtimes in the directory listing itself, so a
-listing costs one round trip per folder. Downloads are pipelined with paramiko's prefetch, with a
-bounded number of requests in flight so that memory stays small whatever the file size.
+listing costs one round trip per folder. Downloads are pipelined a window at a time (paramiko's
+``readv``: 64 reads of 32 KiB in flight, the next window once this one is read), so memory stays
+about 2 MiB whatever the file size and however slowly the warehouse consumes it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import io
 import logging
 import os
 import stat
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import BinaryIO, NoReturn
 
@@ -41,7 +43,12 @@ from shutter_assets.lib.log_names import is_hidden
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 22
-PREFETCH_REQUESTS = 64  # x 32 KiB reads in flight: ~2 MiB buffered at most
+# Reads are pipelined a window at a time: 64 x 32 KiB requests in flight, then the next window
+# once this one is read. paramiko's whole-file prefetch keeps every answer until it is read, so a
+# consumer slower than the network (a loaded warehouse) buffered the whole file in memory.
+READ_SIZE = 32 * 1024
+PREFETCH_REQUESTS = 64
+WINDOW = PREFETCH_REQUESTS * READ_SIZE  # ~2 MiB buffered at most
 READ_BUFFER = 256 * 1024
 _ERRORS = (OSError, EOFError, paramiko.SSHException)
 
@@ -274,7 +281,6 @@ class SftpDrop:
         try:
             handle = sftp.open(self._abs(rel), "rb")
             size = handle.stat().st_size or 0
-            handle.prefetch(size, max_concurrent_requests=PREFETCH_REQUESTS)
         except _ERRORS as exc:
             self._failed(exc)
             raise DropError(
@@ -348,23 +354,42 @@ def _remote_file(entry: paramiko.SFTPAttributes, path: str) -> RemoteFile:
 
 
 class _SftpDownload(io.RawIOBase):
-    """A prefetching SFTP file as a raw stream that raises instead of ending short."""
+    """An SFTP file as a raw stream, read ahead one ``WINDOW`` at a time (``readv``: its reads
+    pipelined), that raises instead of ending short."""
 
     def __init__(self, drop: SftpDrop, handle: paramiko.SFTPFile, path: str, size: int) -> None:
         super().__init__()
         self.drop, self.handle, self.path, self.size = drop, handle, path, size
         self.where = drop.where
         self.received = 0
+        self.requested = 0  # bytes asked for in the windows so far
+        self.pieces: Iterator[bytes] = iter(())
+        self.pending = b""
 
     def readable(self) -> bool:
         return True
 
+    def _next_piece(self) -> bytes:
+        """The next piece of the current window, the next window once it is used up; b"" at the
+        end of the listed size."""
+        piece = next(self.pieces, None)
+        if piece is None:
+            if self.requested >= self.size:
+                return b""
+            end = min(self.requested + WINDOW, self.size)
+            chunks = [(o, min(READ_SIZE, end - o)) for o in range(self.requested, end, READ_SIZE)]
+            self.requested = end
+            self.pieces = self.handle.readv(chunks)
+            piece = next(self.pieces, b"")
+        return piece
+
     def readinto(self, buffer) -> int:
         try:
-            data = self.handle.read(len(buffer))
+            data = self.pending or self._next_piece()
         except _ERRORS as exc:
             self.drop._failed(exc)
             self._fail(f"the connection broke after {self.received} bytes: {exc!r}")
+        data, self.pending = data[: len(buffer)], data[len(buffer) :]
         if not data:
             if self.received < self.size:
                 self._fail(f"only {self.received} of {self.size} bytes arrived")
