@@ -6,32 +6,22 @@ orders in MariaDB, every asset of the Definitions in one run.
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import time
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster._core.test_utils import (
-    create_test_daemon_workspace_context,
-    freeze_time,
-    instance_for_test,
-)
-from dagster._core.workspace.load_target import ModuleTarget
-from dagster._daemon.sensor import execute_sensor_iteration
 
 from shutter_assets.lib.bi_access import drop_readonly_role
 from shutter_assets.lib.log_settings import MachineLogsSettings
 from shutter_assets.lib.warehouse_roles import ApiAccessSettings, BIAccessSettings
 from tests.fixtures.databases import unique_name
 from tests.fixtures.dbt_data import load
+from tests.fixtures.sensor_daemon import sensor_daemon
 from tests.fixtures.settings import use_platform
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _load_defs() -> dg.Definitions:
@@ -159,14 +149,6 @@ def test_the_sensor_run_that_loads_a_file_also_builds_the_marts_and_automation_a
         MachineLogsSettings(min_age_s=0),  # the code server's clock is not frozen
     )
     defs = _load_defs()
-    target = ModuleTarget(
-        module_name="shutter_assets.definitions",
-        attribute="defs",
-        working_directory=str(ROOT),
-        location_name="shutter_test",
-    )
-    queued = {"run_coordinator": {"module": "dagster", "class": "QueuedRunCoordinator"}}
-    clock = datetime.now(UTC)
 
     def cu02() -> tuple:
         with pg_settings.connect() as conn:
@@ -176,19 +158,8 @@ def test_the_sensor_run_that_loads_a_file_also_builds_the_marts_and_automation_a
             ).fetchone()
 
     try:
-        with (
-            instance_for_test(overrides=queued, synchronous_run_launcher=True) as instance,
-            create_test_daemon_workspace_context(target, instance) as workspace,
-        ):
-
-            def tick() -> list[dg.DagsterRun]:
-                nonlocal clock
-                clock += timedelta(seconds=60)
-                before = {r.run_id for r in instance.get_runs()}
-                with freeze_time(clock):
-                    list(execute_sensor_iteration(workspace, logging.getLogger("t"), None, None))
-                return [r for r in instance.get_runs() if r.run_id not in before]
-
+        with sensor_daemon("shutter_assets.definitions", "defs", "shutter_test") as daemon:
+            tick, instance = daemon.tick, daemon.instance
             everything = defs.resolve_implicit_global_asset_job_def()
             assert everything.execute_in_process(instance=instance).success
             assert tick() == []  # batch 1 is ingested; nothing new in the drop
@@ -203,8 +174,7 @@ def test_the_sensor_run_that_loads_a_file_also_builds_the_marts_and_automation_a
             (run,) = tick()
             assert run.job_name == "machine_logs_to_marts"
             assert run.tags["shutter/dbt"] == "build"
-            instance.launch_run(run.run_id, workspace.create_request_context())
-            assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.SUCCESS
+            assert daemon.launch(run) == "SUCCESS"
             built = {
                 r.asset_key.to_user_string()
                 for r in instance.get_records_for_run(

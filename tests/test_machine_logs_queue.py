@@ -8,21 +8,12 @@ process, and the sensor's cursor is the one the instance stores.
 
 from __future__ import annotations
 
-import logging
 import time
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import dagster as dg
 import pytest
 from dagster._core.execution.plan.objects import StepSuccessData
-from dagster._core.test_utils import (
-    create_test_daemon_workspace_context,
-    freeze_time,
-    instance_for_test,
-)
-from dagster._core.workspace.load_target import ModuleTarget
-from dagster._daemon.sensor import execute_sensor_iteration
+from dagster._core.test_utils import instance_for_test
 
 from shutter_assets.defs.machine_logs.sensor_state import (
     INGEST_OP,
@@ -33,10 +24,10 @@ from shutter_assets.lib.drop import DropSettings
 from shutter_assets.lib.log_settings import MachineLogsSettings
 from shutter_assets.lib.plant import PlantSettings
 from tests.fixtures.machine_logs import log_bytes
+from tests.fixtures.sensor_daemon import sensor_daemon
 from tests.fixtures.settings import use_settings
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[1]
 MIN_AGE_S = 2
 
 
@@ -59,28 +50,10 @@ def test_a_queued_run_also_loads_the_files_that_settled_while_it_waited(
         PlantSettings(),
         MachineLogsSettings(min_age_s=MIN_AGE_S),
     )
-    queued = {"run_coordinator": {"module": "dagster", "class": "QueuedRunCoordinator"}}
-    target = ModuleTarget(
-        module_name="tests.fixtures.machine_logs_location",
-        attribute="defs",
-        working_directory=str(ROOT),
-        location_name="machine_logs_test",
-    )
-    clock = datetime.now(UTC)
-    with (
-        instance_for_test(overrides=queued, synchronous_run_launcher=True) as instance,
-        create_test_daemon_workspace_context(target, instance) as workspace,
-    ):
-
-        def tick() -> list[dg.DagsterRun]:
-            """One evaluation by the sensor daemon (its clock moved past the minimum interval;
-            the sensor itself reads real time); returns the runs it queued."""
-            nonlocal clock
-            clock += timedelta(seconds=60)
-            before = {r.run_id for r in instance.get_runs()}
-            with freeze_time(clock):
-                list(execute_sensor_iteration(workspace, logging.getLogger("t"), None, None))
-            return [r for r in instance.get_runs() if r.run_id not in before]
+    with sensor_daemon(
+        "tests.fixtures.machine_logs_location", "defs", "machine_logs_test"
+    ) as daemon:
+        tick, instance = daemon.tick, daemon.instance
 
         def paths(run: dg.DagsterRun) -> list[str]:
             return run.run_config["ops"][INGEST_OP]["config"]["paths"]
@@ -100,8 +73,7 @@ def test_a_queued_run_also_loads_the_files_that_settled_while_it_waited(
         assert run_before_its_load(instance)
         drop.put("SC-01_20261120_060000.log", log_bytes(6, machine="SC-01"))  # a new version
 
-        instance.launch_run(first.run_id, workspace.create_request_context())
-        assert instance.get_run_by_id(first.run_id).status == dg.DagsterRunStatus.SUCCESS
+        assert daemon.launch(first) == "SUCCESS"
         assert registry(pg_settings) == {
             "CU-01_20261120_060000.log": first.run_id,
             "CU-02_20261120_060000.log": first.run_id,  # settled while the run waited
@@ -112,7 +84,7 @@ def test_a_queued_run_also_loads_the_files_that_settled_while_it_waited(
         time.sleep(MIN_AGE_S + 0.2)
         (second,) = tick()
         assert paths(second) == ["SC-01_20261120_060000.log"]
-        instance.launch_run(second.run_id, workspace.create_request_context())
+        assert daemon.launch(second) == "SUCCESS"
         assert registry(pg_settings)["SC-01_20261120_060000.log"] == second.run_id
         assert tick() == []
 

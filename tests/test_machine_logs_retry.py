@@ -10,44 +10,24 @@ tests of ``decide_tick`` in test_machine_logs.py: here real time passes while ru
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster._core.test_utils import (
-    create_test_daemon_workspace_context,
-    freeze_time,
-    instance_for_test,
-)
-from dagster._core.workspace.load_target import ModuleTarget
-from dagster._daemon.sensor import execute_sensor_iteration
 
 from shutter_assets.defs.machine_logs.checks import FILES_FAILING
 from shutter_assets.lib.drop import DropSettings
 from shutter_assets.lib.log_settings import MachineLogsSettings
 from shutter_assets.lib.plant import PlantSettings
 from tests.fixtures.machine_logs import counts, log_bytes
+from tests.fixtures.sensor_daemon import sensor_daemon
 from tests.fixtures.settings import use_settings
 from tests.fixtures.tcp_proxy import OutageProxy
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[1]
 NAME = "CU-01_20261120_060000.log"
 RETRY_AFTER_S = 3
-
-
-def wait_for_run(instance: dg.DagsterInstance, run_id: str, timeout_s: float = 180) -> str:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        run = instance.get_run_by_id(run_id)
-        if run is not None and run.is_finished:
-            return run.status.value
-        time.sleep(0.5)
-    raise AssertionError(f"run {run_id} did not finish in {timeout_s} s")
 
 
 def check_evaluations(instance: dg.DagsterInstance) -> list[tuple[bool, int, str]]:
@@ -76,30 +56,11 @@ def test_a_run_failed_by_a_warehouse_outage_is_retried_under_a_new_run_key(
         PlantSettings(),
         MachineLogsSettings(min_age_s=0, retry_after_s=RETRY_AFTER_S, max_attempts=5),
     )
-    queued = {"run_coordinator": {"module": "dagster", "class": "QueuedRunCoordinator"}}
-    target = ModuleTarget(
-        module_name="tests.fixtures.machine_logs_location",
-        attribute="defs",
-        working_directory=str(ROOT),
-        location_name="machine_logs_test",
-    )
-    clock = datetime.now(UTC)
-    logger = logging.getLogger("test_sensor_daemon")
     try:
-        with (
-            instance_for_test(overrides=queued, synchronous_run_launcher=True) as instance,
-            create_test_daemon_workspace_context(target, instance) as workspace,
-        ):
-
-            def tick() -> list[dg.DagsterRun]:
-                """One evaluation by the sensor daemon (its clock moved past the minimum
-                interval); returns the runs it queued."""
-                nonlocal clock
-                clock += timedelta(seconds=60)
-                before = {r.run_id for r in instance.get_runs()}
-                with freeze_time(clock):
-                    list(execute_sensor_iteration(workspace, logger, None, None))
-                return [r for r in instance.get_runs() if r.run_id not in before]
+        with sensor_daemon(
+            "tests.fixtures.machine_logs_location", "defs", "machine_logs_test"
+        ) as daemon:
+            tick, instance = daemon.tick, daemon.instance
 
             def tick_until_run(max_wait_s: float = 60) -> list[dg.DagsterRun]:
                 """Ticks once a second until the sensor requests a run (a retry is due)."""
@@ -110,9 +71,7 @@ def test_a_run_failed_by_a_warehouse_outage_is_retried_under_a_new_run_key(
                     time.sleep(1)
                 raise AssertionError(f"no run requested within {max_wait_s} s")
 
-            def launch(run: dg.DagsterRun) -> str:
-                instance.launch_run(run.run_id, workspace.create_request_context())
-                return wait_for_run(instance, run.run_id)
+            launch = daemon.launch
 
             assert tick() == []  # first sighting: not settled yet
             time.sleep(1.1)
