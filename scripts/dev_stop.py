@@ -49,7 +49,14 @@ UNFINISHED = [
     dg.DagsterRunStatus.STARTED,
     dg.DagsterRunStatus.CANCELING,
 ]
-NOT_LAUNCHED = {dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.QUEUED}
+# Recorded CANCELED at once: no worker runs them yet. A STARTING run asked to terminate became
+# CANCELING; its worker, starting a moment later, ignored it and exited, and the code server
+# then marked the run FAILURE (seen in tests/test_dev_loop.py on fresh clones).
+NOT_LAUNCHED = {
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.STARTING,
+}
 POLL_S = 0.2
 DAEMON_MARK = b"dagster._daemon"  # `dagster dev` runs its daemon as `python -m dagster._daemon`
 
