@@ -2,7 +2,8 @@
 
 ``bench/soak.py`` does the work (the 30-minute run is its command line); this runs it short and
 asserts what the issue asks of every run: each fault kind injected at least once, and no
-difference between raw / raw_commandes and their truth (the simulator's lines, MariaDB's rows).
+difference between raw / raw_commandes / the marts and their truth (the simulator's lines and
+events, MariaDB's rows).
 """
 
 from __future__ import annotations
