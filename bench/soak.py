@@ -28,8 +28,12 @@ mirrored lines the ERP hard-deleted are marked deleted. ``tests/test_soak.py`` r
 Prints the table of the issue: minutes, files, lines, faults by kind, runs failed and retried,
 differences (must be 0), and the p50/p95 lag from a file's last write to the OEE mart.
 
-Not done yet (issue 11): sshd for part of the machines (one drop per platform), ten or more
-machines (the simulator has five), the marts compared with the simulator's truth.
+The live feed also uploads an earlier file again under another name now and then (same bytes,
+``FileFeed.duplicate_of``): of the two, one is loaded with the lines and the other recorded as
+a ``duplicate`` of it (``compare_raw``).
+
+Not done yet (issue 11): sshd for part of the machines (one drop per platform), the marts
+compared with the simulator's truth. The plant has ten machines, taking turns in the live feed.
 """
 
 from __future__ import annotations

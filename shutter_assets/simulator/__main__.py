@@ -120,7 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     _logs_args(p)
 
     p = sub.add_parser(
-        "live", help="keep dropping new files (.part then renamed, or growing in place)"
+        "live",
+        help="keep dropping new files (.part then renamed, or growing in place); now and then "
+        "an earlier file again under another name",
     )
     _common(p)
     p.add_argument("--out", type=Path, required=True, help="folder the sensor watches")
