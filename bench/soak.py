@@ -32,8 +32,11 @@ equals the truth computed in plain Python from the simulator's events of every d
 Prints the table of the issue: minutes, files, lines, faults by kind, runs failed and retried,
 differences (must be 0), and the p50/p95 lag from a file's last write to the OEE mart.
 
-Not done yet (issue 11): sshd for part of the machines (one drop per platform), ten or more
-machines (the simulator has five).
+The live feed also uploads an earlier file again under another name now and then (same bytes,
+``FileFeed.duplicate_of``): of the two, one is loaded with the lines and the other recorded as
+a ``duplicate`` of it (``compare_raw``). The plant has ten machines, taking turns in the feed.
+
+Not done yet (issue 11): sshd for part of the machines (one drop per platform).
 """
 
 from __future__ import annotations
@@ -199,22 +202,49 @@ class FtpDrop:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def compare_raw(platform: LivePlatform, lines: dict[str, int]) -> list[str]:
-    """Differences between the current version of each written file in raw and its truth."""
+def compare_raw(
+    platform: LivePlatform, lines: dict[str, int], duplicate_of: dict[str, str] | None = None
+) -> list[str]:
+    """Differences between the current version of each written file in raw and its truth.
+
+    A re-upload (``duplicate_of``: copy -> original, same bytes) and its original are one
+    content: exactly one of them is ``loaded`` with the lines (normally the original, the copy
+    if both came in one run and it was read first), the other a ``duplicate`` row pointing to it
+    with no lines (docs/machine_logs.md, "Loading: exactly once")."""
     with platform.warehouse.connect() as conn:
         rows = conn.execute(
-            "select f.path, count(*) filter (where f.status = 'loaded'), "
-            "coalesce(sum((select count(*) from raw.machine_events e "
-            "where e.file_id = f.file_id)) filter (where f.status = 'loaded'), 0) "
-            "from raw.ingested_files f group by f.path"
+            "select f.path, f.file_id, f.status, f.duplicate_of, "
+            "(select count(*) from raw.machine_events e where e.file_id = f.file_id) "
+            "from raw.ingested_files f where f.status <> 'superseded'"
         ).fetchall()
-    found = {path: (versions, events) for path, versions, events in rows}
+    current: dict[str, list[tuple]] = {}
+    for path, *row in rows:
+        current.setdefault(path, []).append(tuple(row))
+    groups: dict[str, list[str]] = {}
+    for copy, original in (duplicate_of or {}).items():
+        groups.setdefault(original, [original]).append(copy)
+    in_group = {p for group in groups.values() for p in group}
     out = []
     for path, expected in sorted(lines.items()):
-        versions, events = found.get(path, (0, 0))
+        if path in in_group:
+            continue
+        loaded = [r for r in current.get(path, []) if r[1] == "loaded"]
+        versions, events = len(loaded), sum(r[3] for r in loaded)
         if versions != 1 or events != expected:
             out.append(f"{path}: {versions} current version(s), {events} lines, truth {expected}")
-    for path in sorted(set(found) - set(lines)):
+    for original, group in sorted(groups.items()):
+        expected = sum(lines.get(p, 0) for p in group)
+        found = {p: current.get(p, []) for p in group}
+        loaded = [(p, r) for p, rs in found.items() for r in rs if r[1] == "loaded"]
+        if len(loaded) != 1 or loaded[0][1][3] != expected:
+            got = ", ".join(f"{p} {r[1]} {r[3]} lines" for p, rs in found.items() for r in rs)
+            out.append(f"{original} and its re-upload(s): {got or 'not in raw'}, truth {expected}")
+            continue
+        kept, (file_id, *_) = loaded[0]
+        for p in group:
+            if p != kept and [(r[1], r[2], r[3]) for r in found[p]] != [("duplicate", file_id, 0)]:
+                out.append(f"{p}: {found[p]} in raw, truth a duplicate of {kept} (file {file_id})")
+    for path in sorted(set(current) - set(lines) - in_group):
         out.append(f"{path}: in raw, never written by the simulator")
     return out
 
@@ -534,7 +564,7 @@ def soak(
                 settled(platform, written, began) and orders_rebuilt(platform, final_sync)
             ):
                 time.sleep(10)
-            diffs = compare_raw(platform, lines)
+            diffs = compare_raw(platform, lines, feed.duplicate_of)
             if not synced:
                 diffs.append("no ERP sync succeeded after the edits stopped")
             elif not orders_rebuilt(platform, final_sync):
