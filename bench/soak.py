@@ -450,6 +450,20 @@ def waiting_for(kill: Callable[[LivePlatform], bool], timeout_s: float = 90):
     return fault
 
 
+def untouched(lags: list, spans: list[tuple[float, float]], slow: set[str]) -> list:
+    """The files in the marts whose way there no fault crossed: no fault injected (or still
+    running) between the file's last write and its build into the marts, the slow files (a
+    fault themselves) left out. Their lag is the platform's own, comparable with the freshness
+    bench; the others measure recovery (issue 18: "the soak's lag agrees")."""
+    return [
+        x
+        for x in lags
+        if x.mart is not None
+        and x.path not in slow
+        and not any(start <= x.mart and end >= x.written for start, end in spans)
+    ]
+
+
 @dataclass
 class SoakReport:
     minutes: float
@@ -465,6 +479,9 @@ class SoakReport:
     differences: list[str]
     p50: float
     p95: float
+    quiet_files: int
+    quiet_p50: float
+    quiet_p95: float
     not_in_marts: int
     load: str
 
@@ -482,6 +499,9 @@ class SoakReport:
                 f"last write -> marts.machine_oee_daily p50 {self.p50:.0f} s, "
                 f"p95 {self.p95:.0f} s ({self.not_in_marts} file(s) not in the marts); "
                 f"load average {self.load}",
+                f"  files no fault struck between last write and marts: {self.quiet_files}, "
+                f"p50 {self.quiet_p50:.0f} s, p95 {self.quiet_p95:.0f} s "
+                "(the figure to set beside bench/freshness.py)",
             ]
         )
 
@@ -526,6 +546,7 @@ def soak(
             if ftp is not None:
                 kinds["vsftpd_restart"] = ftp.restart
             faults: Counter[str] = Counter()
+            fault_spans: list[tuple[float, float]] = []  # (injected, returned), wall clock
             rounds: list[str] = []
             next_sync = time.monotonic()
             next_fault = time.monotonic() + fault_every * rng.uniform(0.5, 1.5)
@@ -544,8 +565,11 @@ def soak(
                         rounds = [k for k in rounds if not faults[k]] or pending()
                     rounds = rounds or rng.sample(sorted(kinds), len(kinds))
                     kind = rounds.pop()
+                    struck = time.time()
                     hit = kinds[kind](platform)
                     faults[kind] += hit
+                    if hit:
+                        fault_spans.append((struck, time.time()))
                     log(f"{time.time() - began:6.0f} s  fault {kind}{'' if hit else ': no target'}")
                     next_fault = time.monotonic() + fault_every * rng.uniform(0.5, 1.5)
                 time.sleep(1)
@@ -577,6 +601,8 @@ def soak(
                 runs = run_timeline(instance, began)
                 retried = sum(1 for r in runs if instance.get_run_by_id(r.run_id).parent_run_id)
             p50, p95, _ = percentiles([x.to_mart for x in lags if x.to_mart is not None])
+            quiet = untouched(lags, fault_spans, set(slow.written))
+            quiet_p50, quiet_p95, _ = percentiles([x.to_mart for x in quiet])
             return SoakReport(
                 minutes=(time.time() - began) / 60,
                 files=len(written),
@@ -591,6 +617,9 @@ def soak(
                 differences=diffs,
                 p50=p50,
                 p95=p95,
+                quiet_files=len(quiet),
+                quiet_p50=quiet_p50,
+                quiet_p95=quiet_p95,
                 not_in_marts=sum(x.mart is None for x in lags),
                 load=load_average(),
             )
