@@ -232,9 +232,12 @@ class SftpMachines(threading.Thread):
 
     def restart_sshd(self, pause_s: float = 10, wait_busy_s: float = 60) -> bool:
         """sshd stopped with every session, started again on the same port with the same host
-        key after ``pause_s``. Waits (bounded) for an upload in progress first; True when one was
-        cut or the feed's session was open (something was hit)."""
-        self.busy.wait(wait_busy_s)
+        key after ``pause_s``. Waits (bounded) for an upload in progress first, unless every file is
+        delivered; True when an upload was cut or the feed's session was open (something hit).
+        A server that does not start again raises."""
+        deadline = time.monotonic() + wait_busy_s
+        while not (self.busy.is_set() or self.finished.is_set()) and time.monotonic() < deadline:
+            time.sleep(0.05)
         with self._lock:
             hit = self.busy.is_set() or self._client is not None
             port = self.sshd.port

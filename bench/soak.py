@@ -11,8 +11,17 @@ While the live simulator writes files, faults are injected at random moments (se
   worker_kill    a run worker (the code server's process running a run) SIGKILLed
   slow_file      a file grown in place for longer than ``LOGS_MIN_AGE_S`` + two sensor ticks
   vsftpd_restart vsftpd (the drop, ``--drop ftp``, the default) stopped, started 10 s later
+  sshd_restart   sshd (the SFTP machines' server) stopped with its sessions, started again on
+                 the same port 10 s later, while a machine uploads (waited for, bounded)
   erp_cut        the MariaDB connection cut for 10 s (``tests/fixtures/tcp_proxy.py``) while a
                  sync reads through it
+
+With ``--drop ftp``, the plant's last ``--sftp-machines`` machines (2; 0: none) are SFTP
+machines (``bench/sftp_machines.py``): they upload their files with paramiko through a real sshd
+on loopback into the folder vsftpd serves (temporary name then rename, or grown in place), and
+the platform still reads that one drop over FTP; the live simulator writes the other machines'
+files. Every machine keeps the pace it has without SFTP (a file every ``--interval`` x the plant's
+machine count), so the plant's total rate is unchanged.
 
 Each kind waits (bounded) for something to hit: a run worker, a warehouse backend, a sync
 reading. Kinds are drawn in shuffled rounds, so every kind is injected once before any twice;
@@ -21,15 +30,16 @@ Meanwhile the ERP works (``OrderEdits``: orders created, edited with a line hard
 updated) and a sync is queued every ``--sync-every`` seconds as the schedule would.
 
 Then faults stop, one last sync runs, the platform catches up (bounded), and every file the
-simulator finished is compared with its truth (the simulator's accepted lines, never re-parsed
-from the file): the current version of each path loaded exactly once, its ``raw.machine_events``
-line count equal; every ``raw_commandes`` table equals MariaDB row for row (live rows), and the
-mirrored lines the ERP hard-deleted are marked deleted. ``tests/test_soak.py`` runs a short one.
+simulator and the SFTP machines finished is compared with its truth (the simulator's accepted
+lines, never re-parsed from the file): the current version of each path loaded exactly once,
+its ``raw.machine_events`` line count equal; every ``raw_commandes`` table equals MariaDB row for
+row (live rows), and the mirrored lines the ERP hard-deleted are marked deleted.
+``tests/test_soak.py`` runs a short one.
 Prints the table of the issue: minutes, files, lines, faults by kind, runs failed and retried,
 differences (must be 0), and the p50/p95 lag from a file's last write to the OEE mart.
 
-Not done yet (issue 11): sshd for part of the machines (one drop per platform), ten or more
-machines (the simulator has five), the marts compared with the simulator's truth.
+Not done yet (issue 11): ten or more machines (the simulator has five), the marts compared
+with the simulator's truth.
 """
 
 from __future__ import annotations
@@ -59,9 +69,11 @@ from live_platform import (
     percentiles,
     run_timeline,
 )
+from sftp_machines import SftpMachines, default_machines
 
 from shutter_assets.defs.legacy_orders.schedule import JOB_NAME as SYNC_JOB
 from shutter_assets.simulator.logs import live_file
+from shutter_assets.simulator.plant import MACHINES
 from tests.fixtures.legacy_orders import PKS, mirror_table, mysql_rows, source_table
 from tests.fixtures.servers import VsftpdServer, ensure_test_user
 from tests.fixtures.tcp_proxy import OutageProxy
@@ -391,12 +403,13 @@ class SoakReport:
     p95: float
     not_in_marts: int
     load: str
+    sftp_files: int = 0
 
     def table(self) -> str:
         return "\n".join(
             [
                 f"minutes run {self.minutes:.1f}",
-                f"files {self.files}, lines {self.lines}",
+                f"files {self.files} ({self.sftp_files} over SFTP), lines {self.lines}",
                 "orders " + ", ".join(f"{k} {v}" for k, v in sorted(self.order_actions.items())),
                 "faults " + ", ".join(f"{k} {self.faults[k]}" for k in self.kinds),
                 f"runs {self.runs}, failed {self.failed}, retried {self.retried}, "
@@ -418,17 +431,24 @@ def soak(
     catch_up: float = 600,
     seed: int = 11,
     drop: str = "ftp",
+    sftp_machines: int = 2,
     keep: bool = False,
     log: Callable[[str], None] = print,
 ) -> SoakReport:
     """The live platform under faults for ``minutes``, then compared with the truth (module doc).
-    Fault kinds are drawn in shuffled rounds, so each kind comes once before any comes twice."""
+    Fault kinds are drawn in shuffled rounds, so each kind comes once before any comes twice.
+    ``sftp_machines``: how many of the plant's machines upload over SFTP (``--drop ftp`` only)."""
     rng = random.Random(seed)
     count = max(1, math.ceil(minutes * 60 / (interval * 1.25)))
+    sftp_ids = default_machines(sftp_machines if drop == "ftp" else 0)
+    main_ids = [m.machine_id for m in MACHINES if m.machine_id not in sftp_ids]
+    if not main_ids:
+        raise ValueError(f"--sftp-machines {sftp_machines}: no machine left for the main feed")
     with live_platform(keep=keep) as platform:
         proxy = OutageProxy((platform.legacy.host, platform.legacy.port))
         platform.env.update(MYSQL_HOST="127.0.0.1", MYSQL_PORT=str(proxy.port))
         ftp = FtpDrop(platform) if drop == "ftp" else None
+        sftp: SftpMachines | None = None
         try:
             log(f"work folder {platform.workdir}; load average {load_average()}")
             platform.prime()
@@ -436,7 +456,26 @@ def soak(
             platform.start_daemon()
             wait_for_sensor_tick(platform, "machine_logs_sensor", 300)
             began = time.time()
-            feed = platform.start_simulator(interval, count)
+            if sftp_ids and ftp is not None:
+                # Each machine keeps the pace it has without SFTP: a file every interval x plant.
+                pace = interval * len(MACHINES)
+                feed = platform.start_simulator(
+                    pace / len(main_ids),
+                    math.ceil(count * len(main_ids) / len(MACHINES)),
+                    "--machines",
+                    ",".join(main_ids),
+                )
+                sftp = SftpMachines(
+                    ftp.user,
+                    ftp.folder.name,
+                    sftp_ids,
+                    count=math.ceil(count * len(sftp_ids) / len(MACHINES)),
+                    interval_s=pace / len(sftp_ids),
+                )
+                sftp.start()
+                log(f"SFTP machines {', '.join(sftp_ids)} through sshd on port {sftp.sshd.port}")
+            else:
+                feed = platform.start_simulator(interval, count)
             slow = SlowFiles(platform, first_k=10_000)
             edits = OrderEdits(platform, seed)
             edits.start()
@@ -449,6 +488,8 @@ def soak(
             }
             if ftp is not None:
                 kinds["vsftpd_restart"] = ftp.restart
+            if sftp is not None:
+                kinds["sshd_restart"] = lambda _platform: sftp.restart_sshd()
             faults: Counter[str] = Counter()
             rounds: list[str] = []
             next_sync = time.monotonic()
@@ -459,12 +500,16 @@ def soak(
             def pending() -> list[str]:
                 return [k for k in sorted(kinds) if not faults[k]]
 
-            while time.monotonic() < faults_end and (feed.proc.poll() is None or pending()):
+            def feeding() -> bool:
+                sftp_on = sftp is not None and not sftp.finished.is_set()
+                return feed.proc.poll() is None or sftp_on
+
+            while time.monotonic() < faults_end and (feeding() or pending()):
                 if time.monotonic() >= next_sync:
                     launch_sync(platform)
                     next_sync = time.monotonic() + sync_every
                 if time.monotonic() >= next_fault:
-                    if feed.proc.poll() is not None:
+                    if not feeding():
                         rounds = [k for k in rounds if not faults[k]] or pending()
                     rounds = rounds or rng.sample(sorted(kinds), len(kinds))
                     kind = rounds.pop()
@@ -476,10 +521,17 @@ def soak(
             edits.stopped.set()
             edits.join(timeout=30)
             feed.join(timeout=10)
+            if sftp is not None:
+                sftp.stop()
+                log(
+                    f"SFTP machines: {len(sftp.written)} files, {sftp.interrupted} upload(s) cut "
+                    f"and redone, {sftp.reconnects} reconnection(s)"
+                )
             for thread in slow.threads:
                 thread.join(timeout=120)
-            written = {**feed.written, **slow.written}
-            lines = {**feed.lines, **slow.lines}
+            sftp_written, sftp_lines = (sftp.written, sftp.lines) if sftp else ({}, {})
+            written = {**feed.written, **slow.written, **sftp_written}
+            lines = {**feed.lines, **slow.lines, **sftp_lines}
             deadline = time.monotonic() + catch_up
             final_sync = time.time()
             launch_sync(platform)
@@ -487,6 +539,7 @@ def soak(
             while time.monotonic() < deadline and not settled(platform, written, began):
                 time.sleep(10)
             diffs = compare_raw(platform, lines)
+            diffs += sftp.problems() if sftp else []
             if not synced:
                 diffs.append("no ERP sync succeeded after the edits stopped")
             diffs += compare_orders(platform, edits.deleted_lines)
@@ -498,6 +551,7 @@ def soak(
             return SoakReport(
                 minutes=(time.time() - began) / 60,
                 files=len(written),
+                sftp_files=len(sftp_written),
                 lines=sum(lines.values()),
                 faults=faults,
                 kinds=sorted(kinds),
@@ -514,6 +568,8 @@ def soak(
             )
         finally:
             proxy.stop()
+            if sftp is not None:
+                sftp.close()
             if ftp is not None:
                 ftp.close()
 
@@ -527,6 +583,12 @@ def main() -> int:
     parser.add_argument("--catch-up", type=float, default=600, help="max seconds (600)")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--drop", choices=["ftp", "local"], default="ftp", help="(vsftpd)")
+    parser.add_argument(
+        "--sftp-machines",
+        type=int,
+        default=2,
+        help="the plant's last N machines upload through sshd (2; 0: none; --drop ftp only)",
+    )
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     report = soak(
@@ -537,6 +599,7 @@ def main() -> int:
         catch_up=args.catch_up,
         seed=args.seed,
         drop=args.drop,
+        sftp_machines=args.sftp_machines,
         keep=args.keep,
         log=lambda line: print(line, flush=True),
     )
