@@ -53,8 +53,10 @@ def default_machines(n: int) -> list[str]:
 
 class SftpMachines(threading.Thread):
     """``count`` files of ``machines`` uploaded over SFTP into ``remote_dir`` (relative to the
-    account's home), one every ``interval_s`` seconds (module doc). ``stop()`` ends the feed and
-    its session; ``close()`` also stops sshd."""
+    account's home), one every ``interval_s`` seconds (module doc); ``finished`` is set then. With
+    ``overtime`` the machines go on producing files until ``stop()`` (the plant keeps running
+    while the soak still injects faults). ``stop()`` ends the feed after the file in progress and
+    closes its session; ``close()`` also stops sshd."""
 
     def __init__(
         self,
@@ -68,6 +70,7 @@ class SftpMachines(threading.Thread):
         grow_s: float = 3.0,
         grow_steps: int = 3,
         retry_s: float = 120.0,
+        overtime: bool = False,
     ) -> None:
         super().__init__(daemon=True)
         if not machines:
@@ -82,6 +85,7 @@ class SftpMachines(threading.Thread):
         self.grow_s = grow_s
         self.grow_steps = grow_steps
         self.retry_s = retry_s
+        self.overtime = overtime
         self.written: dict[str, float] = {}
         self.how: dict[str, str] = {}
         self.lines: dict[str, int] = {}
@@ -89,7 +93,7 @@ class SftpMachines(threading.Thread):
         self.reconnects = 0  # sessions opened after the first
         self.error: str | None = None
         self.busy = threading.Event()  # an upload is in progress
-        self.finished = threading.Event()  # every file delivered (or the feed gave up)
+        self.finished = threading.Event()  # ``count`` files delivered (or the feed gave up)
         self.stopped = threading.Event()
         self._client: paramiko.SSHClient | None = None
         self._sftp: paramiko.SFTPClient | None = None
@@ -147,15 +151,19 @@ class SftpMachines(threading.Thread):
     def run(self) -> None:
         try:
             book = build_order_book(self.seed, DEFAULT_ORDERS, DEFAULT_START)
-            for k in range(self.count):
-                if self.stopped.is_set():
-                    break
+            k = 0
+            while not self.stopped.is_set():
                 name, data, truth = live_file(
                     self.seed, k, machines=self.machines, book=book, after_days=self.after_days
                 )
                 self._deliver(k, name, data)
                 self.lines[name] = truth.accepted
-                if k + 1 < self.count and self.stopped.wait(self.interval_s):
+                k += 1
+                if k == self.count:
+                    self.finished.set()
+                    if not self.overtime:
+                        break
+                if self.stopped.wait(self.interval_s):
                     break
         except Exception as exc:  # reported by problems(), never silently lost
             self.error = f"{type(exc).__name__}: {exc}"
@@ -217,8 +225,8 @@ class SftpMachines(threading.Thread):
         sftp.posix_rename(temp, path)
 
     def _grow(self, sftp: paramiko.SFTPClient, path: str, data: bytes) -> None:
-        """The first part under the final name (truncating an earlier try), then appends, each
-        in a session of its own as a controller flushing its log does."""
+        """The first part under the final name (truncating an earlier try), then appends, the
+        file opened again for each as a controller flushing its log does."""
         steps = max(1, self.grow_steps)
         cuts = [len(data) * i // steps for i in range(steps + 1)]
         with sftp.open(path, "wb") as fh:
@@ -232,14 +240,19 @@ class SftpMachines(threading.Thread):
 
     def restart_sshd(self, pause_s: float = 10, wait_busy_s: float = 60) -> bool:
         """sshd stopped with every session, started again on the same port with the same host
-        key after ``pause_s``. Waits (bounded) for an upload in progress first, unless every file is
-        delivered; True when an upload was cut or the feed's session was open (something hit).
-        A server that does not start again raises."""
+        key after ``pause_s``. Waits (bounded) for an upload in progress first, unless the feed is
+        over; True when an upload was cut or the running feed's session was (something hit: a
+        restart after the last file tests nothing). A server that does not start again raises."""
+
+        def live() -> bool:
+            over = self.error is not None or (self.finished.is_set() and not self.overtime)
+            return not (over or self.stopped.is_set())
+
         deadline = time.monotonic() + wait_busy_s
-        while not (self.busy.is_set() or self.finished.is_set()) and time.monotonic() < deadline:
+        while not self.busy.is_set() and live() and time.monotonic() < deadline:
             time.sleep(0.05)
         with self._lock:
-            hit = self.busy.is_set() or self._client is not None
+            hit = self.busy.is_set() or (live() and self._client is not None)
             port = self.sshd.port
             self.sshd.stop()
         time.sleep(pause_s)

@@ -21,7 +21,8 @@ machines (``bench/sftp_machines.py``): they upload their files with paramiko thr
 on loopback into the folder vsftpd serves (temporary name then rename, or grown in place), and
 the platform still reads that one drop over FTP; the live simulator writes the other machines'
 files. Every machine keeps the pace it has without SFTP (a file every ``--interval`` x the plant's
-machine count), so the plant's total rate is unchanged.
+machine count), so the plant's total rate is unchanged; the SFTP machines go on uploading until
+the faults stop, so an ``sshd_restart`` drawn after the simulator's last file still cuts one.
 
 Each kind waits (bounded) for something to hit: a run worker, a warehouse backend, a sync
 reading. Kinds are drawn in shuffled rounds, so every kind is injected once before any twice;
@@ -471,6 +472,7 @@ def soak(
                     sftp_ids,
                     count=math.ceil(count * len(sftp_ids) / len(MACHINES)),
                     interval_s=pace / len(sftp_ids),
+                    overtime=True,
                 )
                 sftp.start()
                 log(f"SFTP machines {', '.join(sftp_ids)} through sshd on port {sftp.sshd.port}")
