@@ -8,8 +8,8 @@ The production shape runs natively (``bench/live_platform.py``: code server, ``d
 run``, PostgreSQL instance storage from ``dagster.yaml``, the sensor and the dbt automation with
 their default settings, a local drop), primed once by hand as the README says. The live simulator
 then writes a file every ``--interval`` seconds (``make dev``'s pace: 5 s, a third grown in place,
-the others uploaded under ``.part``/``.tmp`` and renamed) for ``--minutes``; the bench waits for
-the last file to reach the marts.
+the others uploaded under ``.part``/``.tmp`` and renamed; after every seventh, an earlier file
+again under another name) for ``--minutes``; the bench waits for the last file to reach the marts.
 
 For every file, from the moment of its last write (``FileFeed``):
   raw    its load transaction (``raw.ingested_files.ingested_at``)
@@ -85,7 +85,12 @@ def mart_builds(runs: list[RunTimes]) -> list[RunTimes]:
 
 
 def file_lags(platform: LivePlatform, written: dict[str, float], since: float) -> list[FileLag]:
-    """Every written file's timeline from the warehouse's registry and the instance's runs."""
+    """Every written file's timeline from the warehouse's registry and the instance's runs.
+
+    A re-upload under another name (``FileFeed.duplicate_of``) is timed like any file: ``raw`` is
+    its ``duplicate`` registry row (no lines: its content was loaded under the first name), its
+    mart the first build after that row, normally by the run that recorded it (the run builds
+    after every load); so ``settled`` waits for the copies to be recorded too."""
     loads = raw_load_times(platform.warehouse)
     with platform.instance() as instance:
         runs = run_timeline(instance, since)

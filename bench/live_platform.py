@@ -17,6 +17,7 @@ load transaction), the instance's runs and their events (``run_timeline``).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -183,26 +184,44 @@ class LivePlatform:
 
 
 class FileFeed(threading.Thread):
-    """Reads the live simulator's output: ``live: <name> (...)`` is printed right after the file's
-    last write (the append that finishes a file grown in place, the rename of an upload), so the
-    moment a line is read is the file's completion time (wall clock, seconds)."""
+    """Reads the live simulator's output: ``live: <name> (<n> lines, <how>)`` is printed right
+    after the file's last write (the append that finishes a file grown in place, the rename of an
+    upload), so the moment a line is read is the file's completion time (wall clock, seconds).
+
+    A re-upload (``live: <copy> (<n> lines, a re-upload of <original>, ...)``: the same bytes
+    under another name) is in ``duplicate_of`` (copy -> original) with 0 in ``lines``: the
+    platform records the copy as a duplicate and loads the lines once, under the original."""
+
+    LINE = re.compile(r"live: (?P<name>.+?) \((?P<lines>\d+) lines, (?P<how>.*)\)")
+    REUPLOAD = re.compile(r"a re-upload of (?P<original>.+?), written as ")
 
     def __init__(self, proc: subprocess.Popen) -> None:
         super().__init__(daemon=True)
         self.proc = proc
         self.written: dict[str, float] = {}
         self.how: dict[str, str] = {}
-        self.lines: dict[str, int] = {}  # the simulator's truth: accepted lines of each file
+        self.lines: dict[str, int] = {}  # the simulator's truth: lines loaded under each name
+        self.duplicate_of: dict[str, str] = {}  # re-uploads: copy -> the file it copies
 
     def run(self) -> None:
         assert self.proc.stdout is not None
         for raw in self.proc.stdout:
-            line = raw.decode(errors="replace").strip()
-            if line.startswith("live: ") and " (" in line:
-                name, rest = line[len("live: ") :].split(" (", 1)
-                self.written[name] = time.time()
-                self.how[name] = "grown" if "grown in place" in rest else "renamed"
-                self.lines[name] = int(rest.split(" ", 1)[0])
+            self.parse(raw.decode(errors="replace").strip())
+
+    def parse(self, line: str) -> None:
+        """Record one line of the simulator's output (other lines are ignored)."""
+        m = self.LINE.fullmatch(line)
+        if m is None:
+            return
+        name, how = m["name"], m["how"]
+        self.written[name] = time.time()
+        self.how[name] = "grown" if "grown in place" in how else "renamed"
+        copy = self.REUPLOAD.match(how)
+        if copy is None:
+            self.lines[name] = int(m["lines"])
+        else:
+            self.duplicate_of[name] = copy["original"]
+            self.lines[name] = 0
 
 
 @contextmanager

@@ -22,7 +22,8 @@ uploaded again.
 
 ``written[name]`` (wall clock, seconds: the file's last write, the rename or the last append) and
 ``lines[name]`` (the simulator's truth: accepted lines) have the shape of ``FileFeed``'s, so the
-soak compares these files and measures their lag like the others. ``error`` is set when the feed
+soak compares these files and measures their lag like the others; ``truths[name]`` (the
+``FileTruth``) feeds the marts' comparison. ``error`` is set when the feed
 gave up (``problems()``): its undelivered files would otherwise silently drop out of the truth.
 """
 
@@ -38,7 +39,7 @@ from pathlib import Path
 
 import paramiko
 
-from shutter_assets.simulator.logs import live_file
+from shutter_assets.simulator.logs import DEFAULT_TZ, FileTruth, live_file
 from shutter_assets.simulator.order_book import DEFAULT_ORDERS, DEFAULT_START, build_order_book
 from shutter_assets.simulator.plant import MACHINES
 from tests.fixtures.servers import SshdServer, SystemUser
@@ -70,6 +71,7 @@ class SftpMachines(threading.Thread):
         grow_s: float = 3.0,
         grow_steps: int = 3,
         retry_s: float = 120.0,
+        tz: str = DEFAULT_TZ,
         overtime: bool = False,
     ) -> None:
         super().__init__(daemon=True)
@@ -85,10 +87,12 @@ class SftpMachines(threading.Thread):
         self.grow_s = grow_s
         self.grow_steps = grow_steps
         self.retry_s = retry_s
+        self.tz = tz
         self.overtime = overtime
         self.written: dict[str, float] = {}
         self.how: dict[str, str] = {}
         self.lines: dict[str, int] = {}
+        self.truths: dict[str, FileTruth] = {}  # for the marts' comparison
         self.interrupted = 0  # uploads cut part-way and started again
         self.reconnects = 0  # sessions opened after the first
         self.error: str | None = None
@@ -154,10 +158,16 @@ class SftpMachines(threading.Thread):
             k = 0
             while not self.stopped.is_set():
                 name, data, truth = live_file(
-                    self.seed, k, machines=self.machines, book=book, after_days=self.after_days
+                    self.seed,
+                    k,
+                    machines=self.machines,
+                    tz=self.tz,
+                    book=book,
+                    after_days=self.after_days,
                 )
                 self._deliver(k, name, data)
                 self.lines[name] = truth.accepted
+                self.truths[name] = truth
                 k += 1
                 if k == self.count:
                     self.finished.set()

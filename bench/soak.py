@@ -1,4 +1,4 @@
-"""Soak (issue 11): the live platform under faults, then raw and raw_commandes vs their truth.
+"""Soak (issue 11): the live platform under faults, then raw, raw_commandes and the marts vs truth.
 
     .venv/bin/python bench/soak.py                    # 5 minutes, a fault every ~40 s
     .venv/bin/python bench/soak.py --minutes 30 --fault-every 60
@@ -34,13 +34,19 @@ Then faults stop, one last sync runs, the platform catches up (bounded), and eve
 simulator and the SFTP machines finished is compared with its truth (the simulator's accepted
 lines, never re-parsed from the file): the current version of each path loaded exactly once,
 its ``raw.machine_events`` line count equal; every ``raw_commandes`` table equals MariaDB row for
-row (live rows), and the mirrored lines the ERP hard-deleted are marked deleted.
+row (live rows), and the mirrored lines the ERP hard-deleted are marked deleted; once a dbt run
+started after that sync rebuilt ``order_production_status`` (bounded), every mart derivable from
+the logs and the orders equals the truth computed in plain Python from the simulator's events of
+every delivered file (``tests/fixtures/mart_truth.py``, to the millisecond and the part) and
+MariaDB's final rows.
 ``tests/test_soak.py`` runs a short one.
 Prints the table of the issue: minutes, files, lines, faults by kind, runs failed and retried,
 differences (must be 0), and the p50/p95 lag from a file's last write to the OEE mart.
 
-Not done yet (issue 11): ten or more machines (the simulator has five), the marts compared
-with the simulator's truth.
+The live feed also uploads an earlier file again under another name now and then (same bytes,
+``FileFeed.duplicate_of``): of the two, one is loaded with the lines and the other recorded as
+a ``duplicate`` of it (``compare_raw``). The plant has ten machines, taking turns in the feed
+(the simulator's, or the SFTP machines').
 """
 
 from __future__ import annotations
@@ -73,11 +79,15 @@ from live_platform import (
 from sftp_machines import SftpMachines, default_machines
 
 from shutter_assets.defs.legacy_orders.schedule import JOB_NAME as SYNC_JOB
-from shutter_assets.simulator.logs import live_file
+from shutter_assets.simulator.logs import FileTruth, live_file
+from shutter_assets.simulator.order_book import DEFAULT_ORDERS, DEFAULT_START, build_order_book
 from shutter_assets.simulator.plant import MACHINES
+from tests.fixtures import mart_truth
 from tests.fixtures.legacy_orders import PKS, mirror_table, mysql_rows, source_table
 from tests.fixtures.servers import VsftpdServer, ensure_test_user
 from tests.fixtures.tcp_proxy import OutageProxy
+
+ORDER_MART = "marts/order_production_status"
 
 
 def terminate_backends(platform: LivePlatform) -> bool:
@@ -143,6 +153,7 @@ class SlowFiles:
         self.k = first_k
         self.written: dict[str, float] = {}
         self.lines: dict[str, int] = {}
+        self.truths: dict[str, FileTruth] = {}
         self.threads: list[threading.Thread] = []
 
     def __call__(self, platform: LivePlatform) -> bool:
@@ -161,6 +172,7 @@ class SlowFiles:
                     fh.write(data[a:b])
             self.written[name] = time.time()
             self.lines[name] = truth.accepted
+            self.truths[name] = truth
 
         thread = threading.Thread(target=grow, daemon=True)
         thread.start()
@@ -202,22 +214,49 @@ class FtpDrop:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def compare_raw(platform: LivePlatform, lines: dict[str, int]) -> list[str]:
-    """Differences between the current version of each written file in raw and its truth."""
+def compare_raw(
+    platform: LivePlatform, lines: dict[str, int], duplicate_of: dict[str, str] | None = None
+) -> list[str]:
+    """Differences between the current version of each written file in raw and its truth.
+
+    A re-upload (``duplicate_of``: copy -> original, same bytes) and its original are one
+    content: exactly one of them is ``loaded`` with the lines (normally the original, the copy
+    if both came in one run and it was read first), the other a ``duplicate`` row pointing to it
+    with no lines (docs/machine_logs.md, "Loading: exactly once")."""
     with platform.warehouse.connect() as conn:
         rows = conn.execute(
-            "select f.path, count(*) filter (where f.status = 'loaded'), "
-            "coalesce(sum((select count(*) from raw.machine_events e "
-            "where e.file_id = f.file_id)) filter (where f.status = 'loaded'), 0) "
-            "from raw.ingested_files f group by f.path"
+            "select f.path, f.file_id, f.status, f.duplicate_of, "
+            "(select count(*) from raw.machine_events e where e.file_id = f.file_id) "
+            "from raw.ingested_files f where f.status <> 'superseded'"
         ).fetchall()
-    found = {path: (versions, events) for path, versions, events in rows}
+    current: dict[str, list[tuple]] = {}
+    for path, *row in rows:
+        current.setdefault(path, []).append(tuple(row))
+    groups: dict[str, list[str]] = {}
+    for copy, original in (duplicate_of or {}).items():
+        groups.setdefault(original, [original]).append(copy)
+    in_group = {p for group in groups.values() for p in group}
     out = []
     for path, expected in sorted(lines.items()):
-        versions, events = found.get(path, (0, 0))
+        if path in in_group:
+            continue
+        loaded = [r for r in current.get(path, []) if r[1] == "loaded"]
+        versions, events = len(loaded), sum(r[3] for r in loaded)
         if versions != 1 or events != expected:
             out.append(f"{path}: {versions} current version(s), {events} lines, truth {expected}")
-    for path in sorted(set(found) - set(lines)):
+    for original, group in sorted(groups.items()):
+        expected = sum(lines.get(p, 0) for p in group)
+        found = {p: current.get(p, []) for p in group}
+        loaded = [(p, r) for p, rs in found.items() for r in rs if r[1] == "loaded"]
+        if len(loaded) != 1 or loaded[0][1][3] != expected:
+            got = ", ".join(f"{p} {r[1]} {r[3]} lines" for p, rs in found.items() for r in rs)
+            out.append(f"{original} and its re-upload(s): {got or 'not in raw'}, truth {expected}")
+            continue
+        kept, (file_id, *_) = loaded[0]
+        for p in group:
+            if p != kept and [(r[1], r[2], r[3]) for r in found[p]] != [("duplicate", file_id, 0)]:
+                out.append(f"{p}: {found[p]} in raw, truth a duplicate of {kept} (file {file_id})")
+    for path in sorted(set(current) - set(lines) - in_group):
         out.append(f"{path}: in raw, never written by the simulator")
     return out
 
@@ -309,6 +348,44 @@ class OrderEdits(threading.Thread):
         )
 
 
+def feed_truths(
+    platform: LivePlatform, delivered: set[str], count: int, machines: list[str] | None = None
+) -> list[FileTruth]:
+    """The truth of each file the live feed delivered. ``live_file`` is deterministic: the k-th
+    file is recomputed with the arguments ``start_simulator`` gives the simulator (its defaults:
+    seed 1, the order book of the start, two days after it; ``machines``: its ``--machines``)."""
+    book = build_order_book(1, DEFAULT_ORDERS, DEFAULT_START)
+    tz = platform.env["PLANT_TIMEZONE"]
+    out = []
+    for k in range(count):
+        name, _, truth = live_file(1, k, machines=machines, tz=tz, book=book, after_days=2)
+        if name in delivered:
+            out.append(truth)
+    return out
+
+
+def orders_rebuilt(platform: LivePlatform, since: float) -> bool:
+    """True once a run started after the last ERP sync created after ``since`` succeeded, and
+    materialized ``order_production_status``: the order marts then hold MariaDB's final rows."""
+    with platform.instance() as instance:
+        runs = run_timeline(instance, since)
+    synced = [r.end for r in runs if r.pipeline == "legacy_orders" and r.status == "SUCCESS"]
+    last = max(filter(None, synced), default=None)
+    return last is not None and any(
+        r.started is not None and r.started >= last and r.end is not None and ORDER_MART in r.assets
+        for r in runs
+    )
+
+
+def compare_marts(platform: LivePlatform, files: list[FileTruth]) -> list[str]:
+    """Differences between every log- and order-derived mart and the truth of the delivered
+    ``files`` and of MariaDB's rows now (``tests/fixtures/mart_truth.py``)."""
+    truth = mart_truth.logs_truth(files, platform.env["PLANT_TIMEZONE"])
+    orders = mart_truth.erp_orders(platform.legacy)
+    with platform.warehouse.connect() as conn:
+        return mart_truth.compare_marts(conn, truth, orders)
+
+
 def launch_sync(platform: LivePlatform) -> None:
     """One ERP sync queued as the schedule would (``dagster job launch``: queue, daemon)."""
     workspace = str(platform.workdir / "workspace.yaml")
@@ -387,6 +464,20 @@ def waiting_for(kill: Callable[[LivePlatform], bool], timeout_s: float = 90):
     return fault
 
 
+def untouched(lags: list, spans: list[tuple[float, float]], slow: set[str]) -> list:
+    """The files in the marts whose way there no fault crossed: no fault injected (or still
+    running) between the file's last write and its build into the marts, the slow files (a
+    fault themselves) left out. Their lag is the platform's own, comparable with the freshness
+    bench; the others measure recovery (issue 18: "the soak's lag agrees")."""
+    return [
+        x
+        for x in lags
+        if x.mart is not None
+        and x.path not in slow
+        and not any(start <= x.mart and end >= x.written for start, end in spans)
+    ]
+
+
 @dataclass
 class SoakReport:
     minutes: float
@@ -402,6 +493,9 @@ class SoakReport:
     differences: list[str]
     p50: float
     p95: float
+    quiet_files: int
+    quiet_p50: float
+    quiet_p95: float
     not_in_marts: int
     load: str
     sftp_files: int = 0
@@ -420,6 +514,9 @@ class SoakReport:
                 f"last write -> marts.machine_oee_daily p50 {self.p50:.0f} s, "
                 f"p95 {self.p95:.0f} s ({self.not_in_marts} file(s) not in the marts); "
                 f"load average {self.load}",
+                f"  files no fault struck between last write and marts: {self.quiet_files}, "
+                f"p50 {self.quiet_p50:.0f} s, p95 {self.quiet_p95:.0f} s "
+                "(the figure to set beside bench/freshness.py)",
             ]
         )
 
@@ -472,6 +569,7 @@ def soak(
                     sftp_ids,
                     count=math.ceil(count * len(sftp_ids) / len(MACHINES)),
                     interval_s=pace / len(sftp_ids),
+                    tz=platform.env["PLANT_TIMEZONE"],
                     overtime=True,
                 )
                 sftp.start()
@@ -493,6 +591,7 @@ def soak(
             if sftp is not None:
                 kinds["sshd_restart"] = lambda _platform: sftp.restart_sshd()
             faults: Counter[str] = Counter()
+            fault_spans: list[tuple[float, float]] = []  # (injected, returned), wall clock
             rounds: list[str] = []
             next_sync = time.monotonic()
             next_fault = time.monotonic() + fault_every * rng.uniform(0.5, 1.5)
@@ -515,8 +614,11 @@ def soak(
                         rounds = [k for k in rounds if not faults[k]] or pending()
                     rounds = rounds or rng.sample(sorted(kinds), len(kinds))
                     kind = rounds.pop()
+                    struck = time.time()
                     hit = kinds[kind](platform)
                     faults[kind] += hit
+                    if hit:
+                        fault_spans.append((struck, time.time()))
                     log(f"{time.time() - began:6.0f} s  fault {kind}{'' if hit else ': no target'}")
                     next_fault = time.monotonic() + fault_every * rng.uniform(0.5, 1.5)
                 time.sleep(1)
@@ -538,18 +640,27 @@ def soak(
             final_sync = time.time()
             launch_sync(platform)
             synced = wait_for_sync(platform, final_sync, catch_up)
-            while time.monotonic() < deadline and not settled(platform, written, began):
+            while time.monotonic() < deadline and not (
+                settled(platform, written, began) and orders_rebuilt(platform, final_sync)
+            ):
                 time.sleep(10)
-            diffs = compare_raw(platform, lines)
+            diffs = compare_raw(platform, lines, feed.duplicate_of)
             diffs += sftp.problems() if sftp else []
             if not synced:
                 diffs.append("no ERP sync succeeded after the edits stopped")
+            elif not orders_rebuilt(platform, final_sync):
+                diffs.append(f"{ORDER_MART} not rebuilt after the last ERP sync")
             diffs += compare_orders(platform, edits.deleted_lines)
+            delivered = feed_truths(platform, set(feed.written), count, main_ids)
+            delivered += sftp.truths.values() if sftp else []
+            diffs += compare_marts(platform, [*delivered, *slow.truths.values()])
             lags = file_lags(platform, written, began)
             with platform.instance() as instance:
                 runs = run_timeline(instance, began)
                 retried = sum(1 for r in runs if instance.get_run_by_id(r.run_id).parent_run_id)
             p50, p95, _ = percentiles([x.to_mart for x in lags if x.to_mart is not None])
+            quiet = untouched(lags, fault_spans, set(slow.written))
+            quiet_p50, quiet_p95, _ = percentiles([x.to_mart for x in quiet])
             return SoakReport(
                 minutes=(time.time() - began) / 60,
                 files=len(written),
@@ -565,6 +676,9 @@ def soak(
                 differences=diffs,
                 p50=p50,
                 p95=p95,
+                quiet_files=len(quiet),
+                quiet_p50=quiet_p50,
+                quiet_p95=quiet_p95,
                 not_in_marts=sum(x.mart is None for x in lags),
                 load=load_average(),
             )

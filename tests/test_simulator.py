@@ -19,11 +19,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from shutter_assets.lib.connections import MySQLSettings
+from shutter_assets.lib.log_names import machine_from_path
 from shutter_assets.simulator.logs import (
     HEADER,
     REJECT_REASONS,
     LogsTruth,
     Mess,
+    live_file,
+    live_reupload,
     tree_digest,
     write_logs,
 )
@@ -150,7 +153,7 @@ def test_a_machine_s_files_do_not_depend_on_the_other_machines(tmp_path: Path) -
 
 def test_default_demo_is_tidy(tmp_path: Path) -> None:
     truth = write_logs(tmp_path, seed=1)
-    assert len(truth.files) == 5 * 2 * 2
+    assert len(truth.files) == len(MACHINES) * 2 * 2
     assert truth.rejected_total == 0 and not truth.duplicates
     for f in truth.files:
         data = (tmp_path / f.path).read_bytes()
@@ -535,10 +538,44 @@ def test_cli_live_drops_settled_files_only(tmp_path: Path) -> None:
     again = _cli("live", "--out", str(tmp_path), "--interval", "0", "--count", "5")
     assert again.returncode == 0, again.stderr
     assert again.stdout.splitlines()[-1].endswith(
-        "1 files written to " + str(tmp_path) + ", 4 already there"
+        f"1 files written to {tmp_path}, 4 already there, 0 re-uploaded under another name"
     )
     after = tree_digest(tmp_path)
     assert {p: after[p] for p in digest} == digest and len(after) == 5
+
+
+def test_live_feed_re_uploads_an_earlier_file_under_another_name() -> None:
+    """Issue 11: now and then a file already delivered comes again, same bytes, another name."""
+    copies = {k: live_reupload(1, k, after_days=2) for k in range(20)}
+    assert [k for k, c in copies.items() if c] == [5, 12, 19]
+    for k in (5, 12, 19):
+        copy, data, truth = copies[k]
+        name, original, first = live_file(1, k - 3, after_days=2)
+        assert copy == name.removesuffix(".log") + " (1).log" != name
+        assert data == original and truth.sha256 == first.sha256
+        assert (truth.path, truth.duplicate_of) == (copy, name)
+        assert machine_from_path(copy) == truth.machine_id == first.machine_id
+        assert truth.events == first.events and "duplicate" in truth.features
+        assert live_reupload(1, k, after_days=2) == copies[k]  # a pure function of (seed, k)
+
+
+def test_cli_live_prints_each_re_upload_with_the_file_it_copies(tmp_path: Path) -> None:
+    result = _cli("live", "--out", str(tmp_path), "--interval", "0", "--count", "7")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    name, _, _ = live_file(1, 2, after_days=2)
+    copy = name.removesuffix(".log") + " (1).log"
+    # printed right after the 6th file (k = 5), once its rename made it complete
+    assert lines[6].startswith(f"live: {copy} (") and f"a re-upload of {name}," in lines[6]
+    assert (tmp_path / copy).read_bytes() == (tmp_path / name).read_bytes()
+    assert len(list(tmp_path.iterdir())) == 8
+    assert lines[-1] == f"live: 7 files written to {tmp_path}, 0 already there, 1 re-uploaded " + (
+        "under another name"
+    )
+    again = _cli("live", "--out", str(tmp_path), "--interval", "0", "--count", "7")
+    assert again.stdout.splitlines() == [
+        f"live: 0 files written to {tmp_path}, 7 already there, 0 re-uploaded under another name"
+    ]
 
 
 def test_cli_mess_flags_select_single_realities(tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 ``bench/soak.py`` does the work (the 30-minute run is its command line); this runs it short and
 asserts what the issue asks of every run: each fault kind injected at least once, and no
-difference between raw / raw_commandes and their truth (the simulator's lines, MariaDB's rows).
+difference between raw / raw_commandes / the marts and their truth (the simulator's lines and
+events, MariaDB's rows).
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
-pytestmark = [pytest.mark.integration, pytest.mark.soak]
-
 
 def load_soak():
     sys.path.insert(0, str(BENCH))
@@ -27,6 +26,9 @@ def load_soak():
     return module
 
 
+@pytest.mark.integration
+@pytest.mark.soak
+@pytest.mark.timeout(1800)  # 3 minutes of faults, then a bounded catch-up: above the 600 s default
 def test_soak_three_minutes_of_faults_loses_and_doubles_nothing() -> None:
     soak = load_soak()
     report = soak.soak(minutes=3, interval=3, fault_every=20, sync_every=45, catch_up=600, seed=3)
@@ -36,3 +38,22 @@ def test_soak_three_minutes_of_faults_loses_and_doubles_nothing() -> None:
     assert report.differences == [], report.table()
     assert report.not_in_marts == 0, report.table()
     assert sum(report.order_actions.values()) > 0
+
+
+@pytest.mark.parametrize(
+    ("written", "mart", "quiet"),
+    [
+        (100.0, 150.0, True),  # the fault came after the build
+        (300.0, 350.0, True),  # and ended before the write
+        (150.0, 210.0, False),  # injected on its way
+        (195.0, 260.0, False),  # written while the fault ran
+        (100.0, 201.0, False),  # built after the injection
+    ],
+)
+def test_a_file_is_quiet_when_no_fault_crossed_its_way_to_the_marts(written, mart, quiet):
+    soak = load_soak()
+    from freshness import FileLag
+
+    lag = FileLag(path="CU-01_x.log", written=written, mart=mart)
+    assert bool(soak.untouched([lag], [(200.0, 220.0)], set())) is quiet
+    assert soak.untouched([lag], [], {"CU-01_x.log"}) == []  # a slow file is a fault itself

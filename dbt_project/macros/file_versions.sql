@@ -4,7 +4,9 @@
     `superseded`; the new version arrives with a new, higher file_id, which the incremental models
     pick up like any new file. This pre-hook removes what an incremental model derived from a
     superseded file (rows keyed by its file_id) before the model's new rows are computed, so a
-    line is never counted twice. An index probe per superseded file: they are rare.
+    line is never counted twice. An index probe per superseded file: they are rare. The rows of
+    machines a late file or a new version changed go too (macros/late_files.sql): the model
+    rebuilds them whole.
 -#}
 {% macro delete_superseded_rows() -%}
     {%- if is_incremental() -%}
@@ -13,6 +15,7 @@
             select file_id
             from {{ source('raw', 'ingested_files') }}
             where status = 'superseded'
-        )
+        );
+        {{ delete_late_machine_rows() }}
     {%- endif -%}
 {%- endmacro %}

@@ -20,6 +20,7 @@ from shutter_assets.simulator.logs import (
     Mess,
     TempUpload,
     live_file,
+    live_reupload,
     write_logs,
 )
 from shutter_assets.simulator.order_book import DEFAULT_ORDERS, DEFAULT_START, build_order_book
@@ -119,7 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     _logs_args(p)
 
     p = sub.add_parser(
-        "live", help="keep dropping new files (.part then renamed, or growing in place)"
+        "live",
+        help="keep dropping new files (.part then renamed, or growing in place); now and then "
+        "an earlier file again under another name",
     )
     _common(p)
     p.add_argument("--out", type=Path, required=True, help="folder the sensor watches")
@@ -174,26 +177,26 @@ def _run_orders(args: argparse.Namespace) -> None:
 
 def _run_live(args: argparse.Namespace) -> None:
     mess = Mess.all() if args.messy else Mess()
-    book = build_order_book(args.seed, args.orders, args.start)
+    feed = {
+        "seed": args.seed,
+        "start": args.start,
+        "machines": args.machines,
+        "mess": mess,
+        "tz": args.tz,
+        "n_orders": args.orders,
+        "minutes": args.minutes,
+        "book": build_order_book(args.seed, args.orders, args.start),
+        "after_days": args.days,
+    }
     args.out.mkdir(parents=True, exist_ok=True)
-    k = skipped = 0
+    k = skipped = copies = 0
     try:
         while not args.count or k < args.count:
-            name, data, truth = live_file(
-                args.seed,
-                k,
-                args.start,
-                args.machines,
-                mess,
-                args.tz,
-                args.orders,
-                args.minutes,
-                book,
-                after_days=args.days,
-            )
+            name, data, truth = live_file(k=k, **feed)
             target = args.out / name
             if target.is_file() and target.read_bytes() == data:
                 # A restarted feed resumes: files already delivered are not rewritten.
+                copies += _reupload(args, feed, k)
                 k += 1
                 skipped += 1
                 continue
@@ -210,12 +213,39 @@ def _run_live(args: argparse.Namespace) -> None:
                 upload.rename()
                 how = f"written as {upload.temp_path.name} then renamed"
             print(f"live: {name} ({truth.accepted} lines, {how})", flush=True)
+            copies += _reupload(args, feed, k)
             k += 1
             if not args.count or k < args.count:
                 time.sleep(args.interval)
     except KeyboardInterrupt:
         pass
-    print(f"live: {k - skipped} files written to {args.out}, {skipped} already there")
+    print(
+        f"live: {k - skipped} files written to {args.out}, {skipped} already there, "
+        f"{copies} re-uploaded under another name"
+    )
+
+
+def _reupload(args: argparse.Namespace, feed: dict, k: int) -> int:
+    """After some files (``live_reupload_of``: the 5th, 12th, ...) an earlier file is uploaded
+    again under another name, same bytes, printed with the name it copies (the platform records
+    it as a duplicate and loads the lines once). 1 if written, 0 if none or already there."""
+    again = live_reupload(k=k, **feed)
+    if again is None:
+        return 0
+    copy, data, truth = again
+    target = args.out / copy
+    if target.is_file() and target.read_bytes() == data:
+        return 0
+    upload = TempUpload(target, data, ".part")
+    upload.write()
+    time.sleep(min(1.0, args.interval / 4))
+    upload.rename()
+    print(
+        f"live: {copy} ({truth.accepted} lines, a re-upload of {truth.duplicate_of}, "
+        f"written as {upload.temp_path.name} then renamed)",
+        flush=True,
+    )
+    return 1
 
 
 def main(argv: list[str] | None = None) -> int:

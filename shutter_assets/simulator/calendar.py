@@ -90,6 +90,17 @@ PLANNED_DOWNTIME: list[DowntimeWindow] = [
         "Maintenance préventive scie",
     ),
     DowntimeWindow(
+        "MAINT-AS-02-20261120",
+        "machine",
+        "AS-02",
+        "maintenance",
+        "once",
+        (),
+        "2026-11-20 15:00",
+        "2026-11-20 16:00",
+        "Maintenance préventive ligne d'assemblage",
+    ),
+    DowntimeWindow(
         "HOL-2026-12-25",
         "plant",
         "",

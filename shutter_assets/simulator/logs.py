@@ -134,20 +134,28 @@ def _same_bytes(path: Path, data: bytes) -> bool:
     return path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data
 
 
+def duplicate_name(rel_path: str) -> str:
+    """``NAME (1).log`` for ``NAME.log``: how an FTP client names a file uploaded a second time.
+
+    Still a log file name of the same machine (``log_names.machine_from_path`` reads it), so the
+    platform reads it and records it as a duplicate of the file with the same content.
+    """
+    return f"{rel_path[: -len('.log')]} (1).log"
+
+
+def _duplicate_truth(truth: FileTruth, dup_rel: str, features: tuple[str, ...]) -> FileTruth:
+    """The truth of a copy: the original's content, its own path, ``duplicate_of`` the original."""
+    return FileTruth(
+        **{**truth.__dict__, "path": dup_rel, "duplicate_of": truth.path, "features": features}
+    )
+
+
 def _write_duplicate(out: Path, plan: Plan, data: bytes, truth: FileTruth) -> FileTruth:
     """The same bytes again as ``NAME (1).log``; its truth points at the original."""
-    stem = plan.rel_path[: -len(".log")]
-    dup_rel = f"{stem} (1).log"
+    dup_rel = duplicate_name(plan.rel_path)
     if not _same_bytes(out / dup_rel, data):
         (out / dup_rel).write_bytes(data)
-    return FileTruth(
-        **{
-            **truth.__dict__,
-            "path": dup_rel,
-            "duplicate_of": plan.rel_path,
-            "features": ("duplicate",),
-        }
-    )
+    return _duplicate_truth(truth, dup_rel, ("duplicate",))
 
 
 def _write_all(
@@ -273,6 +281,52 @@ def live_file(
     return name, data, truth
 
 
+# The live feed re-uploads an earlier file after every k-th file with k % 7 == 5 (issue 11).
+LIVE_REUPLOAD_EVERY = 7
+LIVE_REUPLOAD_AT = 5
+LIVE_REUPLOAD_BACK = 3  # which earlier file: the one delivered three files before
+
+
+def live_reupload_of(k: int) -> int | None:
+    """The index of the earlier live file re-uploaded after the ``k``-th one, or None.
+
+    Files 5, 12, 19, ... are each followed by a copy of the file three before (2, 9, 16, ...),
+    delivered some intervals earlier: usually already loaded when its copy arrives, as when an
+    operator uploads a folder again.
+    """
+    if k % LIVE_REUPLOAD_EVERY == LIVE_REUPLOAD_AT:
+        return k - LIVE_REUPLOAD_BACK
+    return None
+
+
+def live_reupload(
+    seed: int,
+    k: int,
+    start: date = DEFAULT_START,
+    machines: list[str] | None = None,
+    mess: Mess | None = None,
+    tz: str = DEFAULT_TZ,
+    n_orders: int = DEFAULT_ORDERS,
+    minutes: int = 20,
+    book: OrderBook | None = None,
+    after_days: int = 0,
+) -> tuple[str, bytes, FileTruth] | None:
+    """The re-upload that follows the ``k``-th live file (``live_reupload_of``), or None.
+
+    The same bytes as the earlier file under ``duplicate_name`` (same machine, another name);
+    the truth is that file's, with ``duplicate_of`` its name: the platform records the copy as a
+    duplicate and loads its lines once (docs/machine_logs.md, "Loading: exactly once").
+    """
+    of = live_reupload_of(k)
+    if of is None:
+        return None
+    name, data, truth = live_file(
+        seed, of, start, machines, mess, tz, n_orders, minutes, book, after_days
+    )
+    copy = duplicate_name(name)
+    return copy, data, _duplicate_truth(truth, copy, ("live", "duplicate"))
+
+
 def tree_digest(out_dir: Path | str) -> dict[str, str]:
     """sha256 of every file under ``out_dir`` by relative POSIX path (determinism checks)."""
     root = Path(out_dir)
@@ -295,7 +349,10 @@ __all__ = [
     "Mess",
     "RejectTruth",
     "TempUpload",
+    "duplicate_name",
     "live_file",
+    "live_reupload",
+    "live_reupload_of",
     "tree_digest",
     "write_logs",
 ]

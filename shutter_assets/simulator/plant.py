@@ -60,6 +60,13 @@ MACHINES: list[Machine] = [
     Machine("SC-01", "SC", "Scie double tête 1"),
     Machine("SC-02", "SC", "Scie double tête 2"),
     Machine("AS-01", "AS", "Ligne d'assemblage volets"),
+    # Added later (issue 11: a plant of ten machines); appended, so the first five keep their
+    # place in every ordering that derives from this list (file plans, the live feed's turns).
+    Machine("CU-03", "CU", "Centre d'usinage lames 3"),
+    Machine("CU-04", "CU", "Centre d'usinage coulisses"),
+    Machine("SC-03", "SC", "Scie double tête 3"),
+    Machine("AS-02", "AS", "Ligne d'assemblage volets 2"),
+    Machine("AS-03", "AS", "Ligne d'assemblage volets 3"),
 ]
 
 PROGRAMS: list[Program] = [

@@ -92,7 +92,10 @@ class Changeover:
     order_ref: str
     start: int
     end: int
-    changeover_ms: int
+    changeover_ms: int  # SETUP, DOWN and IDLE outside planned downtime
+    setup_ms: int  # SETUP outside planned downtime
+    planned_ms: int  # SETUP, DOWN and IDLE inside planned windows
+    off_ms: int  # state OFF
 
 
 def _ms(dt: datetime) -> int:
@@ -246,12 +249,14 @@ def _changeovers(machine_id: str, events: list[EventTruth], segments: list[Segme
     out = []
     for prev, cur in itertools.pairwise(blocks):
         a, b = prev[2], cur[1]
-        busy = sum(
-            min(s.end, b) - max(s.start, a)
-            for s in segments
-            if s.state in ("SETUP", "DOWN", "IDLE") and not s.planned and s.start < b and s.end > a
-        )
-        out.append(Changeover(machine_id, prev[0], cur[0], a, b, busy))
+        inside = [
+            (s, min(s.end, b) - max(s.start, a)) for s in segments if s.start < b and s.end > a
+        ]
+        busy = sum(ms for s, ms in inside if s.state in ("SETUP", "DOWN", "IDLE") and not s.planned)
+        setup = sum(ms for s, ms in inside if s.state == "SETUP" and not s.planned)
+        planned = sum(ms for s, ms in inside if s.planned)
+        off = sum(ms for s, ms in inside if s.state == "OFF")
+        out.append(Changeover(machine_id, prev[0], cur[0], a, b, busy, setup, planned, off))
     return out
 
 

@@ -10,10 +10,12 @@
     the changeovers are recomputed from the start of its last changeover that ended before the
     first new cycle (a block start: the cycles from there on decide every later pair), with one
     index range scan of (machine_id, ended_at); delete+insert replaces the rows recomputed. A
-    late file that merges two blocks leaves the changeover between them until a full refresh.
+    late file (one that can merge or split blocks) makes its machine recomputed whole, its rows
+    deleted first (macros/late_files.sql).
 -#}
 {{
     config(
+        pre_hook="{{ delete_late_machine_rows() }}",
         unique_key=['machine_id', 'ended_at'],
         indexes=[
             {'columns': ['machine_id', 'ended_at']},
@@ -23,6 +25,8 @@
 }}
 
 {% set watermark = incremental_watermark() %}
+
+{% set late = late_machine_ids() %}
 
 with
 
@@ -35,7 +39,7 @@ new_cycles as (
     from {{ ref('int_machine_cycles') }}
     where cycle_status = 'completed'
       and order_ref is not null
-      {% if is_incremental() %} and batch_file_id > {{ watermark }} {% endif %}
+      {% if is_incremental() %} and (batch_file_id > {{ watermark }} {{ or_late_machine(late) }}) {% endif %}
     group by machine_id
 
 ),

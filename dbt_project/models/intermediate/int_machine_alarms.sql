@@ -5,8 +5,8 @@
 
     Incremental: new ALARM / ALARM_CLEAR events are paired together with the machine's alarms
     still open after the previous run, so an alarm raised in one file and cleared in a later one
-    gets its true duration. (A late file whose events predate an already closed alarm does not
-    re-pair that alarm; a full refresh does.)
+    gets its true duration. A late file (events before ones already read, a new version) makes
+    its machine rebuilt whole (macros/late_files.sql).
 -#}
 {{
     config(
@@ -20,6 +20,8 @@
         ],
     )
 }}
+
+{% set late = late_machine_ids() %}
 
 with
 
@@ -36,7 +38,7 @@ new_events as (
     from {{ ref('stg_raw__machine_events') }}
     where event_type in ('ALARM', 'ALARM_CLEAR')
     {% if is_incremental() %}
-      and file_id > {{ incremental_watermark() }}
+      and (file_id > {{ incremental_watermark() }} {{ or_late_machine(late) }})
     {% endif %}
 
 ),

@@ -5,6 +5,8 @@
 
     Incremental: new cycle events are paired together with the machine's cycles still open after
     the previous run, so a cycle started at the end of one file and ended in the next is complete.
+    A late file (its CYCLE_START before a CYCLE_END already read, a new version) makes its machine
+    paired again whole (macros/late_files.sql).
 -#}
 {{
     config(
@@ -17,6 +19,8 @@
         ],
     )
 }}
+
+{% set late = late_machine_ids() %}
 
 with
 
@@ -34,7 +38,7 @@ new_events as (
     from {{ ref('stg_raw__machine_events') }}
     where event_type in ('CYCLE_START', 'CYCLE_END')
     {% if is_incremental() %}
-      and file_id > {{ incremental_watermark() }}
+      and (file_id > {{ incremental_watermark() }} {{ or_late_machine(late) }})
     {% endif %}
 
 ),

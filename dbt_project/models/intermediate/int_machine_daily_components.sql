@@ -10,6 +10,7 @@
 -#}
 {{
     config(
+        pre_hook="{{ delete_late_machine_rows() }}",
         unique_key=['machine_id', 'production_date'],
         indexes=[
             {'columns': ['machine_id', 'production_date'], 'unique': true},
@@ -20,17 +21,19 @@
 
 {% set watermark = incremental_watermark() %}
 
+{% set late = late_machine_ids() %}
+
 with
 
 affected_days as (
 
     select machine_id, production_date
     from {{ ref('int_machine_state_daily') }}
-    {% if is_incremental() %} where batch_file_id > {{ watermark }} {% endif %}
+    {% if is_incremental() %} where (batch_file_id > {{ watermark }} {{ or_late_machine(late) }}) {% endif %}
     union
     select machine_id, production_date
     from {{ ref('int_production_counts') }}
-    {% if is_incremental() %} where batch_file_id > {{ watermark }} {% endif %}
+    {% if is_incremental() %} where (batch_file_id > {{ watermark }} {{ or_late_machine(late) }}) {% endif %}
 
 ),
 

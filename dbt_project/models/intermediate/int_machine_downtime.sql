@@ -4,8 +4,8 @@
     entry into DOWN (previous state not DOWN). Grain: one row per DOWN interval.
 
     Incremental: DOWN intervals (re)written by the last int_machine_state_intervals run are
-    (re)charged. (An alarm loaded in a later file than an already closed DOWN it would explain is
-    not re-charged until a full refresh.)
+    (re)charged; a late file's machine is recharged whole (macros/late_files.sql), so an alarm
+    loaded after the DOWN it explains still explains it.
 -#}
 {{
     config(
@@ -17,6 +17,8 @@
         ],
     )
 }}
+
+{% set late = late_machine_ids() %}
 
 with
 
@@ -34,7 +36,7 @@ down_intervals as (
     from {{ ref('int_machine_state_intervals') }}
     where state = 'DOWN'
     {% if is_incremental() %}
-      and batch_file_id > {{ incremental_watermark() }}
+      and (batch_file_id > {{ incremental_watermark() }} {{ or_late_machine(late) }})
     {% endif %}
 
 ),

@@ -12,6 +12,7 @@
 -#}
 {{
     config(
+        pre_hook="{{ delete_late_machine_rows() }}",
         unique_key=['machine_id', 'production_date'],
         indexes=[
             {'columns': ['machine_id', 'production_date']},
@@ -49,17 +50,19 @@
 } -%}
 {%- set keys = ['shift_code', 'shift_date', 'operator_badge'] -%}
 
+{% set late = late_machine_ids() %}
+
 with
 
 affected_days as (
 
     select machine_id, production_date
     from {{ ref('int_machine_state_segments') }}
-    {% if is_incremental() %} where batch_file_id > {{ watermark }} {% endif %}
+    {% if is_incremental() %} where (batch_file_id > {{ watermark }} {{ or_late_machine(late) }}) {% endif %}
     union
     select machine_id, production_date
     from {{ ref('int_production_counts_shift') }}
-    {% if is_incremental() %} where batch_file_id > {{ watermark }} {% endif %}
+    {% if is_incremental() %} where (batch_file_id > {{ watermark }} {{ or_late_machine(late) }}) {% endif %}
 
 ),
 

@@ -19,6 +19,8 @@
     )
 }}
 
+{% set late = late_machine_ids() %}
+
 with
 
 intervals as (
@@ -34,7 +36,7 @@ intervals as (
         batch_file_id
     from {{ ref('int_machine_state_intervals') }}
     {% if is_incremental() %}
-    where batch_file_id > {{ incremental_watermark() }}
+    where (batch_file_id > {{ incremental_watermark() }} {{ or_late_machine(late) }})
     {% endif %}
 
 ),

@@ -21,6 +21,8 @@
     )
 }}
 
+{% set late = late_machine_ids() %}
+
 with
 
 new_events as (
@@ -34,7 +36,7 @@ new_events as (
         value_text
     from {{ ref('stg_raw__machine_events') }}
     {% if is_incremental() %}
-    where file_id > {{ incremental_watermark() }}
+    where (file_id > {{ incremental_watermark() }} {{ or_late_machine(late) }})
     {% endif %}
 
 ),

@@ -34,6 +34,8 @@
 
 {% set watermark = incremental_watermark() %}
 
+{% set late = late_machine_ids() %}
+
 with
 
 changed as (
@@ -43,7 +45,7 @@ changed as (
         min(started_at) as first_changed_at
     from {{ ref('int_machine_state_intervals') }}
     {% if is_incremental() %}
-    where batch_file_id > {{ watermark }}
+    where (batch_file_id > {{ watermark }} {{ or_late_machine(late) }})
     {% endif %}
     group by machine_id
 
@@ -70,7 +72,7 @@ batch as (
     select max(batch_file_id) as batch_file_id
     from {{ ref('int_machine_state_intervals') }}
     {% if is_incremental() %}
-    where batch_file_id > {{ watermark }}
+    where (batch_file_id > {{ watermark }} {{ or_late_machine(late) }})
     {% endif %}
 
 ),

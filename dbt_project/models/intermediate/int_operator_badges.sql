@@ -14,6 +14,8 @@
     )
 }}
 
+{% set late = late_machine_ids() %}
+
 with
 
 new_badges as (
@@ -28,7 +30,7 @@ new_badges as (
     where event_type = 'OPERATOR'
       and value_text is not null
     {% if is_incremental() %}
-      and file_id > {{ incremental_watermark() }}
+      and (file_id > {{ incremental_watermark() }} {{ or_late_machine(late) }})
     {% endif %}
 
 ),

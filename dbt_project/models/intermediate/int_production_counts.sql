@@ -8,6 +8,8 @@
     {'columns': ['order_ref']},
 ]) }}
 
+{% set late = late_machine_ids() %}
+
 with
 
 new_events as (
@@ -23,7 +25,7 @@ new_events as (
     from {{ ref('stg_raw__machine_events') }}
     where (event_type in ('CYCLE_START', 'CYCLE_END', 'SCRAP') or order_ref is not null)
     {% if is_incremental() %}
-      and file_id > {{ incremental_watermark() }}
+      and (file_id > {{ incremental_watermark() }} {{ or_late_machine(late) }})
     {% endif %}
 
 ),

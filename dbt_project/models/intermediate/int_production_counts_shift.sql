@@ -7,10 +7,12 @@
     reject when a SETUP -> RUNNING transition of the machine started at most
     var startup_window_s seconds before it.
 
-    (A transition or badge read loaded in a later file than the scrap or cycle it would explain
-    is not re-attributed until a full refresh.)
+    A transition or badge read loaded in a later file than the scrap or cycle it explains comes
+    in a late file: its machine is recomputed whole (macros/late_files.sql).
 -#}
 {{ partial_sums_config(indexes=[{'columns': ['machine_id', 'production_date']}]) }}
+
+{% set late = late_machine_ids() %}
 
 with
 
@@ -26,7 +28,7 @@ new_events as (
     from {{ ref('stg_raw__machine_events') }}
     where event_type in ('CYCLE_END', 'SCRAP')
     {% if is_incremental() %}
-      and file_id > {{ incremental_watermark() }}
+      and (file_id > {{ incremental_watermark() }} {{ or_late_machine(late) }})
     {% endif %}
 
 ),
