@@ -11,8 +11,18 @@ While the live simulator writes files, faults are injected at random moments (se
   worker_kill    a run worker (the code server's process running a run) SIGKILLed
   slow_file      a file grown in place for longer than ``LOGS_MIN_AGE_S`` + two sensor ticks
   vsftpd_restart vsftpd (the drop, ``--drop ftp``, the default) stopped, started 10 s later
+  sshd_restart   sshd (the SFTP machines' server) stopped with its sessions, started again on
+                 the same port 10 s later, while a machine uploads (waited for, bounded)
   erp_cut        the MariaDB connection cut for 10 s (``tests/fixtures/tcp_proxy.py``) while a
                  sync reads through it
+
+With ``--drop ftp``, the plant's last ``--sftp-machines`` machines (2; 0: none) are SFTP
+machines (``bench/sftp_machines.py``): they upload their files with paramiko through a real sshd
+on loopback into the folder vsftpd serves (temporary name then rename, or grown in place), and
+the platform still reads that one drop over FTP; the live simulator writes the other machines'
+files. Every machine keeps the pace it has without SFTP (a file every ``--interval`` x the plant's
+machine count), so the plant's total rate is unchanged; the SFTP machines go on uploading until
+the faults stop, so an ``sshd_restart`` drawn after the simulator's last file still cuts one.
 
 Each kind waits (bounded) for something to hit: a run worker, a warehouse backend, a sync
 reading. Kinds are drawn in shuffled rounds, so every kind is injected once before any twice;
@@ -21,22 +31,22 @@ Meanwhile the ERP works (``OrderEdits``: orders created, edited with a line hard
 updated) and a sync is queued every ``--sync-every`` seconds as the schedule would.
 
 Then faults stop, one last sync runs, the platform catches up (bounded), and every file the
-simulator finished is compared with its truth (the simulator's accepted lines, never re-parsed
-from the file): the current version of each path loaded exactly once, its ``raw.machine_events``
-line count equal; every ``raw_commandes`` table equals MariaDB row for row (live rows), and the
-mirrored lines the ERP hard-deleted are marked deleted; once a dbt run started after that sync
-rebuilt ``order_production_status`` (bounded), every mart derivable from the logs and the orders
-equals the truth computed in plain Python from the simulator's events of every delivered file
-(``tests/fixtures/mart_truth.py``, to the millisecond and the part) and MariaDB's final rows.
+simulator and the SFTP machines finished is compared with its truth (the simulator's accepted
+lines, never re-parsed from the file): the current version of each path loaded exactly once,
+its ``raw.machine_events`` line count equal; every ``raw_commandes`` table equals MariaDB row for
+row (live rows), and the mirrored lines the ERP hard-deleted are marked deleted; once a dbt run
+started after that sync rebuilt ``order_production_status`` (bounded), every mart derivable from
+the logs and the orders equals the truth computed in plain Python from the simulator's events of
+every delivered file (``tests/fixtures/mart_truth.py``, to the millisecond and the part) and
+MariaDB's final rows.
 ``tests/test_soak.py`` runs a short one.
 Prints the table of the issue: minutes, files, lines, faults by kind, runs failed and retried,
 differences (must be 0), and the p50/p95 lag from a file's last write to the OEE mart.
 
 The live feed also uploads an earlier file again under another name now and then (same bytes,
 ``FileFeed.duplicate_of``): of the two, one is loaded with the lines and the other recorded as
-a ``duplicate`` of it (``compare_raw``). The plant has ten machines, taking turns in the feed.
-
-Not done yet (issue 11): sshd for part of the machines (one drop per platform).
+a ``duplicate`` of it (``compare_raw``). The plant has ten machines, taking turns in the feed
+(the simulator's, or the SFTP machines').
 """
 
 from __future__ import annotations
@@ -66,10 +76,12 @@ from live_platform import (
     percentiles,
     run_timeline,
 )
+from sftp_machines import SftpMachines, default_machines
 
 from shutter_assets.defs.legacy_orders.schedule import JOB_NAME as SYNC_JOB
 from shutter_assets.simulator.logs import FileTruth, live_file
 from shutter_assets.simulator.order_book import DEFAULT_ORDERS, DEFAULT_START, build_order_book
+from shutter_assets.simulator.plant import MACHINES
 from tests.fixtures import mart_truth
 from tests.fixtures.legacy_orders import PKS, mirror_table, mysql_rows, source_table
 from tests.fixtures.servers import VsftpdServer, ensure_test_user
@@ -336,15 +348,17 @@ class OrderEdits(threading.Thread):
         )
 
 
-def feed_truths(platform: LivePlatform, delivered: set[str], count: int) -> list[FileTruth]:
+def feed_truths(
+    platform: LivePlatform, delivered: set[str], count: int, machines: list[str] | None = None
+) -> list[FileTruth]:
     """The truth of each file the live feed delivered. ``live_file`` is deterministic: the k-th
     file is recomputed with the arguments ``start_simulator`` gives the simulator (its defaults:
-    seed 1, the order book of the start, two days after it)."""
+    seed 1, the order book of the start, two days after it; ``machines``: its ``--machines``)."""
     book = build_order_book(1, DEFAULT_ORDERS, DEFAULT_START)
     tz = platform.env["PLANT_TIMEZONE"]
     out = []
     for k in range(count):
-        name, _, truth = live_file(1, k, tz=tz, book=book, after_days=2)
+        name, _, truth = live_file(1, k, machines=machines, tz=tz, book=book, after_days=2)
         if name in delivered:
             out.append(truth)
     return out
@@ -484,12 +498,13 @@ class SoakReport:
     quiet_p95: float
     not_in_marts: int
     load: str
+    sftp_files: int = 0
 
     def table(self) -> str:
         return "\n".join(
             [
                 f"minutes run {self.minutes:.1f}",
-                f"files {self.files}, lines {self.lines}",
+                f"files {self.files} ({self.sftp_files} over SFTP), lines {self.lines}",
                 "orders " + ", ".join(f"{k} {v}" for k, v in sorted(self.order_actions.items())),
                 "faults " + ", ".join(f"{k} {self.faults[k]}" for k in self.kinds),
                 f"runs {self.runs}, failed {self.failed}, retried {self.retried}, "
@@ -514,17 +529,24 @@ def soak(
     catch_up: float = 600,
     seed: int = 11,
     drop: str = "ftp",
+    sftp_machines: int = 2,
     keep: bool = False,
     log: Callable[[str], None] = print,
 ) -> SoakReport:
     """The live platform under faults for ``minutes``, then compared with the truth (module doc).
-    Fault kinds are drawn in shuffled rounds, so each kind comes once before any comes twice."""
+    Fault kinds are drawn in shuffled rounds, so each kind comes once before any comes twice.
+    ``sftp_machines``: how many of the plant's machines upload over SFTP (``--drop ftp`` only)."""
     rng = random.Random(seed)
     count = max(1, math.ceil(minutes * 60 / (interval * 1.25)))
+    sftp_ids = default_machines(sftp_machines if drop == "ftp" else 0)
+    main_ids = [m.machine_id for m in MACHINES if m.machine_id not in sftp_ids]
+    if not main_ids:
+        raise ValueError(f"--sftp-machines {sftp_machines}: no machine left for the main feed")
     with live_platform(keep=keep) as platform:
         proxy = OutageProxy((platform.legacy.host, platform.legacy.port))
         platform.env.update(MYSQL_HOST="127.0.0.1", MYSQL_PORT=str(proxy.port))
         ftp = FtpDrop(platform) if drop == "ftp" else None
+        sftp: SftpMachines | None = None
         try:
             log(f"work folder {platform.workdir}; load average {load_average()}")
             platform.prime()
@@ -532,7 +554,28 @@ def soak(
             platform.start_daemon()
             wait_for_sensor_tick(platform, "machine_logs_sensor", 300)
             began = time.time()
-            feed = platform.start_simulator(interval, count)
+            if sftp_ids and ftp is not None:
+                # Each machine keeps the pace it has without SFTP: a file every interval x plant.
+                pace = interval * len(MACHINES)
+                feed = platform.start_simulator(
+                    pace / len(main_ids),
+                    math.ceil(count * len(main_ids) / len(MACHINES)),
+                    "--machines",
+                    ",".join(main_ids),
+                )
+                sftp = SftpMachines(
+                    ftp.user,
+                    ftp.folder.name,
+                    sftp_ids,
+                    count=math.ceil(count * len(sftp_ids) / len(MACHINES)),
+                    interval_s=pace / len(sftp_ids),
+                    tz=platform.env["PLANT_TIMEZONE"],
+                    overtime=True,
+                )
+                sftp.start()
+                log(f"SFTP machines {', '.join(sftp_ids)} through sshd on port {sftp.sshd.port}")
+            else:
+                feed = platform.start_simulator(interval, count)
             slow = SlowFiles(platform, first_k=10_000)
             edits = OrderEdits(platform, seed)
             edits.start()
@@ -545,6 +588,8 @@ def soak(
             }
             if ftp is not None:
                 kinds["vsftpd_restart"] = ftp.restart
+            if sftp is not None:
+                kinds["sshd_restart"] = lambda _platform: sftp.restart_sshd()
             faults: Counter[str] = Counter()
             fault_spans: list[tuple[float, float]] = []  # (injected, returned), wall clock
             rounds: list[str] = []
@@ -556,12 +601,16 @@ def soak(
             def pending() -> list[str]:
                 return [k for k in sorted(kinds) if not faults[k]]
 
-            while time.monotonic() < faults_end and (feed.proc.poll() is None or pending()):
+            def feeding() -> bool:
+                sftp_on = sftp is not None and not sftp.finished.is_set()
+                return feed.proc.poll() is None or sftp_on
+
+            while time.monotonic() < faults_end and (feeding() or pending()):
                 if time.monotonic() >= next_sync:
                     launch_sync(platform)
                     next_sync = time.monotonic() + sync_every
                 if time.monotonic() >= next_fault:
-                    if feed.proc.poll() is not None:
+                    if not feeding():
                         rounds = [k for k in rounds if not faults[k]] or pending()
                     rounds = rounds or rng.sample(sorted(kinds), len(kinds))
                     kind = rounds.pop()
@@ -576,10 +625,17 @@ def soak(
             edits.stopped.set()
             edits.join(timeout=30)
             feed.join(timeout=10)
+            if sftp is not None:
+                sftp.stop()
+                log(
+                    f"SFTP machines: {len(sftp.written)} files, {sftp.interrupted} upload(s) cut "
+                    f"and redone, {sftp.reconnects} reconnection(s)"
+                )
             for thread in slow.threads:
                 thread.join(timeout=120)
-            written = {**feed.written, **slow.written}
-            lines = {**feed.lines, **slow.lines}
+            sftp_written, sftp_lines = (sftp.written, sftp.lines) if sftp else ({}, {})
+            written = {**feed.written, **slow.written, **sftp_written}
+            lines = {**feed.lines, **slow.lines, **sftp_lines}
             deadline = time.monotonic() + catch_up
             final_sync = time.time()
             launch_sync(platform)
@@ -589,12 +645,14 @@ def soak(
             ):
                 time.sleep(10)
             diffs = compare_raw(platform, lines, feed.duplicate_of)
+            diffs += sftp.problems() if sftp else []
             if not synced:
                 diffs.append("no ERP sync succeeded after the edits stopped")
             elif not orders_rebuilt(platform, final_sync):
                 diffs.append(f"{ORDER_MART} not rebuilt after the last ERP sync")
             diffs += compare_orders(platform, edits.deleted_lines)
-            delivered = feed_truths(platform, set(feed.written), count)
+            delivered = feed_truths(platform, set(feed.written), count, main_ids)
+            delivered += sftp.truths.values() if sftp else []
             diffs += compare_marts(platform, [*delivered, *slow.truths.values()])
             lags = file_lags(platform, written, began)
             with platform.instance() as instance:
@@ -606,6 +664,7 @@ def soak(
             return SoakReport(
                 minutes=(time.time() - began) / 60,
                 files=len(written),
+                sftp_files=len(sftp_written),
                 lines=sum(lines.values()),
                 faults=faults,
                 kinds=sorted(kinds),
@@ -625,6 +684,8 @@ def soak(
             )
         finally:
             proxy.stop()
+            if sftp is not None:
+                sftp.close()
             if ftp is not None:
                 ftp.close()
 
@@ -638,6 +699,12 @@ def main() -> int:
     parser.add_argument("--catch-up", type=float, default=600, help="max seconds (600)")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--drop", choices=["ftp", "local"], default="ftp", help="(vsftpd)")
+    parser.add_argument(
+        "--sftp-machines",
+        type=int,
+        default=2,
+        help="the plant's last N machines upload through sshd (2; 0: none; --drop ftp only)",
+    )
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     report = soak(
@@ -648,6 +715,7 @@ def main() -> int:
         catch_up=args.catch_up,
         seed=args.seed,
         drop=args.drop,
+        sftp_machines=args.sftp_machines,
         keep=args.keep,
         log=lambda line: print(line, flush=True),
     )
