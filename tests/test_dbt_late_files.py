@@ -16,8 +16,9 @@ with an incremental ``dbt run`` after each:
    and explaining DOWNs already loaded (int_machine_downtime), the start of cycles already ended
    (int_machine_cycles), the SETUP -> RUNNING transitions of startup rejects and the badge reads
    the second halves' cycles belong to (int_production_counts_shift, int_machine_state_segments);
-3. new versions of a day-1 file and of a first half with their last lines cut off: the earlier
-   versions are superseded, and what later files derived from them must follow.
+3. new versions of a day-1 file and of a first half with their last lines cut off, and of a
+   day-3 file with its header alone: the earlier versions are superseded, and what other files'
+   rows derived from them must follow.
 
 Then each relation of the intermediate and marts schemas is compared with a full refresh of the
 same raw data (``batch_file_id``, the file a row was last rebuilt by, legitimately differs).
@@ -43,7 +44,8 @@ from tests.fixtures.databases import (
 from tests.fixtures.dbt_data import load
 from tests.fixtures.dbt_data.runner import PROJECT_DIR, dbt
 
-pytestmark = pytest.mark.integration
+# four dbt runs and a full refresh in the module fixture, charged to the first test
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
 
 MACHINES = ["CU-01", "SC-01", "AS-01"]
 SCHEMAS = ("intermediate", "marts")
@@ -118,9 +120,11 @@ def incremental_and_full(tmp_path_factory):
         dbt(pg, tmp / "target", "run")
         load.ingest_logs(pg, list(first_halves), tmp / "drop")
         dbt(pg, tmp / "target", "run")
-        changed = [day[by_day[0]][0], first_halves[-1]]
-        for f in changed:
+        changed = [day[by_day[0]][0], first_halves[-1], day[by_day[2]][0]]
+        for f in changed[:2]:
             cut_last_lines(f, 15)
+        emptied = changed[2]  # a version with no event left: its machine's history still changes
+        emptied.write_bytes(emptied.read_bytes().splitlines(keepends=True)[0])
         load.ingest_logs(pg, changed, tmp / "drop")
         dbt(pg, tmp / "target", "run")
         with pg.connect(autocommit=True) as conn:
