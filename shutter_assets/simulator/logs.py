@@ -299,19 +299,9 @@ def live_reupload_of(k: int) -> int | None:
     return None
 
 
-def live_reupload(
-    seed: int,
-    k: int,
-    start: date = DEFAULT_START,
-    machines: list[str] | None = None,
-    mess: Mess | None = None,
-    tz: str = DEFAULT_TZ,
-    n_orders: int = DEFAULT_ORDERS,
-    minutes: int = 20,
-    book: OrderBook | None = None,
-    after_days: int = 0,
-) -> tuple[str, bytes, FileTruth] | None:
-    """The re-upload that follows the ``k``-th live file (``live_reupload_of``), or None.
+def live_reupload(seed: int, k: int, **feed) -> tuple[str, bytes, FileTruth] | None:
+    """The re-upload that follows the ``k``-th live file (``live_reupload_of``), or None;
+    ``feed``: the keyword arguments of the feed's ``live_file`` calls.
 
     The same bytes as the earlier file under ``duplicate_name`` (same machine, another name);
     the truth is that file's, with ``duplicate_of`` its name: the platform records the copy as a
@@ -320,9 +310,7 @@ def live_reupload(
     of = live_reupload_of(k)
     if of is None:
         return None
-    name, data, truth = live_file(
-        seed, of, start, machines, mess, tz, n_orders, minutes, book, after_days
-    )
+    name, data, truth = live_file(seed, of, **feed)
     copy = duplicate_name(name)
     return copy, data, _duplicate_truth(truth, copy, ("live", "duplicate"))
 
