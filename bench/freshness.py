@@ -21,8 +21,9 @@ the settle rule, plus the time settled files are held while an ingestion run is 
 queue (request -> launched by the queue), process start (launched -> first step), ingest (first
 step -> the file's load), to the build (load -> the dbt step: the rest of the load in the same
 run, or the wait for another run), dbt build (step -> the mart).
-Prints p50/p95/max of each, the runs launched and dbt invocations per hour (the cost), and the
-machine's load average.
+Prints p50/p95/max of each, the runs launched and dbt invocations per hour (the cost), the
+machine's load average, and why the dbt automation requested each of its runs
+(``automation_why.py``: the true nodes of ``eager()`` and the parents' materializations).
 """
 
 from __future__ import annotations
