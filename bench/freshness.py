@@ -21,21 +21,25 @@ the settle rule, plus the time settled files are held while an ingestion run is 
 queue (request -> launched by the queue), process start (launched -> first step), ingest (first
 step -> the file's load), to the build (load -> the dbt step: the rest of the load in the same
 run, or the wait for another run), dbt build (step -> the mart).
-Prints p50/p95/max of each, the runs launched and dbt invocations per hour (the cost), and the
-machine's load average.
+Prints p50/p95/max of each, the runs launched and dbt invocations per hour (the cost), the
+machine's load average, and why the dbt automation requested each of its runs
+(``automation_why.py``: the true nodes of ``eager()`` and the parents' materializations).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from automation_why import explain
 from live_platform import (
     LivePlatform,
     RunTimes,
@@ -182,8 +186,21 @@ def report(platform: LivePlatform, lags: list[FileLag], since: float, end: float
     failed = [r for r in runs if r.status == "FAILURE"]
     print(f"runs launched per hour {runs_h:.0f}, dbt invocations per hour {dbt_h:.0f}")
     print(f"runs failed {len(failed)}; load average {load_average()}")
+    with platform.instance() as instance:
+        try:
+            explain(instance, since, _asset_graph(platform))
+        except Exception:  # the figures above stand without it
+            traceback.print_exc()
     p95_mart = percentiles(to_mart)[1]
     return {"p95_raw": percentiles(to_raw)[1], "p95_mart": p95_mart, "runs_h": runs_h}
+
+
+def _asset_graph(platform: LivePlatform):
+    """The code location's asset graph, loaded with the platform's settings (its parents)."""
+    os.environ.update(platform.env)
+    from shutter_assets.definitions import defs
+
+    return (defs() if callable(defs) else defs).resolve_asset_graph()
 
 
 def main() -> int:

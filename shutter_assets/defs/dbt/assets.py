@@ -10,7 +10,8 @@ model downstream of the files they just loaded, in the same run; after any other
 MySQL sync, the reprocess job) declarative automation does: ``AutomationCondition.eager()`` on
 every dbt asset, evaluated by ``dbt_automation_sensor``, requests the downstream models. ``eager()``
 waits while an upstream is in progress, so no build reads raw while it changes; after a
-``machine_logs_to_marts`` run it requests nothing (its models are newer than their raw parents).
+``machine_logs_to_marts`` run it requests nothing (that run selects the models, so its raw updates
+are not triggers for them: ``machine_logs/sensor.py``).
 """
 
 from collections.abc import Mapping

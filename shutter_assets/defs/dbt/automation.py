@@ -5,7 +5,10 @@ evaluates those conditions. Dagster would otherwise create ``default_automation_
 stopped, to be switched on by hand in the UI; this one starts RUNNING with the daemon, so a MySQL
 sync (or a reprocessed log file) is followed by a dbt run of exactly the affected models. Log
 files loaded by the sensor are built in their own run (``machine_logs_to_marts``), which leaves
-this sensor nothing to request.
+this sensor nothing to request: the sensor's run requests name the job's assets, and ``eager()``
+ignores a parent's update made by a run that selected the model too (docs/machine_logs.md,
+"Freshness": without it a tick while the next run was created but not yet queued requested the
+models the current run was building).
 
 It evaluates every ``DBT_AUTOMATION_INTERVAL_S`` seconds (default 10, read when the definitions
 load). Builds never pile up: ``eager()`` does not request an asset whose run is queued or in

@@ -15,7 +15,10 @@ import dagster as dg
 
 from shutter_assets.defs.machine_logs.assets import INGEST_OP
 from shutter_assets.defs.machine_logs.checks import files_failing_evaluation
-from shutter_assets.defs.machine_logs.jobs import machine_logs_to_marts
+from shutter_assets.defs.machine_logs.jobs import (
+    MACHINE_LOGS_TO_MARTS_SELECTION,
+    machine_logs_to_marts,
+)
 from shutter_assets.defs.machine_logs.sensor_state import SENSOR_NAME, run_before_its_load
 from shutter_assets.defs.machine_logs.settings import MachineLogsResource
 from shutter_assets.defs.resources import LogDropResource, WarehouseResource
@@ -29,6 +32,25 @@ from shutter_assets.lib.log_selection import (
     refused_name_message,
 )
 from shutter_assets.lib.log_settings import MachineLogsSettings
+
+
+def _job_assets(context: dg.SensorEvaluationContext) -> list[dg.AssetKey] | None:
+    """Every asset of ``machine_logs_to_marts``, named in the run request (None: no repository,
+    a unit test's context).
+
+    A run launched for a whole job records no asset selection, and Dagster then counts the raw
+    tables it loads as "updated parents" of the very models it builds next: ``eager()``
+    (``any_deps_updated``) ignores a parent's update only when the run that made it selected the
+    model too. Naming the job's assets makes the run's ``raw`` updates none of the automation's
+    business; the models are built by the run itself. Without it the automation requested
+    models a queued ``machine_logs_to_marts`` run was about to build whenever it ticked while
+    the next run was created but not yet queued (issue 18; docs/machine_logs.md, "Freshness").
+    """
+    repository = context.repository_def
+    if repository is None:
+        return None
+    keys = MACHINE_LOGS_TO_MARTS_SELECTION.resolve(repository.asset_graph)
+    return sorted(keys, key=lambda k: k.to_user_string())
 
 
 def _run_before_its_load(context: dg.SensorEvaluationContext) -> bool:
@@ -72,6 +94,7 @@ def machine_logs_sensor(
     for path in decision.refused:
         context.log.error(refused_name_message(path))
     runs = []
+    assets = _job_assets(context)
     for batch in batches(decision.settled, machine_logs.batch_size):
         attempt = max(decision.attempts.get(f.path, 1) for f in batch)
         if attempt > 1:
@@ -83,6 +106,7 @@ def machine_logs_sensor(
             dg.RunRequest(
                 run_key=batch_key(batch, decision.attempts),
                 run_config={"ops": {INGEST_OP: {"config": {"paths": [f.path for f in batch]}}}},
+                asset_selection=assets,
                 tags={
                     "machine_logs/files": str(len(batch)),
                     "machine_logs/attempt": str(attempt),
