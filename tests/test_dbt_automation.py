@@ -12,8 +12,6 @@ run launcher on the full code location.
 
 from __future__ import annotations
 
-import os
-import shutil
 import threading
 import time
 
@@ -21,25 +19,16 @@ import dagster as dg
 import pytest
 
 from shutter_assets.defs.machine_logs.assets import EVENTS_KEY, FILES_KEY, INGEST_OP
-from shutter_assets.lib.bi_access import drop_readonly_role
 from shutter_assets.lib.log_settings import MachineLogsSettings
-from shutter_assets.lib.warehouse_roles import ApiAccessSettings, BIAccessSettings
-from tests.fixtures.databases import unique_name
 from tests.fixtures.dbt_data import load
+from tests.fixtures.local_platform import local_platform
 from tests.fixtures.sensor_daemon import sensor_daemon
-from tests.fixtures.settings import use_platform
 
 pytestmark = pytest.mark.integration
 
 # Every incremental log model reads it (macros/late_files.sql): locked, the build waits for it.
 HELD_TABLE = "intermediate.int_file_event_bounds"
 WAIT_S = 300
-
-
-def _load_defs() -> dg.Definitions:
-    from shutter_assets.definitions import defs
-
-    return defs() if callable(defs) else defs
 
 
 def _latest_run(instance: dg.DagsterInstance, key: dg.AssetKey) -> str | None:
@@ -55,28 +44,18 @@ def test_automation_requests_nothing_a_machine_log_run_builds_and_still_follows_
     pg_settings, mysql_settings, tmp_path, monkeypatch
 ):
     batch1, batch2 = load.log_batches()
-    drop = tmp_path / "drop"
-    drop.mkdir()
-    an_hour_ago = time.time() - 3600
-    for f in batch1:
-        shutil.copy(f, drop / f.name)
-        os.utime(drop / f.name, (an_hour_ago, an_hour_ago))
-    load.fill_mysql(mysql_settings)
-    role, api_role = unique_name("bi_reader_test"), unique_name("api_reader_test")
-    use_platform(
+    statuses: list[str] = []
+    with local_platform(
         monkeypatch,
         pg_settings,
         mysql_settings,
-        drop,
-        BIAccessSettings(role=role),
-        ApiAccessSettings(role=api_role),
+        tmp_path,
         MachineLogsSettings(min_age_s=0),  # the code server's clock is not frozen
-    )
-    defs = _load_defs()
-    job = defs.resolve_job_def("machine_logs_to_marts")
-    job_assets = set(job.asset_layer.selected_asset_keys)
-    statuses: list[str] = []
-    try:
+    ) as platform:
+        platform.put(batch1)
+        defs = platform.defs
+        job = defs.resolve_job_def("machine_logs_to_marts")
+        job_assets = set(job.asset_layer.selected_asset_keys)
         with sensor_daemon("shutter_assets.definitions", "defs", "shutter_test") as daemon:
             tick, instance = daemon.tick, daemon.instance
             everything = defs.resolve_implicit_global_asset_job_def()
@@ -84,9 +63,7 @@ def test_automation_requests_nothing_a_machine_log_run_builds_and_still_follows_
             assert tick() == []
             automation = dg.evaluate_automation_conditions(defs=defs, instance=instance)
 
-            for f in batch2:
-                shutil.copy(f, drop / f.name)
-                os.utime(drop / f.name, (an_hour_ago, an_hour_ago))
+            platform.put(batch2)
             assert tick() == []  # first sighting: settling
             time.sleep(1.1)
             (run_a,) = tick()
@@ -145,7 +122,3 @@ def test_automation_requests_nothing_a_machine_log_run_builds_and_still_follows_
                 "staging/stg_commandes__commandes",
                 "marts/order_production_status",
             } <= _requested(automation, defs.resolve_asset_graph().get_all_asset_keys())
-    finally:
-        with pg_settings.connect(autocommit=True) as conn:
-            drop_readonly_role(conn, role)
-            drop_readonly_role(conn, api_role)

@@ -6,55 +6,26 @@ orders in MariaDB, every asset of the Definitions in one run.
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 
 import dagster as dg
 import pytest
 
-from shutter_assets.lib.bi_access import drop_readonly_role
 from shutter_assets.lib.log_settings import MachineLogsSettings
-from shutter_assets.lib.warehouse_roles import ApiAccessSettings, BIAccessSettings
-from tests.fixtures.databases import unique_name
 from tests.fixtures.dbt_data import load
+from tests.fixtures.local_platform import local_platform
 from tests.fixtures.sensor_daemon import sensor_daemon
-from tests.fixtures.settings import use_platform
 
 pytestmark = pytest.mark.integration
-
-
-def _load_defs() -> dg.Definitions:
-    from shutter_assets.definitions import defs
-
-    return defs() if callable(defs) else defs
 
 
 def test_materializing_everything_builds_the_marts_and_runs_the_dbt_checks(
     pg_settings, mysql_settings, tmp_path, monkeypatch
 ):
-    drop = tmp_path / "drop"
-    drop.mkdir()
-    an_hour_ago = time.time() - 3600
-    for batch in load.log_batches():
-        for f in batch:
-            shutil.copy(f, drop / f.name)
-            os.utime(drop / f.name, (an_hour_ago, an_hour_ago))
-    load.fill_mysql(mysql_settings)
-    role = unique_name("bi_reader_test")
-    api_role = unique_name("api_reader_test")
-    use_platform(
-        monkeypatch,
-        pg_settings,
-        mysql_settings,
-        drop,
-        BIAccessSettings(role=role),
-        ApiAccessSettings(role=api_role),
-    )
-
-    defs = _load_defs()
-    job = defs.resolve_implicit_global_asset_job_def()
-    try:
+    with local_platform(monkeypatch, pg_settings, mysql_settings, tmp_path) as platform:
+        for batch in load.log_batches():
+            platform.put(batch)
+        job = platform.defs.resolve_implicit_global_asset_job_def()
         with dg.DagsterInstance.ephemeral() as instance:
             result = job.execute_in_process(instance=instance)
         assert result.success
@@ -108,16 +79,12 @@ def test_materializing_everything_builds_the_marts_and_runs_the_dbt_checks(
             readable = conn.execute(
                 "select count(*) from information_schema.role_table_grants "
                 "where grantee = %s and table_schema = 'marts' and privilege_type = 'SELECT'",
-                (role,),
+                (platform.bi_role,),
             ).fetchone()[0]
             relations = conn.execute(
                 "select count(*) from information_schema.tables where table_schema = 'marts'"
             ).fetchone()[0]
             assert readable == relations >= 10  # every mart table and view
-    finally:
-        with pg_settings.connect(autocommit=True) as conn:
-            drop_readonly_role(conn, role)
-            drop_readonly_role(conn, api_role)
 
 
 def test_the_sensor_run_that_loads_a_file_also_builds_the_marts_and_automation_adds_nothing(
@@ -131,24 +98,6 @@ def test_the_sensor_run_that_loads_a_file_also_builds_the_marts_and_automation_a
     Driven through Dagster's sensor daemon iteration and run launcher on the full code location.
     """
     batch1, batch2 = load.log_batches()
-    drop = tmp_path / "drop"
-    drop.mkdir()
-    an_hour_ago = time.time() - 3600
-    for f in batch1:
-        shutil.copy(f, drop / f.name)
-        os.utime(drop / f.name, (an_hour_ago, an_hour_ago))
-    load.fill_mysql(mysql_settings)
-    role, api_role = unique_name("bi_reader_test"), unique_name("api_reader_test")
-    use_platform(
-        monkeypatch,
-        pg_settings,
-        mysql_settings,
-        drop,
-        BIAccessSettings(role=role),
-        ApiAccessSettings(role=api_role),
-        MachineLogsSettings(min_age_s=0),  # the code server's clock is not frozen
-    )
-    defs = _load_defs()
 
     def cu02() -> tuple:
         with pg_settings.connect() as conn:
@@ -157,7 +106,15 @@ def test_the_sensor_run_that_loads_a_file_also_builds_the_marts_and_automation_a
                 "where machine_id = 'CU-02'"
             ).fetchone()
 
-    try:
+    with local_platform(
+        monkeypatch,
+        pg_settings,
+        mysql_settings,
+        tmp_path,
+        MachineLogsSettings(min_age_s=0),  # the code server's clock is not frozen
+    ) as platform:
+        platform.put(batch1)
+        defs = platform.defs
         with sensor_daemon("shutter_assets.definitions", "defs", "shutter_test") as daemon:
             tick, instance = daemon.tick, daemon.instance
             everything = defs.resolve_implicit_global_asset_job_def()
@@ -166,9 +123,7 @@ def test_the_sensor_run_that_loads_a_file_also_builds_the_marts_and_automation_a
             automation = dg.evaluate_automation_conditions(defs=defs, instance=instance)
             before = cu02()
 
-            for f in batch2:
-                shutil.copy(f, drop / f.name)
-                os.utime(drop / f.name, (an_hour_ago, an_hour_ago))
+            platform.put(batch2)
             assert tick() == []  # first sighting: settling
             time.sleep(1.1)
             (run,) = tick()
@@ -210,7 +165,3 @@ def test_the_sensor_run_that_loads_a_file_also_builds_the_marts_and_automation_a
                 defs=defs, instance=instance, cursor=automation.cursor
             )
             assert automation.get_num_requested(dg.AssetKey(["marts", "machine_oee_daily"])) == 1
-    finally:
-        with pg_settings.connect(autocommit=True) as conn:
-            drop_readonly_role(conn, role)
-            drop_readonly_role(conn, api_role)

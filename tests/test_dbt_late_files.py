@@ -22,6 +22,16 @@ with an incremental ``dbt run`` after each:
 
 Then each relation of the intermediate and marts schemas is compared with a full refresh of the
 same raw data (``batch_file_id``, the file a row was last rebuilt by, legitimately differs).
+
+Both schedules of dbt runs are played (one module fixture each):
+
+- ``whole runs``: a full ``dbt run`` after each batch;
+- ``partial runs``: runs that leave the bookkeeping model ``int_file_event_bounds`` behind the
+  files the others could read: a selection without it after the late halves (a user's
+  ``--select``, a retry of the failed models only), the new versions loaded after it was built in
+  the same run (a file loaded or superseded while dbt runs), a full refresh of two models while it
+  still lags; a whole run at the end. No log model may read past the bounds model
+  (``test_no_log_model_reads_past_the_bounds_model``), and the end state is the same.
 """
 
 from __future__ import annotations
@@ -44,7 +54,7 @@ from tests.fixtures.databases import (
 from tests.fixtures.dbt_data import load
 from tests.fixtures.dbt_data.runner import PROJECT_DIR, dbt
 
-# four dbt runs and a full refresh in the module fixture, charged to the first test
+# four to seven dbt runs and a full refresh per module fixture, charged to its first test
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
 
 MACHINES = ["CU-01", "SC-01", "AS-01"]
@@ -101,11 +111,48 @@ def split_in_two(path: Path) -> tuple[Path, Path]:
     return path, second
 
 
-@pytest.fixture(scope="module")
-def incremental_and_full(tmp_path_factory):
+# the models the late-file check guards that read raw events themselves (the others read these)
+READS_RAW = (
+    "int_machine_state_intervals",
+    "int_machine_cycles",
+    "int_machine_alarms",
+    "int_operator_badges",
+    "int_production_counts",
+    "int_production_counts_shift",
+)
+# a selection that leaves out the bounds model (issue 11's review)
+WITHOUT_BOUNDS = (
+    "int_machine_state_intervals",
+    "int_machine_cycles",
+    "int_changeovers",
+    "int_machine_alarms",
+)
+
+
+def past_bounds(conn) -> dict[str, int]:
+    """{model: its newest batch_file_id} of the log models that read past the bounds model."""
+    read_to = conn.execute("select max(file_id) from intermediate.int_file_event_bounds").fetchone()
+    newest = {
+        model: conn.execute(f'select max(batch_file_id) from intermediate."{model}"').fetchone()[0]
+        for model in READS_RAW
+    }
+    return {m: n for m, n in newest.items() if n is not None and n > (read_to[0] or 0)}
+
+
+@pytest.fixture(scope="module", params=["whole runs", "partial runs"])
+def incremental_and_full(request, tmp_path_factory):
+    """(incremental snapshot, full-refresh snapshot, {step: models read past the bounds})."""
+    partial = request.param == "partial runs"
     tmp = tmp_path_factory.mktemp("dbt_late")
     pg = create_pg_database("shutter_late")
     mysql = create_mysql_database("shutter_late")
+    target = tmp / "target"
+    overreads: dict[str, dict[str, int]] = {}
+
+    def check(step: str) -> None:
+        with pg.connect(autocommit=True) as conn:
+            overreads[step] = past_bounds(conn)
+
     try:
         logs = tmp / "logs"
         truth = write_logs(logs, seed=5, days=3, machines=MACHINES)
@@ -113,40 +160,56 @@ def incremental_and_full(tmp_path_factory):
         assert len(by_day) == 3, by_day
         day = {d: sorted(logs.glob(f"*_{d}_*.log")) for d in by_day}
         first_halves, second_halves = zip(*map(split_in_two, day[by_day[1]]), strict=True)
-        dbt(pg, tmp / "target", "seed")
+        dbt(pg, target, "seed")
         load_orders(mysql, seed=5)  # the simulated plant's order book, its cycles' orders
         sync_tables(mysql, pg)
         load.ingest_logs(pg, day[by_day[0]] + day[by_day[2]] + list(second_halves), tmp / "drop")
-        dbt(pg, tmp / "target", "run")
+        dbt(pg, target, "run")
         load.ingest_logs(pg, list(first_halves), tmp / "drop")
-        dbt(pg, tmp / "target", "run")
+        if partial:
+            dbt(pg, target, "run", "--select", *WITHOUT_BOUNDS)
+            check("selection without the bounds model")
+            dbt(pg, target, "run", "--select", "int_file_event_bounds")
+        else:
+            dbt(pg, target, "run")
         changed = [day[by_day[0]][0], first_halves[-1], day[by_day[2]][0]]
         for f in changed[:2]:
             cut_last_lines(f, 15)
         emptied = changed[2]  # a version with no event left: its machine's history still changes
         emptied.write_bytes(emptied.read_bytes().splitlines(keepends=True)[0])
         load.ingest_logs(pg, changed, tmp / "drop")
-        dbt(pg, tmp / "target", "run")
+        if partial:
+            dbt(pg, target, "run", "--exclude", "int_file_event_bounds")
+            check("new versions loaded after the bounds model was built")
+            dbt(pg, target, "run", "--full-refresh", "--select", *WITHOUT_BOUNDS[:3])
+            check("full refresh of models while the bounds model lags")
+        dbt(pg, target, "run")
+        check("whole run at the end")
         with pg.connect(autocommit=True) as conn:
             superseded = conn.execute(
                 "select count(*) from raw.ingested_files where status = 'superseded'"
             ).fetchone()[0]
             assert superseded == len(changed)
             incremental = snapshot(conn)
-            dbt(pg, tmp / "target", "run", "--full-refresh")
+            dbt(pg, target, "run", "--full-refresh")
             full = snapshot(conn)
-        yield incremental, full
+        yield incremental, full, overreads
     finally:
         drop_pg_database(pg)
         drop_mysql_database(mysql)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def test_no_log_model_reads_past_the_bounds_model(incremental_and_full):
+    _, _, overreads = incremental_and_full
+    assert all(not models for models in overreads.values()), overreads
+
+
 @pytest.mark.parametrize("model", MODELS)
 def test_incremental_model_equals_its_full_refresh_after_late_and_new_versions(
     incremental_and_full, model
 ):
-    incremental, full = incremental_and_full
+    incremental, full, _ = incremental_and_full
     assert full[model], f"{model} is empty: the scenario does not exercise it"
     built, rebuilt = Counter(incremental[model]), Counter(full[model])
     extra, missing = list((built - rebuilt).elements()), list((rebuilt - built).elements())

@@ -11,19 +11,14 @@ from pathlib import Path
 import dagster as dg
 
 from shutter_assets.defs.resources import build_resources
+from tests.fixtures.local_platform import load_defs
 from tests.fixtures.settings import all_variables
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load_defs() -> dg.Definitions:
-    from shutter_assets.definitions import defs
-
-    return defs() if callable(defs) else defs
-
-
 def test_definitions_load_with_the_shared_resources():
-    defs = _load_defs()
+    defs = load_defs()
     resources = defs.resources or {}
     for key in ("warehouse", "legacy_orders", "log_drop", "plant"):
         assert key in resources, f"resource {key!r} missing from the Definitions"
@@ -68,7 +63,7 @@ def test_resources_read_the_environment(monkeypatch):
     monkeypatch.setenv("SFTP_INSECURE_ACCEPT_ANY_HOST_KEY", "1")
     monkeypatch.setenv("PLANT_TIMEZONE", "America/Montreal")
     monkeypatch.setenv("LOGS_BATCH_SIZE", "7")
-    resources = _load_defs().resources
+    resources = load_defs().resources
     assert resources["warehouse"].settings.dbname == "warehouse_from_env"
     assert resources["legacy_orders"].settings.port == 3307
     assert resources["log_drop"].settings.protocol == "sftp"
@@ -95,7 +90,7 @@ def test_env_example_documents_every_variable_the_settings_read():
 
 def test_no_secret_reaches_dagster_config():
     """Settings resources are plain objects (no config schema): the UI has no password to show."""
-    resources = _load_defs().resources or {}
+    resources = load_defs().resources or {}
     assert not isinstance(resources["warehouse"], dg.ConfigurableResource)
     for key, resource in resources.items():
         if isinstance(resource, dg.ConfigurableResource):  # dbt's and alerting's
@@ -110,7 +105,7 @@ def test_jobs_carry_the_tags_the_run_queue_limits():
     instance = yaml.safe_load((ROOT / "dagster.yaml").read_text())
     limits = instance["run_coordinator"]["config"]["tag_concurrency_limits"]
     limited = {lim["value"] for lim in limits if lim["key"] == "shutter/pipeline"}
-    defs = _load_defs()
+    defs = load_defs()
     tagged = {
         "legacy_orders_sync_job": "legacy_orders",
         "reprocess_log_file": "machine_logs",

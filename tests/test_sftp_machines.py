@@ -19,22 +19,26 @@ from shutter_assets.simulator.logs import live_file
 from tests.fixtures.servers import SystemUser
 
 
+def sftp_feed(
+    drop_user: SystemUser, drop_home_area: Path, name: str, machines: int, **options
+) -> SftpMachines:
+    """The feed of ``machines`` SFTP machines into a new folder ``name`` of the drop account."""
+    folder = drop_home_area / name
+    folder.mkdir()
+    os.chown(folder, drop_user.uid, drop_user.gid)
+    return SftpMachines(
+        drop_user, str(folder.relative_to(drop_user.home)), default_machines(machines), **options
+    )
+
+
 def test_sftp_machines_deliver_every_file_whole_across_an_sshd_restart(
     drop_user: SystemUser, drop_home_area: Path
 ) -> None:
-    folder = drop_home_area / "sftp-machines"
-    folder.mkdir()
-    os.chown(folder, drop_user.uid, drop_user.gid)
-    machines = default_machines(2)
     count = 6
-    feed = SftpMachines(
-        drop_user,
-        str(folder.relative_to(drop_user.home)),
-        machines,
-        count=count,
-        interval_s=0.2,
-        grow_s=1.5,
+    feed = sftp_feed(
+        drop_user, drop_home_area, "sftp-machines", 2, count=count, interval_s=0.2, grow_s=1.5
     )
+    folder, machines = drop_user.home / feed.remote_dir, feed.machines
     try:
         feed.start()
         deadline = time.monotonic() + 30
@@ -68,19 +72,17 @@ def test_sftp_machines_deliver_every_file_whole_across_an_sshd_restart(
 def test_sftp_machines_in_overtime_go_on_until_stopped_and_stop_after_a_whole_file(
     drop_user: SystemUser, drop_home_area: Path
 ) -> None:
-    folder = drop_home_area / "sftp-overtime"
-    folder.mkdir()
-    os.chown(folder, drop_user.uid, drop_user.gid)
-    machines = default_machines(1)
-    feed = SftpMachines(
+    feed = sftp_feed(
         drop_user,
-        str(folder.relative_to(drop_user.home)),
-        machines,
+        drop_home_area,
+        "sftp-overtime",
+        1,
         count=1,
         interval_s=0.1,
         grow_s=0.3,
         overtime=True,
     )
+    folder, machines = drop_user.home / feed.remote_dir, feed.machines
     try:
         feed.start()
         assert feed.finished.wait(30), "the first file was not delivered within 30 s"

@@ -12,8 +12,11 @@
       (ties sort after, by file_id: not late), or
     - a version the model already read was superseded (its rows and their pairings change).
     Never on a full build. The list is rendered into the SQL (no sub-select on raw.machine_events:
-    the normal path keeps its file_id range scan) and read once per model: the pre-hook that
-    deletes the machine's rows and the model's filters see the same list.
+    the normal path keeps its file_id range scan). The model's SQL and its pre-hook (which deletes
+    the late machines' rows) each ask, and get the same list: both read only what the bounds model
+    recorded (up to bounds_watermark(), which no log model reads past), with each file's status as
+    of that point, so a file loaded or superseded while dbt runs changes neither answer and waits
+    for the next build.
 
     Cost: a late machine is re-read whole (a scan of raw.machine_events for it). A machine whose
     clock ran ahead (files dated in the future) makes each later file late until the future
@@ -27,29 +30,84 @@
         {{- return([]) -}}
     {%- endif -%}
     {%- set watermark = incremental_watermark() -%}
+    {%- set read_to = bounds_watermark() -%}
     {%- set query -%}
+        with
+
+        spans as (
+
+            {#- a version superseded by a file the bounds have not read yet is still current for
+                this build: the list does not change between the model's SQL and its pre-hook -#}
+            select
+                bounds.machine_id,
+                bounds.file_id,
+                bounds.first_event_at,
+                bounds.last_event_at,
+                (
+                    files.status = 'loaded' or files.superseded_by > {{ read_to }}
+                ) as is_current,
+                files.superseded_by
+            from {{ bounds }} as bounds
+            inner join {{ files }} as files on bounds.file_id = files.file_id
+            where bounds.file_id <= {{ read_to }}
+
+        )
+
         select distinct new.machine_id
-        from {{ bounds }} as new
-        inner join {{ files }} as new_file on new.file_id = new_file.file_id
+        from spans as new
         where (
             new.file_id > {{ watermark }}
-            and new_file.status = 'loaded'
+            and new.is_current
             and new.first_event_at < (
                 select max(known.last_event_at)
-                from {{ bounds }} as known
-                inner join {{ files }} as known_file on known.file_id = known_file.file_id
+                from spans as known
                 where known.machine_id = new.machine_id
                   and known.file_id <= {{ watermark }}
-                  and known_file.status = 'loaded'
+                  and known.is_current
             )
         ) or (
             new.file_id <= {{ watermark }}
-            and new_file.status = 'superseded'
-            and new_file.superseded_by > {{ watermark }}
+            and new.superseded_by > {{ watermark }}
+            and new.superseded_by <= {{ read_to }}
         )
         order by 1
     {%- endset -%}
     {{- return(run_query(query).columns[0].values() | list) -}}
+{%- endmacro %}
+
+{#-
+    The newest file_id int_file_event_bounds has recorded: no log model reads past it (on full
+    builds too), so every file a model has read has its span there, and a file loaded while dbt
+    runs (or a selection without the bounds model, or a retry of failed models only) waits for the
+    next build instead of slipping past the late-file check. 0 when the bounds table does not exist
+    yet on an incremental build (nothing is read), none on a full build then (nothing to cap:
+    `dbt compile` on an empty database).
+-#}
+{% macro bounds_watermark() -%}
+    {%- set bounds = ref('int_file_event_bounds') -%}
+    {%- if not execute -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {%- if adapter.get_relation(bounds.database, bounds.schema, bounds.identifier) is none -%}
+        {{- return(0 if is_incremental() else none) -}}
+    {%- endif -%}
+    {%- set result = run_query('select coalesce(max(file_id), 0) from ' ~ bounds) -%}
+    {{- return(result.columns[0].values()[0] | int) -}}
+{%- endmacro %}
+
+{#-
+    The filter of a log model reading stg_raw__machine_events: the files it has not read yet and
+    every file of its late machines, never past bounds_watermark().
+-#}
+{% macro unread_or_late(late, column='file_id') -%}
+    {%- set read_to = bounds_watermark() -%}
+    {%- if is_incremental() -%}
+        ({{ column }} > {{ incremental_watermark() }} {{ or_late_machine(late) }}) and {{ column }} <= {{ read_to }}
+    {%- elif read_to is not none -%}
+        {{ column }} <= {{ read_to }}
+    {%- else -%}
+        true
+    {%- endif -%}
 {%- endmacro %}
 
 {#- `or machine_id in (<late machines>)` after a model's new-rows filter; nothing when none. -#}

@@ -37,9 +37,7 @@ new_events as (
         value_num
     from {{ ref('stg_raw__machine_events') }}
     where event_type in ('CYCLE_START', 'CYCLE_END')
-    {% if is_incremental() %}
-      and (file_id > {{ incremental_watermark() }} {{ or_late_machine(late) }})
-    {% endif %}
+      and {{ unread_or_late(late) }}
 
 ),
 

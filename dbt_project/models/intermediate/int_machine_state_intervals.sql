@@ -35,9 +35,7 @@ new_events as (
         event_at,
         value_text
     from {{ ref('stg_raw__machine_events') }}
-    {% if is_incremental() %}
-    where (file_id > {{ incremental_watermark() }} {{ or_late_machine(late) }})
-    {% endif %}
+    where {{ unread_or_late(late) }}
 
 ),
 

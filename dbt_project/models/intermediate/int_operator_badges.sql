@@ -29,9 +29,7 @@ new_badges as (
     from {{ ref('stg_raw__machine_events') }}
     where event_type = 'OPERATOR'
       and value_text is not null
-    {% if is_incremental() %}
-      and (file_id > {{ incremental_watermark() }} {{ or_late_machine(late) }})
-    {% endif %}
+      and {{ unread_or_late(late) }}
 
 ),
 
