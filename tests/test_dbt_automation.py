@@ -19,9 +19,8 @@ import dagster as dg
 import pytest
 
 from shutter_assets.defs.machine_logs.assets import EVENTS_KEY, FILES_KEY, INGEST_OP
-from shutter_assets.lib.log_settings import MachineLogsSettings
 from tests.fixtures.dbt_data import load
-from tests.fixtures.local_platform import local_platform
+from tests.fixtures.local_platform import sensor_platform
 from tests.fixtures.sensor_daemon import sensor_daemon
 
 pytestmark = pytest.mark.integration
@@ -45,13 +44,7 @@ def test_automation_requests_nothing_a_machine_log_run_builds_and_still_follows_
 ):
     batch1, batch2 = load.log_batches()
     statuses: list[str] = []
-    with local_platform(
-        monkeypatch,
-        pg_settings,
-        mysql_settings,
-        tmp_path,
-        MachineLogsSettings(min_age_s=0),  # the code server's clock is not frozen
-    ) as platform:
+    with sensor_platform(monkeypatch, pg_settings, mysql_settings, tmp_path) as platform:
         platform.put(batch1)
         defs = platform.defs
         job = defs.resolve_job_def("machine_logs_to_marts")

@@ -11,9 +11,8 @@ import time
 import dagster as dg
 import pytest
 
-from shutter_assets.lib.log_settings import MachineLogsSettings
 from tests.fixtures.dbt_data import load
-from tests.fixtures.local_platform import local_platform
+from tests.fixtures.local_platform import local_platform, sensor_platform
 from tests.fixtures.sensor_daemon import sensor_daemon
 
 pytestmark = pytest.mark.integration
@@ -106,13 +105,7 @@ def test_the_sensor_run_that_loads_a_file_also_builds_the_marts_and_automation_a
                 "where machine_id = 'CU-02'"
             ).fetchone()
 
-    with local_platform(
-        monkeypatch,
-        pg_settings,
-        mysql_settings,
-        tmp_path,
-        MachineLogsSettings(min_age_s=0),  # the code server's clock is not frozen
-    ) as platform:
+    with sensor_platform(monkeypatch, pg_settings, mysql_settings, tmp_path) as platform:
         platform.put(batch1)
         defs = platform.defs
         with sensor_daemon("shutter_assets.definitions", "defs", "shutter_test") as daemon:
