@@ -50,6 +50,7 @@
             from {{ bounds }} as bounds
             inner join {{ files }} as files on bounds.file_id = files.file_id
             where bounds.file_id <= {{ read_to }}
+              and bounds.machine_id is not null
 
         )
 
