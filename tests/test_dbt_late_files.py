@@ -37,7 +37,6 @@ Both schedules of dbt runs are played (one module fixture each):
 from __future__ import annotations
 
 import shutil
-from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
@@ -52,45 +51,17 @@ from tests.fixtures.databases import (
     drop_pg_database,
 )
 from tests.fixtures.dbt_data import load
+from tests.fixtures.dbt_data.compare import SCHEMAS, differences, snapshot
 from tests.fixtures.dbt_data.runner import PROJECT_DIR, dbt
 
 # four to seven dbt runs and a full refresh per module fixture, charged to its first test
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
 
 MACHINES = ["CU-01", "SC-01", "AS-01"]
-SCHEMAS = ("intermediate", "marts")
-IGNORED = {"batch_file_id"}
-# the bookkeeping of late files keeps superseded versions' spans; a full refresh cannot
-ONLY_LOADED = {"int_file_event_bounds"}
-# machine_status is relative to the query's own instant
-NOW_DEPENDENT = {"checked_at", "silent_for_s"}
 # every model of the log branch of the graph, known at collection time: one test each
 MODELS = sorted(
     p.stem for schema in SCHEMAS for p in (PROJECT_DIR / "models" / schema).glob("*.sql")
 )
-
-
-def snapshot(conn) -> dict[str, list[tuple]]:
-    """{relation: its rows}, without the bookkeeping column ``batch_file_id``."""
-    columns: dict[str, list[str]] = defaultdict(list)
-    for schema, table, column in conn.execute(
-        "select table_schema, table_name, column_name from information_schema.columns "
-        "where table_schema = any(%s) order by ordinal_position",
-        (list(SCHEMAS),),
-    ).fetchall():
-        if column not in IGNORED | NOW_DEPENDENT:
-            columns[table].append(f'"{schema}"."{table}"."{column}"')
-    snap = {}
-    for table, cols in columns.items():
-        schema = cols[0].split(".")[0]
-        where = (
-            "where file_id in (select file_id from raw.ingested_files where status = 'loaded')"
-            if table in ONLY_LOADED
-            else ""
-        )
-        rows = conn.execute(f'select {", ".join(cols)} from {schema}."{table}" {where}').fetchall()
-        snap[table] = [tuple(row) for row in rows]
-    return snap
 
 
 def cut_last_lines(path: Path, n: int) -> None:
@@ -211,8 +182,8 @@ def test_incremental_model_equals_its_full_refresh_after_late_and_new_versions(
 ):
     incremental, full, _ = incremental_and_full
     assert full[model], f"{model} is empty: the scenario does not exercise it"
-    built, rebuilt = Counter(incremental[model]), Counter(full[model])
-    extra, missing = list((built - rebuilt).elements()), list((rebuilt - built).elements())
+    diff = differences({model: incremental[model]}, {model: full[model]})
+    extra, missing = diff.get(model, ([], []))
     assert not extra and not missing, (
         f"{model}: {len(extra)} row(s) only in the incremental build, e.g. {extra[:3]}; "
         f"{len(missing)} only in the full refresh, e.g. {missing[:3]}"

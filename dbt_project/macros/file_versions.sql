@@ -9,7 +9,7 @@
     rebuilds them whole.
 -#}
 {% macro delete_superseded_rows() -%}
-    {%- if is_incremental() -%}
+    {%- if is_incremental() and not lagging_log_ancestors() -%}
         delete from {{ this }}
         where file_id in (
             select file_id

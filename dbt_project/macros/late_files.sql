@@ -26,6 +26,7 @@
     {#- ref/source first: parsing records them as dependencies of the calling model -#}
     {%- set bounds = ref('int_file_event_bounds') -%}
     {%- set files = source('raw', 'ingested_files') -%}
+    {{- refuse_full_build_behind_ancestors() -}}
     {%- if not (execute and is_incremental()) -%}
         {{- return([]) -}}
     {%- endif -%}

@@ -1,5 +1,12 @@
-"""Review of the late-file fix (macros/late_files.sql): schedules of loads and dbt runs that the
-claim "a final whole ``dbt run`` equals ``dbt run --full-refresh``" must survive.
+"""Schedules of loads and dbt runs that the late-file handling (macros/late_files.sql) must
+survive: after each, a final whole ``dbt run`` equals ``dbt run --full-refresh``.
+
+Found by review of issue 11's fix: new versions that leave no event (header alone, rejected,
+duplicate) loaded last, and a full refresh of the bookkeeping model alone while a new version
+waits, left models wrong (``int_file_event_bounds`` now records event-less files and keeps
+superseded spans across its own full refresh). The others are shapes the claim must also hold
+for: a file holding two machines, a tie at the end of known history, a new version loaded while
+dbt runs, random schedules.
 
 Each test plays one schedule on its own warehouse (two days of three simulated machines), ends
 with a whole ``dbt run``, then compares every relation of the intermediate and marts schemas
@@ -10,9 +17,9 @@ restricted to loaded files).
 
 from __future__ import annotations
 
+import random
 import shutil
 import uuid
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -29,9 +36,9 @@ from tests.fixtures.databases import (
     drop_pg_database,
 )
 from tests.fixtures.dbt_data import load
+from tests.fixtures.dbt_data.compare import differences, snapshot
 from tests.fixtures.dbt_data.load import PLANT_TZ
 from tests.fixtures.dbt_data.runner import dbt
-from tests.test_dbt_late_files import snapshot
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
@@ -43,11 +50,13 @@ class Plant:
 
     def __init__(self, tmp: Path):
         self.tmp = tmp
-        self.pg = create_pg_database("review11_late")
-        self.mysql = create_mysql_database("review11_late")
+        self.pg = create_pg_database("shutter_late_review")
+        self.mysql = create_mysql_database("shutter_late_review")
         self.target = tmp / "target"
         self.drop_dir = tmp / "drop"
         self.logs = tmp / "logs"
+        self.extra = tmp / "extra"  # hand-made files, out of the simulator's folder
+        self.extra.mkdir()
         write_logs(self.logs, seed=5, days=2, machines=MACHINES)
         self.days = sorted({p.stem.split("_")[1] for p in self.logs.glob("*.log")})
         dbt(self.pg, self.target, "seed")
@@ -76,7 +85,7 @@ class Plant:
                 drop,
                 [listed[n] for n in names],
                 plant_tz=PLANT_TZ,
-                run_id=f"review-{uuid.uuid4().hex[:8]}",
+                run_id=f"test-{uuid.uuid4().hex[:8]}",
             )
         return [f.status for f in report.files]
 
@@ -93,15 +102,7 @@ class Plant:
             incremental = snapshot(conn)
         self.dbt("run", "--full-refresh")
         with self.pg.connect(autocommit=True) as conn:
-            full = snapshot(conn)
-        out = {}
-        for model in sorted(set(incremental) | set(full)):
-            built, rebuilt = Counter(incremental.get(model, [])), Counter(full.get(model, []))
-            extra = list((built - rebuilt).elements())
-            missing = list((rebuilt - built).elements())
-            if extra or missing:
-                out[model] = (extra, missing)
-        return out
+            return differences(incremental, snapshot(conn))
 
     def close(self) -> None:
         drop_pg_database(self.pg)
@@ -162,7 +163,9 @@ def test_eventless_new_version_loaded_last(plant, kind):
     plant.dbt("run")
     changed = plant.files(0, "SC-01")[0]
     if kind == "rejected":
-        changed.write_bytes(b"not;a;log;header\n" + b"".join(changed.read_bytes().splitlines(True)[1:]))
+        changed.write_bytes(
+            b"not;a;log;header\n" + b"".join(changed.read_bytes().splitlines(True)[1:])
+        )
     else:
         changed.write_bytes(plant.files(0, "CU-01")[0].read_bytes())
     assert plant.load_any([changed]) == [kind]
@@ -195,46 +198,54 @@ def test_full_refresh_of_the_bounds_model_alone_after_a_new_version(plant):
         # int_changeovers reads int_machine_state_segments, left behind
         ("int_file_event_bounds", "int_machine_cycles", "int_changeovers"),
     ],
-    ids=["downtime without alarms", "counts_shift without intervals", "changeovers without segments"],
+    ids=[
+        "downtime without alarms",
+        "counts_shift without intervals",
+        "changeovers without segments",
+    ],
 )
 def test_selection_of_a_model_without_one_of_its_parents(plant, selection):
-    """A user's ``--select`` of log models in order (the bounds model included, nothing late),
-    leaving out an intermediate parent of one of them; then a whole run."""
+    """A user's ``--select`` of log models leaving out an incremental parent of one of them:
+    that model reads nothing new (its parent is behind) and catches up in the whole run."""
     plant.load(plant.files(0))
     plant.dbt("run")
     plant.load(plant.files(1))
+    before = plant.query(f"select count(*) from intermediate.{selection[-1]}")
     plant.dbt("run", "--select", *selection)
+    assert plant.query(f"select count(*) from intermediate.{selection[-1]}") == before
     plant.dbt("run")
     assert_equal_to_full_refresh(plant)
 
 
-def test_file_superseded_twice_between_runs(plant):
-    """Two new versions of a day-1 file between two runs, one of them after a bounds-only run."""
-    plant.load(plant.files(0) + plant.files(1))
+def test_full_refresh_of_a_model_while_one_of_its_parents_lags_is_refused(plant):
+    """``--full-refresh -s int_machine_downtime`` after a run that left int_machine_alarms behind
+    the new files: refused with the command to run instead, the table untouched; then a whole
+    run."""
+    plant.load(plant.files(0))
     plant.dbt("run")
-    f = plant.files(0, "CU-01")[0]
-    lines = f.read_bytes().splitlines(keepends=True)
-    f.write_bytes(b"".join(lines[:-20]))
-    plant.load([f])
-    plant.dbt("run", "--select", "int_file_event_bounds")
-    f.write_bytes(b"".join(lines[:-40]))
-    plant.load([f])
+    plant.load(plant.files(1))
+    plant.dbt("run", "--select", "int_file_event_bounds", "int_machine_state_intervals")
+    before = plant.query("select count(*) from intermediate.int_machine_downtime")
+    with pytest.raises(
+        AssertionError, match=r"int_machine_alarms.*--select \+int_machine_downtime"
+    ):
+        plant.dbt("run", "--full-refresh", "--select", "int_machine_downtime")
+    assert plant.query("select count(*) from intermediate.int_machine_downtime") == before
     plant.dbt("run")
     assert_equal_to_full_refresh(plant)
 
 
-def test_new_version_between_bounds_only_run_and_the_rest(plant):
-    """A new version loaded after a bounds-only run, and a late file with it."""
-    plant.load(plant.files(0) + plant.files(1)[1:])
+def test_a_retry_of_the_failed_models_only_catches_up(plant):
+    """A dbt run in which one model failed, then a run of that model and its descendants only
+    (what Dagster's retry from failure selects): its parents read as far as the bounds model in
+    the first run, so the retry reads the new files, nothing waits for a later run."""
+    plant.load(plant.files(0))
     plant.dbt("run")
-    f = plant.files(0, "AS-01")[-1]
-    f.write_bytes(b"".join(f.read_bytes().splitlines(keepends=True)[:-10]))
-    plant.load([f])
-    plant.dbt("run", "--select", "int_file_event_bounds")
-    plant.load(plant.files(1)[:1])  # late: day 2's first file
-    plant.dbt("run", "--exclude", "int_file_event_bounds")
-    plant.dbt("run")
-    assert_equal_to_full_refresh(plant)
+    plant.load(plant.files(1))
+    plant.dbt("run", "--exclude", "int_machine_downtime+")  # int_machine_downtime "failed"
+    plant.dbt("run", "--select", "int_machine_downtime+")
+    assert plant.query("select count(*) from intermediate.int_machine_downtime") != [(0,)]
+    assert_equal_to_full_refresh(plant)  # no whole run in between
 
 
 def test_several_late_files_in_one_batch_and_a_new_machine_with_old_files(plant):
@@ -247,36 +258,99 @@ def test_several_late_files_in_one_batch_and_a_new_machine_with_old_files(plant)
     assert_equal_to_full_refresh(plant)
 
 
-def test_header_only_version_of_a_machines_only_file_then_a_late_file(plant):
-    """A machine's only earlier file is superseded by a header-only version; then an older file
-    of it arrives (late, but nothing current is known before it)."""
-    plant.load(plant.files(0, "CU-01") + plant.files(1, "SC-01")[-1:] + plant.files(1, "AS-01"))
+def test_late_file_holding_two_machines(plant):
+    """One upload file holds the events of two machines (a line concentrator's export), loaded
+    after both machines' later files: late for both."""
+    cu, sc = plant.files(0, "CU-01")[0], plant.files(0, "SC-01")[0]
+    header, *cu_events = cu.read_bytes().splitlines(keepends=True)
+    sc_events = sc.read_bytes().splitlines(keepends=True)[1:]
+    # a name without a machine prefix: the parser takes any machine_id in it
+    both = plant.extra / f"export_{plant.days[0]}_060001.log"
+    both.write_bytes(header + b"".join(sorted(cu_events + sc_events)))
+    plant.load(plant.files(0, "AS-01") + plant.files(0, "CU-01")[1:] + plant.files(0, "SC-01")[1:])
+    plant.load(plant.files(1))
     plant.dbt("run")
-    only = plant.files(1, "SC-01")[-1]
-    header_only(only)
-    plant.load([only])
+    plant.load([both])
     plant.dbt("run")
-    plant.load(plant.files(0, "SC-01") + plant.files(1, "SC-01")[:-1])
+    assert plant.query(
+        "select count(distinct machine_id) from intermediate.int_file_event_bounds "
+        "where file_id = (select max(file_id) from raw.ingested_files)"
+    ) == [(2,)]
+    assert_equal_to_full_refresh(plant)
+
+
+def test_new_file_starting_at_the_instant_the_known_history_ends(plant):
+    """A new file whose first events share the instant of the machine's latest known event (not
+    late: ties sort after, by file_id), with a state, a cycle end, an alarm and a scrap at that
+    instant."""
+    last = plant.files(1, "CU-01")[-1]
+    header, *events = last.read_bytes().splitlines(keepends=True)
+    stamp = max(line.split(b";")[0] for line in events)
+    tie = plant.extra / f"CU-01_{plant.days[1]}_235959.log"
+    tie.write_bytes(
+        header
+        + b"".join(
+            stamp + rest
+            for rest in (
+                b";CU-01;STATE;;;DOWN;\n",
+                b";CU-01;ALARM;;;E4150;Porte\n",
+                b";CU-01;CYCLE_END;;;1;\n",
+                b";CU-01;SCRAP;;LAME-ALUISO-45;1;x\n",
+                b";CU-01;STATE;;;RUNNING;\n",
+            )
+        )
+    )
+    plant.load(plant.files(0) + plant.files(1))
+    plant.dbt("run")
+    plant.load([tie])
     plant.dbt("run")
     assert_equal_to_full_refresh(plant)
 
 
-def test_build_with_a_late_file(plant):
-    """``dbt build`` (models and their data tests interleaved) instead of ``dbt run``."""
-    plant.load(plant.files(0)[:2] + plant.files(1))
-    plant.dbt("build")
-    plant.load(plant.files(0)[2:])
-    plant.dbt("build")
+def test_header_only_version_loaded_while_dbt_runs(plant):
+    """A header-only new version loaded after the bounds model was built in a run (the rest of
+    the run reads the old version's machine as it was), then a whole run."""
+    plant.load(plant.files(0) + plant.files(1))
+    plant.dbt("run")
+    emptied = plant.files(1, "AS-01")[0]
+    header_only(emptied)
+    plant.dbt("run", "--select", "int_file_event_bounds")
+    plant.load([emptied])
+    plant.dbt("run", "--exclude", "int_file_event_bounds")
+    plant.dbt("run")
     assert_equal_to_full_refresh(plant)
 
 
-def test_full_refresh_of_the_bounds_model_then_incremental_runs(plant):
-    """The bounds model rebuilt alone while files wait; then late files and whole runs."""
-    plant.load(plant.files(0)[:3] + plant.files(1)[3:])
-    plant.dbt("run")
-    plant.load(plant.files(1)[:3])
-    plant.dbt("run", "--full-refresh", "--select", "int_file_event_bounds")
-    plant.dbt("run")
-    plant.load(plant.files(0)[3:])
+@pytest.mark.parametrize("seed", [1, 3])
+def test_random_schedule(plant, seed):
+    """Files loaded in a shuffled order, in random uploads, some coming back as new versions
+    (last lines cut, or the header alone), between random dbt invocations; then a whole run."""
+    rng = random.Random(seed)
+    files = plant.files(0) + plant.files(1)
+    rng.shuffle(files)
+    commands = [
+        ("run",),
+        ("run", "--select", "int_file_event_bounds"),
+        ("run", "--exclude", "int_file_event_bounds"),
+        ("run", "--select", "int_machine_state_intervals", "int_machine_downtime"),
+        ("run", "--select", "+int_changeovers"),
+        ("run", "--full-refresh", "--select", "int_machine_cycles", "int_machine_alarms"),
+        ("run", "--full-refresh", "--select", "int_file_event_bounds"),
+        ("build", "--select", "int_file_event_bounds+"),
+    ]
+    loaded: list[Path] = []
+    plant.dbt("run")  # the project built once, as in production
+    while files:
+        upload = [files.pop() for _ in range(min(len(files), rng.randint(1, 4)))]
+        plant.load(upload)
+        loaded += upload
+        plant.dbt(*rng.choice(commands))
+        if rng.random() < 0.5:
+            changed = rng.choice(loaded)
+            lines = changed.read_bytes().splitlines(keepends=True)
+            keep = 1 if rng.random() < 0.3 else max(1, len(lines) - rng.randint(5, 60))
+            changed.write_bytes(b"".join(lines[:keep]))
+            plant.load_any([changed])  # a header alone may duplicate another's
+            plant.dbt(*rng.choice(commands))
     plant.dbt("run")
     assert_equal_to_full_refresh(plant)
