@@ -321,7 +321,7 @@ def test_header_only_version_loaded_while_dbt_runs(plant):
     assert_equal_to_full_refresh(plant)
 
 
-@pytest.mark.parametrize("seed", [1, 3])
+@pytest.mark.parametrize("seed", [1])
 def test_random_schedule(plant, seed):
     """Files loaded in a shuffled order, in random uploads, some coming back as new versions
     (last lines cut, or the header alone), between random dbt invocations; then a whole run."""
