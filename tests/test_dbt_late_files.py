@@ -51,7 +51,7 @@ from tests.fixtures.databases import (
     drop_pg_database,
 )
 from tests.fixtures.dbt_data import load
-from tests.fixtures.dbt_data.compare import SCHEMAS, differences, snapshot
+from tests.fixtures.dbt_data.full_refresh import SCHEMAS, differences, snapshot
 from tests.fixtures.dbt_data.runner import PROJECT_DIR, dbt
 
 # four to seven dbt runs and a full refresh per module fixture, charged to its first test

@@ -36,7 +36,7 @@ from tests.fixtures.databases import (
     drop_pg_database,
 )
 from tests.fixtures.dbt_data import load
-from tests.fixtures.dbt_data.compare import differences, snapshot
+from tests.fixtures.dbt_data.full_refresh import differences, snapshot
 from tests.fixtures.dbt_data.load import PLANT_TZ
 from tests.fixtures.dbt_data.runner import dbt
 
