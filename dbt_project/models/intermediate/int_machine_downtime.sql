@@ -4,8 +4,10 @@
     entry into DOWN (previous state not DOWN). Grain: one row per DOWN interval.
 
     Incremental: DOWN intervals (re)written by the last int_machine_state_intervals run are
-    (re)charged; a late file's machine is recharged whole (macros/late_files.sql), so an alarm
-    loaded after the DOWN it explains still explains it.
+    (re)charged, and so are those that began up to 60 s before an alarm read since (the one
+    forward-looking rule of the log models: an alarm in the next file explains a DOWN of this
+    one); a late file's machine is recharged whole (macros/late_files.sql), so an alarm loaded
+    after the DOWN it explains still explains it.
 -#}
 {{
     config(
@@ -37,6 +39,23 @@ down_intervals as (
     where state = 'DOWN'
     {% if is_incremental() %}
       and (batch_file_id > {{ incremental_watermark() }} {{ or_late_machine(late) }})
+    union
+    select
+        intervals.machine_id,
+        intervals.file_id,
+        intervals.line_no,
+        intervals.started_at,
+        intervals.ended_at,
+        intervals.duration_s,
+        intervals.previous_state is distinct from 'DOWN' as is_failure,
+        intervals.batch_file_id
+    from {{ ref('int_machine_alarms') }} as new_alarms
+    inner join {{ ref('int_machine_state_intervals') }} as intervals
+        on intervals.machine_id = new_alarms.machine_id
+        and intervals.started_at between new_alarms.raised_at - interval '60 seconds'
+            and new_alarms.raised_at
+    where new_alarms.batch_file_id > {{ incremental_watermark() }}
+      and intervals.state = 'DOWN'
     {% endif %}
 
 ),
