@@ -431,20 +431,20 @@ def compare_orders(platform: LivePlatform, deleted_lines: list[int]) -> list[str
 
 
 def cut_erp(proxy: OutageProxy) -> Callable[[LivePlatform], bool]:
-    """The MariaDB connection cut (the proxy stopped) while a sync reads, for 10 s; a sync is
-    queued first so that one reads within the bounded wait."""
+    """The MariaDB connection cut mid-reply while a sync reads, for 10 s. A sync is queued first
+    so that one reads within the bounded wait; the proxy cuts itself when it carries a reply
+    (``OutageProxy.arm_cut``): polling for open connections missed the short incremental reads."""
 
     def fault(platform: LivePlatform) -> bool:
+        cut = proxy.arm_cut()
         # A sync of its own, so there is one to cut even between the periodic ones.
         threading.Thread(target=launch_sync, args=(platform,), daemon=True).start()
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not proxy.carrying():
-            time.sleep(0.2)
-        carrying = proxy.carrying()
-        proxy.stop()
+        if not cut.wait(300):
+            proxy.disarm()
+            return False
         time.sleep(10)
         proxy.start()
-        return carrying
+        return True
 
     return fault
 

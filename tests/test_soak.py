@@ -8,11 +8,16 @@ events, MariaDB's rows).
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import sys
 from pathlib import Path
 
+import pymysql
 import pytest
+
+from shutter_assets.lib.connections import MySQLSettings
+from tests.fixtures.tcp_proxy import OutageProxy
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
@@ -57,3 +62,28 @@ def test_a_file_is_quiet_when_no_fault_crossed_its_way_to_the_marts(written, mar
     lag = FileLag(path="CU-01_x.log", written=written, mart=mart)
     assert bool(soak.untouched([lag], [(200.0, 220.0)], set())) is quiet
     assert soak.untouched([lag], [], {"CU-01_x.log"}) == []  # a slow file is a fault itself
+
+
+def test_an_armed_proxy_cuts_the_erp_connection_mid_reply(mysql_settings: MySQLSettings) -> None:
+    """The soak's erp_cut: armed, the proxy stops itself inside a reply (the short 3-minute soak
+    once polled for an open connection twice for 2 minutes and never saw a sync's reads)."""
+    proxy = OutageProxy((mysql_settings.host, mysql_settings.port))
+    through = dataclasses.replace(mysql_settings, host="127.0.0.1", port=proxy.port)
+    try:
+        cut = proxy.arm_cut(after_bytes=4096)
+        conn = through.connect()
+        with conn.cursor() as cur:
+            cur.execute("select repeat('x', 100)")  # a reply below the threshold passes
+            assert cur.fetchone() == ("x" * 100,)
+            assert not cut.is_set()
+            with pytest.raises(pymysql.err.OperationalError):
+                cur.execute("select repeat('x', 100000)")
+        assert cut.is_set()
+        with pytest.raises(pymysql.err.OperationalError):
+            through.connect()  # refused while stopped
+        proxy.start()
+        with through.connect() as again, again.cursor() as cur:
+            cur.execute("select repeat('x', 100000)")  # disarmed once it has cut
+            assert len(cur.fetchone()[0]) == 100_000
+    finally:
+        proxy.stop()
