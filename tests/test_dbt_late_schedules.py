@@ -6,7 +6,9 @@ duplicate) loaded last, and a full refresh of the bookkeeping model alone while 
 waits, left models wrong (``int_file_event_bounds`` now records event-less files and keeps
 superseded spans across its own full refresh). The others are shapes the claim must also hold
 for: a file holding two machines, a tie at the end of known history, a new version loaded while
-dbt runs, random schedules.
+dbt runs, random schedules; and the second review's schedules that passed on the fixed code (a
+model selected alone again and again, a parent fully refreshed alone, a whole full refresh
+between late files, the progress table emptied by hand).
 
 Each test plays one schedule on its own warehouse (two days of three simulated machines), ends
 with a whole ``dbt run``, then compares every relation of the intermediate and marts schemas
@@ -349,6 +351,66 @@ def test_header_only_version_loaded_while_dbt_runs(plant):
     plant.load([emptied])
     plant.dbt("run", "--exclude", "int_file_event_bounds")
     plant.dbt("run")
+    assert_equal_to_full_refresh(plant)
+
+
+def test_a_model_selected_alone_again_and_again(plant):
+    """``dbt run -s int_machine_downtime`` after each upload, a new version of a read file among
+    them (its parents never built): it reads nothing new each time; the whole run catches up."""
+    plant.load(plant.files(0))
+    plant.dbt("run")
+    plant.load(plant.files(1, "CU-01"))
+    plant.dbt("run", "--select", "int_machine_downtime")
+    plant.load(plant.files(1, "SC-01"))
+    plant.dbt("run", "--select", "int_machine_downtime")
+    cut = plant.files(0, "CU-01")[0]  # a new version, its last lines cut
+    cut.write_bytes(b"".join(cut.read_bytes().splitlines(keepends=True)[:-10]))
+    plant.load([cut])
+    plant.dbt("run", "--select", "int_machine_downtime")
+    plant.load(plant.files(1, "AS-01"))
+    plant.dbt("run")
+    assert_equal_to_full_refresh(plant)
+
+
+def test_a_parent_fully_refreshed_alone_then_a_late_file(plant):
+    """``--full-refresh -s int_machine_state_intervals`` while new files wait (its children keep
+    their rows), then a late file and a run of a child alone, then a whole run."""
+    held_back = plant.files(0, "SC-01")[0]
+    plant.load([f for f in plant.files(0) if f != held_back])
+    plant.dbt("run")
+    plant.load(plant.files(1))
+    plant.dbt("run", "--full-refresh", "--select", "int_machine_state_intervals")
+    plant.load([held_back])
+    plant.dbt("run", "--select", "int_machine_state_segments")
+    plant.dbt("run")
+    assert_equal_to_full_refresh(plant)
+
+
+def test_a_whole_full_refresh_between_late_files(plant):
+    """A late file, a whole ``dbt run --full-refresh``, another late file, then a whole run."""
+    held_back = [plant.files(0, "CU-01")[0], plant.files(0, "AS-01")[1]]
+    plant.load([f for f in plant.files(0) + plant.files(1) if f not in held_back])
+    plant.dbt("run")
+    plant.load(held_back[:1])
+    plant.dbt("run", "--full-refresh")
+    plant.load(held_back[1:])
+    plant.dbt("run")
+    assert_equal_to_full_refresh(plant)
+
+
+def test_progress_rows_deleted_by_hand(plant):
+    """``intermediate.log_model_progress`` emptied by hand between runs: every model with an
+    incremental parent counts it as behind until that parent records again, which the next whole
+    run does before its children run (in DAG order)."""
+    plant.load(plant.files(0))
+    plant.dbt("run")
+    plant.query("delete from intermediate.log_model_progress returning model_name")
+    plant.load(plant.files(1))
+    plant.dbt("run")
+    assert plant.query(
+        "select count(*) from intermediate.log_model_progress where read_to = "
+        "(select max(file_id) from intermediate.int_file_event_bounds)"
+    ) == plant.query("select count(*) from intermediate.log_model_progress")
     assert_equal_to_full_refresh(plant)
 
 
