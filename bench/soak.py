@@ -6,15 +6,16 @@
 Same production shape as ``bench/freshness.py`` (``bench/live_platform.py``), default settings.
 While the live simulator writes files, faults are injected at random moments (seeded):
 
-  pg_terminate   every backend of the warehouse database terminated (mid-COPY, mid-dbt build)
+  pg_terminate   every client backend of the warehouse terminated once one is at work (mid-COPY,
+                 mid-dbt build)
   daemon_kill    ``dagster-daemon`` SIGKILLed, restarted 5 s later
   worker_kill    a run worker (the code server's process running a run) SIGKILLed
   slow_file      a file grown in place for longer than ``LOGS_MIN_AGE_S`` + two sensor ticks
   vsftpd_restart vsftpd (the drop, ``--drop ftp``, the default) stopped, started 10 s later
   sshd_restart   sshd (the SFTP machines' server) stopped with its sessions, started again on
                  the same port 10 s later, while a machine uploads (waited for, bounded)
-  erp_cut        the MariaDB connection cut for 10 s (``tests/fixtures/tcp_proxy.py``) while a
-                 sync reads through it
+  erp_cut        the MariaDB connection cut for 10 s (``tests/fixtures/tcp_proxy.py``) in the
+                 middle of a reply while a sync reads through it
 
 With ``--drop ftp``, the plant's last ``--sftp-machines`` machines (2; 0: none) are SFTP
 machines (``bench/sftp_machines.py``): they upload their files with paramiko through a real sshd
@@ -30,15 +31,16 @@ after the plant's last file, the kinds not injected yet are tried again (bounded
 Meanwhile the ERP works (``OrderEdits``: orders created, edited with a line hard-deleted,
 updated) and a sync is queued every ``--sync-every`` seconds as the schedule would.
 
-Then faults stop, one last sync runs, the platform catches up (bounded), and every file the
-simulator and the SFTP machines finished is compared with its truth (the simulator's accepted
-lines, never re-parsed from the file): the current version of each path loaded exactly once,
-its ``raw.machine_events`` line count equal; every ``raw_commandes`` table equals MariaDB row for
+Then faults stop, one last sync runs, the platform catches up (bounded; no run left queued or
+running), and every file the simulator and the SFTP machines finished is compared with its truth
+(the simulator's accepted lines, never re-parsed from the file): the current version of each
+path loaded exactly once, its ``raw.machine_events`` line count equal, no line left by a version
+that is not current; the simulator ended cleanly; every ``raw_commandes`` table equals MariaDB row for
 row (live rows), and the mirrored lines the ERP hard-deleted are marked deleted; once a dbt run
 started after that sync rebuilt ``order_production_status`` (bounded), every mart derivable from
 the logs and the orders equals the truth computed in plain Python from the simulator's events of
-every delivered file (``tests/fixtures/mart_truth.py``, to the millisecond and the part) and
-MariaDB's final rows.
+every delivered file (``tests/fixtures/mart_truth.py``, to the millisecond and the part, one
+row per key) and MariaDB's final rows.
 ``tests/test_soak.py`` runs a short one.
 Prints the table of the issue: minutes, files, lines, faults by kind, runs failed and retried,
 differences (must be 0), and the p50/p95 lag from a file's last write to the OEE mart.
@@ -63,10 +65,12 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import dagster as dg
 from freshness import file_lags, settled, wait_for_sensor_tick
 from live_platform import (
     BIN,
@@ -91,10 +95,15 @@ ORDER_MART = "marts/order_production_status"
 
 
 def terminate_backends(platform: LivePlatform) -> bool:
+    """Every client backend of the warehouse terminated, once one of them is at work (a query
+    running or a transaction open: a COPY, a dbt build); False (nothing done) before then."""
     with platform.warehouse.with_db("postgres").connect(autocommit=True) as conn:
         killed = conn.execute(
-            "select count(pg_terminate_backend(pid)) from pg_stat_activity "
-            "where datname = %s and pid <> pg_backend_pid()",
+            "with clients as ("
+            " select pid, state from pg_stat_activity"
+            " where datname = %s and pid <> pg_backend_pid() and backend_type = 'client backend')"
+            " select count(pg_terminate_backend(pid)) from clients"
+            " where exists (select from clients where state <> 'idle')",
             (platform.warehouse.dbname,),
         ).fetchone()[0]
     return killed > 0
@@ -217,7 +226,8 @@ class FtpDrop:
 def compare_raw(
     platform: LivePlatform, lines: dict[str, int], duplicate_of: dict[str, str] | None = None
 ) -> list[str]:
-    """Differences between the current version of each written file in raw and its truth.
+    """Differences between the current version of each written file in raw and its truth, and
+    lines left by versions that are not current.
 
     A re-upload (``duplicate_of``: copy -> original, same bytes) and its original are one
     content: exactly one of them is ``loaded`` with the lines (normally the original, the copy
@@ -229,6 +239,12 @@ def compare_raw(
             "(select count(*) from raw.machine_events e where e.file_id = f.file_id) "
             "from raw.ingested_files f where f.status <> 'superseded'"
         ).fetchall()
+        # a version that is not current (superseded, duplicate, rejected) keeps no line
+        stale = conn.execute(
+            "select f.path, f.file_id, f.status, count(*) from raw.ingested_files f "
+            "join raw.machine_events e on e.file_id = f.file_id "
+            "where f.status <> 'loaded' group by 1, 2, 3 order by 1, 2"
+        ).fetchall()
     current: dict[str, list[tuple]] = {}
     for path, *row in rows:
         current.setdefault(path, []).append(tuple(row))
@@ -236,7 +252,10 @@ def compare_raw(
     for copy, original in (duplicate_of or {}).items():
         groups.setdefault(original, [original]).append(copy)
     in_group = {p for group in groups.values() for p in group}
-    out = []
+    out = [
+        f"{path}: {n} lines left in raw by its {status} version {fid}"
+        for path, fid, status, n in stale
+    ]
     for path, expected in sorted(lines.items()):
         if path in in_group:
             continue
@@ -377,6 +396,23 @@ def orders_rebuilt(platform: LivePlatform, since: float) -> bool:
     )
 
 
+def runs_in_flight(platform: LivePlatform, since: float) -> int:
+    """Runs created after ``since`` that have not finished (queued to canceling): compared while
+    one still writes, raw or a mart could change after the comparison (a retry, a late build)."""
+    unfinished = [
+        dg.DagsterRunStatus.QUEUED,
+        dg.DagsterRunStatus.NOT_STARTED,
+        dg.DagsterRunStatus.STARTING,
+        dg.DagsterRunStatus.STARTED,
+        dg.DagsterRunStatus.CANCELING,
+    ]
+    created_after = datetime.fromtimestamp(since).astimezone()
+    with platform.instance() as instance:
+        return instance.get_runs_count(
+            filters=dg.RunsFilter(statuses=unfinished, created_after=created_after)
+        )
+
+
 def compare_marts(platform: LivePlatform, files: list[FileTruth]) -> list[str]:
     """Differences between every log- and order-derived mart and the truth of the delivered
     ``files`` and of MariaDB's rows now (``tests/fixtures/mart_truth.py``)."""
@@ -439,9 +475,9 @@ def cut_erp(proxy: OutageProxy) -> Callable[[LivePlatform], bool]:
         cut = proxy.arm_cut()
         # A sync of its own, so there is one to cut even between the periodic ones.
         threading.Thread(target=launch_sync, args=(platform,), daemon=True).start()
-        if not cut.wait(300):
-            proxy.disarm()
+        if not cut.wait(300) and proxy.disarm():
             return False
+        cut.wait()  # a cut that began as the wait ended
         time.sleep(10)
         proxy.start()
         return True
@@ -641,10 +677,14 @@ def soak(
             launch_sync(platform)
             synced = wait_for_sync(platform, final_sync, catch_up)
             while time.monotonic() < deadline and not (
-                settled(platform, written, began) and orders_rebuilt(platform, final_sync)
+                settled(platform, written, began)
+                and orders_rebuilt(platform, final_sync)
+                and not runs_in_flight(platform, began)
             ):
                 time.sleep(10)
             diffs = compare_raw(platform, lines, feed.duplicate_of)
+            if feed.proc.poll() != 0:  # files it never wrote would be missing from the truth too
+                diffs.append(f"the live simulator ended with {feed.proc.poll()}")
             diffs += sftp.problems() if sftp else []
             if not synced:
                 diffs.append("no ERP sync succeeded after the edits stopped")

@@ -17,6 +17,7 @@ import pymysql
 import pytest
 
 from shutter_assets.lib.connections import MySQLSettings
+from tests.fixtures import mart_truth
 from tests.fixtures.tcp_proxy import OutageProxy
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
@@ -79,11 +80,24 @@ def test_an_armed_proxy_cuts_the_erp_connection_mid_reply(mysql_settings: MySQLS
             with pytest.raises(pymysql.err.OperationalError):
                 cur.execute("select repeat('x', 100000)")
         assert cut.is_set()
+        assert not proxy.disarm()  # too late: it has cut
         with pytest.raises(pymysql.err.OperationalError):
             through.connect()  # refused while stopped
         proxy.start()
+        proxy.arm_cut()
+        assert proxy.disarm()  # taken back before any reply: the next big one passes
         with through.connect() as again, again.cursor() as cur:
             cur.execute("select repeat('x', 100000)")  # disarmed once it has cut
             assert len(cur.fetchone()[0]) == 100_000
     finally:
         proxy.stop()
+
+
+def test_a_doubled_mart_row_is_a_difference(pg_conn) -> None:
+    """The truth comparison keys mart rows by their grain; a row held twice (a build run twice
+    over the same data) must not compare as one (found by the soak's review)."""
+    pg_conn.execute("create temporary table mart (machine_id text, produced_qty int)")
+    pg_conn.execute("insert into mart values ('CU-01', 5), ('CU-01', 5), ('SC-01', 3)")
+    expected = {("CU-01",): (5,), ("SC-01",): (3,)}
+    _, out = mart_truth._diff(pg_conn, "mart", "select * from mart", 1, [("qty", 0)], expected)
+    assert out == ["mart CU-01: 2 rows for one key"]
