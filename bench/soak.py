@@ -35,11 +35,11 @@ Then faults stop, one last sync runs, the platform catches up (bounded; no run l
 running), and every file the simulator and the SFTP machines finished is compared with its truth
 (the simulator's accepted lines, never re-parsed from the file): the current version of each
 path loaded exactly once, its ``raw.machine_events`` line count equal, no line left by a version
-that is not current; the simulator ended cleanly; every ``raw_commandes`` table equals MariaDB row for
-row (live rows), and the mirrored lines the ERP hard-deleted are marked deleted; once a dbt run
-started after that sync rebuilt ``order_production_status`` (bounded), every mart derivable from
-the logs and the orders equals the truth computed in plain Python from the simulator's events of
-every delivered file (``tests/fixtures/mart_truth.py``, to the millisecond and the part, one
+that is not current; the simulator ended cleanly; every ``raw_commandes`` table equals MariaDB
+row for row (live rows), and the mirrored lines the ERP hard-deleted are marked deleted; once a
+dbt run started after that sync rebuilt ``order_production_status`` (bounded), every mart
+derivable from the logs and the orders equals the truth computed in plain Python from the
+simulator's events of every delivered file (``tests/fixtures/mart_truth.py``, to the millisecond and the part, one
 row per key) and MariaDB's final rows.
 ``tests/test_soak.py`` runs a short one.
 Prints the table of the issue: minutes, files, lines, faults by kind, runs failed and retried,
