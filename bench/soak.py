@@ -39,8 +39,8 @@ that is not current; the simulator ended cleanly; every ``raw_commandes`` table 
 row for row (live rows), and the mirrored lines the ERP hard-deleted are marked deleted; once a
 dbt run started after that sync rebuilt ``order_production_status`` (bounded), every mart
 derivable from the logs and the orders equals the truth computed in plain Python from the
-simulator's events of every delivered file (``tests/fixtures/mart_truth.py``, to the millisecond and the part, one
-row per key) and MariaDB's final rows.
+simulator's events of every delivered file (``tests/fixtures/mart_truth.py``, to the
+millisecond and the part, one row per key) and MariaDB's final rows.
 ``tests/test_soak.py`` runs a short one.
 Prints the table of the issue: minutes, files, lines, faults by kind, runs failed and retried,
 differences (must be 0), and the p50/p95 lag from a file's last write to the OEE mart.
