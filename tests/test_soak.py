@@ -87,7 +87,7 @@ def test_an_armed_proxy_cuts_the_erp_connection_mid_reply(mysql_settings: MySQLS
         proxy.arm_cut()
         assert proxy.disarm()  # taken back before any reply: the next big one passes
         with through.connect() as again, again.cursor() as cur:
-            cur.execute("select repeat('x', 100000)")  # disarmed once it has cut
+            cur.execute("select repeat('x', 100000)")
             assert len(cur.fetchone()[0]) == 100_000
     finally:
         proxy.stop()
